@@ -1,0 +1,251 @@
+"""``gate``: the command line of campus-gate (contract in README and DESIGN.md).
+
+Exit status: 0 on success, 2 on bad usage, configuration or input (one line
+per problem on stderr), 1 on an internal failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from gate import __version__
+from gate.config import Config, ConfigError, load_config, resolve_config
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="campus-gate: the school gate edge service.")
+rfid_app = typer.Typer(no_args_is_help=True, help="Serial RFID card readers.")
+people_app = typer.Typer(no_args_is_help=True, help="Students, staff and guardians.")
+app.add_typer(rfid_app, name="rfid")
+app.add_typer(people_app, name="people")
+
+
+@dataclass
+class Globals:
+    config_path: Path | None
+    data_dir: Path | None
+    verbose: bool
+
+    def config(self) -> Config:
+        try:
+            return resolve_config(self.config_path)
+        except ConfigError as exc:
+            fail(str(exc))
+
+    def resolved_data_dir(self, config: Config) -> Path:
+        return self.data_dir or config.data_dir
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    for line in message.splitlines() or [message]:
+        typer.echo(f"gate: {line}", err=True)
+    raise typer.Exit(code)
+
+
+def emit(obj: dict[str, Any]) -> None:
+    """One JSON object per line, flushed, so pipes see each result at once."""
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    config: Annotated[Path | None, typer.Option(
+        "--config", help="Config file (default /etc/campus-gate/gate.toml, else built-in)."
+    )] = None,
+    data_dir: Annotated[Path | None, typer.Option(
+        "--data-dir", envvar="GATE_DATA_DIR", help="Data directory (overrides data_dir).")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+) -> None:
+    ctx.obj = Globals(config, data_dir, verbose)
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+@app.command("check-config")
+def check_config(path: Path) -> None:
+    """Validate a config file; names each bad key and why."""
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        fail(str(exc))
+    readers = sum(len(lane.readers) for lane in config.lanes)
+    typer.echo(f"{path}: OK (site {config.site}, gate {config.gate}, {len(config.lanes)} lane(s),"
+               f" {readers} reader(s), {len(config.cameras)} camera(s))")
+
+
+@app.command()
+def run(ctx: typer.Context) -> None:
+    """Run the gate service (systemd runs this)."""
+    from gate.service import Service, setup_logging
+
+    g: Globals = ctx.obj
+    config = g.config()
+    setup_logging(g.verbose)
+    Service(config, g.resolved_data_dir(config)).run_forever()
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    duration: Annotated[float, typer.Option(help="Stop after this many seconds (0: until Ctrl-C).")]
+    = 0.0,
+) -> None:
+    """The whole service on bundled sample data and built-in defaults."""
+    from gate.demo import run_demo
+    from gate.service import setup_logging
+
+    g: Globals = ctx.obj
+    setup_logging(g.verbose)
+    run_demo(duration=duration, data_dir=g.data_dir)
+
+
+@rfid_app.command("listen")
+def rfid_listen(
+    port: Annotated[str, typer.Option(help="Serial port, e.g. /dev/serial/by-id/...")],
+    protocol: Annotated[str, typer.Option(help="em4100 | uid-line | wiegand | auto")] = "auto",
+    baud: Annotated[int, typer.Option(help="Line speed")] = 9600,
+    byte_order: Annotated[str, typer.Option(help="uid-line: as-is | reversed")] = "as-is",
+    holdoff_ms: Annotated[int, typer.Option(help="Ignore repeats of a held card")] = 1000,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per read")] = False,
+) -> None:
+    """Print each card read; bad frames go to stderr; survives unplug/replug."""
+    from gate.config import SERIAL_BAUDS
+    from rfid.protocols import PROTOCOLS, BadFrame
+    from rfid.reader import CardRead, SerialCardReader
+
+    if protocol not in PROTOCOLS:
+        fail(f"--protocol: must be one of {', '.join(PROTOCOLS)}")
+    if baud not in SERIAL_BAUDS:
+        fail(f"--baud: must be one of {', '.join(map(str, SERIAL_BAUDS))}")
+    if byte_order not in ("as-is", "reversed"):
+        fail("--byte-order: must be as-is or reversed")
+
+    def on_read(read: CardRead) -> None:
+        if as_json:
+            emit(read.as_dict())
+        else:
+            typer.echo(f"{read.ts:%H:%M:%S} {read.uid} dec10={read.card.dec10}"
+                       f" w26={read.card.w26} ({read.protocol})")
+            sys.stdout.flush()
+
+    def on_bad(reader_id: str, bad: BadFrame) -> None:
+        typer.echo(f"bad frame ({bad.protocol}): {bad.reason}: {bad.raw.hex(' ')}", err=True)
+
+    reader = SerialCardReader("listen", port, on_read, protocol=protocol, baud=baud,
+                              byte_order=byte_order,  # type: ignore[arg-type]
+                              holdoff_s=holdoff_ms / 1000, on_bad_frame=on_bad)
+    last_state: bool | None = None
+    reader.start()
+    try:
+        while True:
+            time.sleep(0.2)
+            if reader.health.connected != last_state:
+                last_state = reader.health.connected
+                state = "connected" if last_state else f"waiting ({reader.health.last_error})"
+                typer.echo(f"{port}: {state}", err=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        reader.stop()
+
+
+@people_app.command("import")
+def people_import(
+    ctx: typer.Context,
+    roster: Path,
+    as_json: Annotated[bool, typer.Option("--json", help="Summary as JSON")] = False,
+) -> None:
+    """Import people, cards and guardians (and, with consent, face photos). Idempotent."""
+    from rich.progress import Progress
+
+    from gate.roster import RosterError, import_roster
+    from gate.store import Store
+
+    g: Globals = ctx.obj
+    config = g.config()
+    store = Store(g.resolved_data_dir(config), config.tz)
+    enroller = _enroller(store, config)
+    try:
+        lines = max(0, sum(1 for _ in roster.open(encoding="utf-8", errors="replace")) - 1)
+    except OSError as exc:
+        fail(f"{roster}: cannot read ({exc.strerror})")
+    try:
+        with Progress(transient=True, console=_stderr_console()) as bar:
+            task = bar.add_task("importing", total=lines)
+            summary = import_roster(store, roster, enroller,
+                                    progress=lambda n: bar.advance(task, n))
+    except RosterError as exc:
+        fail(str(exc))
+    finally:
+        store.close()
+    result: dict[str, Any] = {
+        "people": dict(summary.people), "guardians": dict(summary.guardians),
+        "cards": dict(summary.cards), "photos": dict(summary.photos),
+        "rejected": [{"line": r.line, "reason": r.reason} for r in summary.rejected],
+        "warnings": [{"line": r.line, "reason": r.reason} for r in summary.warnings],
+    }
+    if as_json:
+        emit(result)
+    else:
+        for what in ("people", "guardians", "cards", "photos"):
+            counts = result[what]
+            typer.echo(f"{what}: " + (", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+                                      or "none"))
+        for r in summary.warnings:
+            typer.echo(f"line {r.line}: warning: {r.reason}", err=True)
+        for r in summary.rejected:
+            typer.echo(f"line {r.line}: rejected: {r.reason}", err=True)
+        typer.echo(f"rejected: {len(summary.rejected)} row(s)")
+
+
+def _enroller(store: Any, config: Config) -> Any:
+    """The face enroller once face recognition is installed; None means card-only import."""
+    return None
+
+
+def _stderr_console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+@app.command()
+def bench(
+    quick: Annotated[bool, typer.Option("--quick", help="Finish in under two minutes")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per figure")] = False,
+) -> None:
+    """Run the benchmarks and print a table (or JSON lines)."""
+    from gate.bench import run_benchmarks
+
+    figures = run_benchmarks(quick=quick)
+    if as_json:
+        for fig in figures:
+            emit(fig.as_dict())
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("name", "value", "unit", "baseline", "ratio")
+    for fig in figures:
+        table.add_row(fig.name, f"{fig.value:.3f}", fig.unit,
+                      "-" if fig.baseline is None else f"{fig.baseline:.3f}",
+                      "-" if fig.ratio is None else f"{fig.ratio:.1f}x")
+    Console().print(table)
+
+
+def main() -> None:
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    app()

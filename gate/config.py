@@ -1,0 +1,371 @@
+"""Typed, validated gate configuration.
+
+Installers edit one TOML file; every mistake in it must be reported with the
+exact key path (``lanes[0].readers[1].baud``) so it can be fixed from the
+error alone, and unknown keys are rejected so a typo never silently turns a
+setting off.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DEFAULT_CONFIG_PATH = Path("/etc/campus-gate/gate.toml")
+DEFAULT_DATA_DIR = Path("/var/lib/campus-gate")
+
+SERIAL_BAUDS = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
+Baud = Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200]
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+TopicSegment = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
+
+
+class ConfigError(Exception):
+    """A configuration that cannot be used; ``str()`` is one line per problem."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _parse_hhmm(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return dt.time.fromisoformat(value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a time of day (HH:MM)") from exc
+    return value
+
+
+class Period(Strict):
+    """A span of the school day, e.g. a lesson block."""
+
+    start: dt.time
+    end: dt.time
+    name: str = ""
+
+    _times = field_validator("start", "end", mode="before")(_parse_hhmm)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Period:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+    def contains(self, moment: dt.time) -> bool:
+        return self.start <= moment < self.end
+
+
+class CalendarConfig(Strict):
+    """When school is in session: drives late marks, early-departure alerts and absences."""
+
+    school_days: list[Annotated[int, Field(ge=1, le=7)]] = [1, 2, 3, 4, 5]
+    term_start: dt.date | None = None
+    term_end: dt.date | None = None
+    holidays: list[dt.date] = []
+    lessons: list[Period] = [
+        Period(start=dt.time(8, 0), end=dt.time(11, 50), name="morning"),
+        Period(start=dt.time(13, 30), end=dt.time(16, 30), name="afternoon"),
+    ]
+    late_after: dt.time = dt.time(7, 55)
+    absent_cutoff: dt.time = dt.time(9, 0)
+
+    _times = field_validator("late_after", "absent_cutoff", mode="before")(_parse_hhmm)
+
+    @model_validator(mode="after")
+    def _term_ordered(self) -> CalendarConfig:
+        if self.term_start and self.term_end and self.term_end < self.term_start:
+            raise ValueError("term_end must not be before term_start")
+        return self
+
+    def is_school_day(self, day: dt.date) -> bool:
+        if day.isoweekday() not in self.school_days or day in self.holidays:
+            return False
+        if self.term_start and day < self.term_start:
+            return False
+        return not (self.term_end and day > self.term_end)
+
+    def in_lesson(self, moment: dt.datetime) -> bool:
+        if not self.is_school_day(moment.date()):
+            return False
+        return any(p.contains(moment.time()) for p in self.lessons)
+
+
+class ReaderConfig(Strict):
+    """One serial card reader at a lane."""
+
+    id: Identifier
+    port: str
+    protocol: Literal["em4100", "uid-line", "wiegand", "auto"] = "em4100"
+    direction: Literal["entry", "exit"]
+    baud: Baud = 9600
+    byte_order: Literal["as-is", "reversed"] = "as-is"
+    holdoff_ms: Annotated[int, Field(ge=0, le=60_000)] = 1500
+
+
+class RelayConfig(Strict):
+    """The gate's lock or barrier driver.
+
+    ``fail`` is what the gate does when the service stops or crashes: ``open``
+    (fail-safe: pupils can always leave, the default for fire egress) or
+    ``closed`` (fail-secure).
+    """
+
+    kind: Literal["lcus", "dry-run"] = "dry-run"
+    port: str | None = None
+    channel: Annotated[int, Field(ge=1, le=8)] = 1
+    baud: Baud = 9600
+    pulse_ms: Annotated[int, Field(ge=100, le=30_000)] = 800
+    fail: Literal["open", "closed"] = "open"
+
+    @model_validator(mode="after")
+    def _port_for_hardware(self) -> RelayConfig:
+        if self.kind == "lcus" and not self.port:
+            raise ValueError("an lcus relay needs a port")
+        return self
+
+
+class LaneConfig(Strict):
+    id: Identifier
+    camera: Identifier | None = None
+    vehicle_camera: Identifier | None = None
+    relay: RelayConfig = RelayConfig()
+    readers: list[ReaderConfig] = []
+
+
+class CameraConfig(Strict):
+    id: Identifier
+    source: str | int
+    role: Literal["gate", "vehicle", "perimeter", "inside"]
+    zone: str = ""
+    restricted: bool = False
+    roi: tuple[int, int, int, int] | None = None  # x, y, width, height in pixels
+    max_fps: Annotated[float, Field(gt=0, le=60)] = 10.0
+
+
+class FireAlarmConfig(Strict):
+    """The fire-alarm dry contact; ``none`` only where the hardware releases on its own."""
+
+    kind: Literal["none", "serial-io", "gpio", "simulated"] = "none"
+    port: str | None = None
+    baud: Baud = 9600
+    input: Annotated[int, Field(ge=1, le=32)] = 1
+    gpio_chip: str = "/dev/gpiochip0"
+    gpio_line: Annotated[int, Field(ge=0)] = 0
+    active: Literal["closed", "open"] = "closed"
+
+    @model_validator(mode="after")
+    def _port_for_serial(self) -> FireAlarmConfig:
+        if self.kind == "serial-io" and not self.port:
+            raise ValueError("a serial-io fire input needs a port")
+        return self
+
+
+class MqttConfig(Strict):
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 1883
+    root: TopicSegment = "campus"
+    username: str | None = None
+    password_file: Path | None = None
+    client_id: str | None = None
+    keepalive: Annotated[int, Field(ge=5, le=3600)] = 30
+    tls: bool = False
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    snapshot: Literal["none", "link", "inline"] = "link"
+    snapshot_max_bytes: Annotated[int, Field(ge=1024, le=1_000_000)] = 60_000
+    outbox_max_messages: Annotated[int, Field(ge=100)] = 200_000
+    outbox_warn_fraction: Annotated[float, Field(gt=0, lt=1)] = 0.8
+
+    @model_validator(mode="after")
+    def _client_cert_pair(self) -> MqttConfig:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together")
+        return self
+
+
+class ConsoleConfig(Strict):
+    bind: str = "127.0.0.1:8080"
+    language: Literal["zh-CN", "en"] = "zh-CN"
+    session_idle_minutes: Annotated[int, Field(ge=1, le=240)] = 15
+    session_absolute_hours: Annotated[int, Field(ge=1, le=24)] = 8
+    alert_escalate_minutes: Annotated[int, Field(ge=1, le=120)] = 5
+
+    @field_validator("bind")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("must be HOST:PORT, e.g. 127.0.0.1:8080")
+        return value
+
+    @property
+    def host(self) -> str:
+        return self.bind.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.bind.rpartition(":")[2])
+
+
+class RetentionConfig(Strict):
+    """How long each kind of data is kept, in days (biometrics of minors: keep it short)."""
+
+    events_days: Annotated[int, Field(ge=1)] = 365
+    alerts_days: Annotated[int, Field(ge=1)] = 365
+    snapshots_days: Annotated[int, Field(ge=1)] = 30
+    visitors_days: Annotated[int, Field(ge=1)] = 90
+    audit_days: Annotated[int, Field(ge=1)] = 730
+    keep_enrolment_photos: bool = False
+
+
+class FacesConfig(Strict):
+    """Face matching thresholds; see README "Tuning face thresholds"."""
+
+    identify_threshold: Annotated[float, Field(gt=0, lt=1.5)] = 0.45
+    identify_margin: Annotated[float, Field(ge=0, lt=1)] = 0.06
+    verify_threshold: Annotated[float, Field(gt=0, lt=1.5)] = 0.55
+    watchlist_threshold: Annotated[float, Field(gt=0, lt=1.5)] = 0.5
+    duplicate_warning: Annotated[float, Field(gt=0, lt=1.5)] = 0.35
+    min_face_px: Annotated[int, Field(ge=20, le=1000)] = 60
+    min_sharpness: Annotated[float, Field(ge=0)] = 15.0
+    detect_scale: Annotated[float, Field(gt=0.05, le=1)] = 0.5
+    workers: Annotated[int, Field(ge=1, le=16)] = 1
+
+
+class Config(Strict):
+    site: TopicSegment = "demo"
+    gate: TopicSegment = "main"
+    timezone: str = "Asia/Shanghai"
+    data_dir: Path = DEFAULT_DATA_DIR
+    calendar: CalendarConfig = CalendarConfig()
+    retention: RetentionConfig = RetentionConfig()
+    faces: FacesConfig = FacesConfig()
+    mqtt: MqttConfig = MqttConfig()
+    console: ConsoleConfig = ConsoleConfig()
+    fire_alarm: FireAlarmConfig = FireAlarmConfig()
+    cameras: list[CameraConfig] = []
+    lanes: list[LaneConfig] = []
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Config:
+        _unique("cameras", [c.id for c in self.cameras])
+        _unique("lanes", [lane.id for lane in self.lanes])
+        _unique("readers", [r.id for lane in self.lanes for r in lane.readers])
+        cameras = {c.id: c for c in self.cameras}
+        for i, lane in enumerate(self.lanes):
+            for key, wanted in (("camera", "gate"), ("vehicle_camera", "vehicle")):
+                ref = getattr(lane, key)
+                if ref is None:
+                    continue
+                if ref not in cameras:
+                    raise ValueError(f"lanes[{i}].{key}: no camera with id {ref!r}")
+                if cameras[ref].role != wanted:
+                    raise ValueError(f"lanes[{i}].{key}: camera {ref!r} has role "
+                                     f"{cameras[ref].role!r}, expected {wanted!r}")
+        self._serial_ports_exclusive()
+        return self
+
+    def _serial_ports_exclusive(self) -> None:
+        """A serial port belongs to one device; only one relay board may drive several lanes."""
+        users: dict[str, list[str]] = {}
+        relay_channels: Counter[tuple[str, int]] = Counter()
+        for i, lane in enumerate(self.lanes):
+            for j, reader in enumerate(lane.readers):
+                users.setdefault(reader.port, []).append(f"lanes[{i}].readers[{j}]")
+            if lane.relay.kind == "lcus" and lane.relay.port:
+                users.setdefault(lane.relay.port, []).append("relay")
+                relay_channels[(lane.relay.port, lane.relay.channel)] += 1
+        if self.fire_alarm.kind == "serial-io" and self.fire_alarm.port:
+            users.setdefault(self.fire_alarm.port, []).append("fire_alarm")
+        for port, owners in users.items():
+            devices = [o for o in owners if o != "relay"]
+            if len(devices) > 1 or (devices and "relay" in owners):
+                raise ValueError(f"serial port {port} is used by more than one device: "
+                                 + ", ".join(owners))
+        for (port, channel), count in relay_channels.items():
+            if count > 1:
+                raise ValueError(f"relay channel {channel} on {port} drives more than one lane")
+
+
+def _unique(what: str, ids: list[str]) -> None:
+    dupes = sorted(k for k, n in Counter(ids).items() if n > 1)
+    if dupes:
+        raise ValueError(f"{what}: duplicate id {', '.join(dupes)}")
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif not out:
+            out = part
+        else:
+            out += f".{part}"
+    return out or "(top level)"
+
+
+def _describe(err: Any) -> str:
+    msg: str = err["msg"]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key"
+    elif err["type"] == "literal_error":
+        expected = err.get("ctx", {}).get("expected", "")
+        msg = f"must be one of {expected}"
+    msg = msg.removeprefix("Value error, ")
+    return f"{_key_path(err['loc'])}: {msg}"
+
+
+def parse_config(data: dict[str, Any]) -> Config:
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError("\n".join(_describe(e) for e in exc.errors())) from None
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate a TOML file; raises ConfigError naming the bad key."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: TOML syntax error: {exc}") from None
+    try:
+        return parse_config(data)
+    except ConfigError as exc:
+        raise ConfigError("\n".join(f"{path}: {line}" for line in str(exc).splitlines())) from None
+
+
+def resolve_config(path: Path | None) -> Config:
+    """The ``--config`` rule: an explicit path must load; else the system file; else defaults."""
+    if path is not None:
+        return load_config(path)
+    if DEFAULT_CONFIG_PATH.exists():
+        return load_config(DEFAULT_CONFIG_PATH)
+    return Config()

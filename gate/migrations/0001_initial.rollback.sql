@@ -1,0 +1,11 @@
+DROP TABLE outbox;
+DROP TABLE audit_log;
+DROP TABLE visitors;
+DROP TABLE alerts;
+DROP TABLE events;
+DROP TABLE face_encodings;
+DROP TABLE vehicles;
+DROP TABLE cards;
+DROP TABLE person_guardians;
+DROP TABLE guardians;
+DROP TABLE people;

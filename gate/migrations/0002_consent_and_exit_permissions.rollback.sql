@@ -1,0 +1,2 @@
+DROP TABLE exit_permissions;
+ALTER TABLE people DROP COLUMN consent_recorded_at;

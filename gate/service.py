@@ -1,0 +1,123 @@
+"""Wiring and lifecycle of the gate service: readers -> engine -> store/relays.
+
+Under systemd (``Type=notify``) it reports READY once every part is up and
+pings the watchdog while the main loop is alive; SIGTERM stops it cleanly and
+leaves every relay in its configured fail mode.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+
+import serial
+
+from gate.actuator import Relay, make_relay
+from gate.config import Config
+from gate.engine import Engine
+from gate.store import Store
+from rfid.protocols import BadFrame
+from rfid.reader import SerialCardReader
+
+log = logging.getLogger("gate.service")
+
+_PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3,
+             logging.CRITICAL: 2}
+
+
+class _JournalFormatter(logging.Formatter):
+    """``<N>logger: message``: journald reads the priority prefix and adds its own time."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        prefix = f"<{_PRIORITY.get(record.levelno, 6)}>"
+        return "\n".join(prefix + line for line in super().format(record).splitlines())
+
+
+def setup_logging(verbose: bool = False) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if os.environ.get("JOURNAL_STREAM"):
+        handler.setFormatter(_JournalFormatter("%(name)s: %(message)s"))
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    logging.getLogger("yoyo").setLevel(logging.WARNING)  # one line per SQL step is noise
+
+
+class Service:
+    def __init__(self, config: Config, data_dir: Path) -> None:
+        self.config = config
+        self.store = Store(data_dir, config.tz)
+        self._ports: dict[str, serial.Serial] = {}
+        self.relays: dict[str, Relay] = {
+            lane.id: make_relay(lane.id, lane.relay, self._ports) for lane in config.lanes}
+        self.engine = Engine(config, self.store, self.relays)
+        self.readers = [
+            SerialCardReader(r.id, r.port, self.engine.on_card, protocol=r.protocol, baud=r.baud,
+                             direction=r.direction, byte_order=r.byte_order,
+                             holdoff_s=r.holdoff_ms / 1000, on_bad_frame=_report_bad_frame)
+            for lane in config.lanes for r in lane.readers]
+        self.stopped = threading.Event()
+
+    def start(self) -> None:
+        for reader in self.readers:
+            reader.start()
+        log.info("gate %s/%s up: %d lane(s), %d reader(s), data in %s", self.config.site,
+                 self.config.gate, len(self.config.lanes), len(self.readers), self.store.path)
+
+    def stop(self) -> None:
+        for reader in self.readers:
+            reader.stop()
+        for relay in self.relays.values():
+            try:
+                relay.close()
+            except Exception:
+                log.exception("lane %s: could not set the relay to its fail mode", relay.lane)
+        for port in self._ports.values():
+            port.close()
+        self.store.close()
+        self.stopped.set()
+        log.info("gate stopped")
+
+    def run_forever(self) -> None:
+        """Run until SIGTERM/SIGINT, talking to systemd if it started us."""
+        stop = threading.Event()
+
+        def _on_signal(signum: int, _frame: FrameType | None) -> None:
+            log.info("signal %s: stopping", signal.Signals(signum).name)
+            stop.set()
+
+        signal.signal(signal.SIGTERM, _on_signal)
+        signal.signal(signal.SIGINT, _on_signal)
+        notifier = _systemd_notifier()
+        self.start()
+        notifier("READY=1")
+        watchdog_us = int(os.environ.get("WATCHDOG_USEC", "0") or 0)
+        interval = watchdog_us / 2e6 if watchdog_us else 5.0
+        try:
+            while not stop.wait(interval):
+                notifier("WATCHDOG=1")
+        finally:
+            notifier("STOPPING=1")
+            self.stop()
+
+
+def _report_bad_frame(reader_id: str, bad: BadFrame) -> None:
+    log.warning("reader %s: rejected %s frame (%s): %s", reader_id, bad.protocol, bad.reason,
+                bad.raw.hex(" "))
+
+
+def _systemd_notifier() -> Callable[[str], None]:
+    if not os.environ.get("NOTIFY_SOCKET"):
+        return lambda _msg: None
+    import sdnotify
+
+    notifier = sdnotify.SystemdNotifier()
+    return lambda msg: notifier.notify(msg)

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# campus-gate from a source checkout on Debian/Ubuntu:
+#   ./run.sh demo    install what is missing, then run `gate demo`
+#   ./run.sh test    install what is missing (plus test tools), then lint, type-check and test
+#   ./run.sh setup   install only
+# System packages are installed with apt-get (as root, or through sudo); Python packages go
+# into .venv. The first install builds dlib from source (about 8 minutes on 2 cores); pip
+# caches the wheel, so later installs take seconds.
+set -euo pipefail
+cd "$(dirname "$0")"
+what="${1:-demo}"
+shift || true
+
+RUNTIME_DEBS=(build-essential cmake pkg-config mosquitto mosquitto-clients)
+TEST_DEBS=(chromium fonts-wqy-microhei)
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_install() {
+  local missing=()
+  for p in "$@"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
+  if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then missing+=(python3-venv python3-dev); fi
+  if [ "${#missing[@]}" -gt 0 ]; then
+    echo "run.sh: installing ${missing[*]}" >&2
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  fi
+}
+
+python_env() {
+  python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || {
+    echo "run.sh: campus-gate needs Python 3.11 or newer" >&2; exit 2; }
+  [ -x .venv/bin/python ] || python3 -m venv .venv
+  .venv/bin/python -m pip install -q --upgrade pip >&2
+  .venv/bin/python -m pip install -q -e ".$1" >&2
+}
+
+case "$what" in
+  setup) apt_install "${RUNTIME_DEBS[@]}"; python_env "" ;;
+  demo)  apt_install "${RUNTIME_DEBS[@]}"; python_env ""; exec .venv/bin/gate demo "$@" ;;
+  test)
+    apt_install "${RUNTIME_DEBS[@]}" "${TEST_DEBS[@]}"
+    python_env "[test]"
+    .venv/bin/ruff check .
+    .venv/bin/mypy
+    exec .venv/bin/pytest "$@"
+    ;;
+  *) echo "usage: ./run.sh demo|test|setup" >&2; exit 2 ;;
+esac
