@@ -24,7 +24,9 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_
 rfid_app = typer.Typer(no_args_is_help=True, help="Serial RFID card readers.")
 people_app = typer.Typer(no_args_is_help=True, help="Students, staff and guardians.")
 app.add_typer(rfid_app, name="rfid")
+faces_app = typer.Typer(no_args_is_help=True, help="Face enrolment and identification.")
 app.add_typer(people_app, name="people")
+app.add_typer(faces_app, name="faces")
 
 
 @dataclass
@@ -212,8 +214,59 @@ def people_import(
 
 
 def _enroller(store: Any, config: Config) -> Any:
-    """The face enroller once face recognition is installed; None means card-only import."""
-    return None
+    from gate.faces import FaceEnroller
+
+    return FaceEnroller(store, config)
+
+
+@faces_app.command("identify")
+def faces_identify(
+    ctx: typer.Context,
+    images: Annotated[list[Path], typer.Argument(help="Image files")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per image")] = False,
+) -> None:
+    """Per image, each face: box, the identified person (or null) and the distance."""
+    from gate.faces import people_gallery
+    from gate.store import Store
+    from recognition.face_engine import DlibFaceEngine
+    from recognition.images import ImageError, load_rgb
+
+    g: Globals = ctx.obj
+    config = g.config()
+    store = Store(g.resolved_data_dir(config), config.tz)
+    try:
+        gallery = people_gallery(store)
+    finally:
+        store.close()
+    engine = DlibFaceEngine()
+    f = config.faces
+    failures = 0
+    for image in images:
+        try:
+            rgb = load_rgb(image)
+        except ImageError as exc:
+            failures += 1
+            if as_json:
+                emit({"image": str(image), "error": str(exc)})
+            else:
+                typer.echo(f"{image}: error: {exc}", err=True)
+            continue
+        boxes = engine.detect(rgb, upsample=1)
+        faces = []
+        for box, vec in zip(boxes, engine.encode(rgb, boxes), strict=True):
+            ident = gallery.identify(vec, f.identify_threshold, f.identify_margin)
+            faces.append({"box": list(box), "person_id": ident.person_id,
+                          "distance": None if ident.distance is None
+                          else round(ident.distance, 4)})
+        if as_json:
+            emit({"image": str(image), "faces": faces})
+        else:
+            typer.echo(f"{image}: {len(faces)} face(s)")
+            for face in faces:
+                typer.echo(f"  {face['box']} {face['person_id'] or 'unknown'}"
+                           f" (distance {face['distance']})")
+    if failures:
+        raise typer.Exit(2)
 
 
 def _stderr_console() -> Any:

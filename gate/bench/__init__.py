@@ -8,6 +8,7 @@ registered in ``SUITES``.
 
 from __future__ import annotations
 
+import importlib
 import statistics
 import time
 from collections.abc import Callable
@@ -60,7 +61,7 @@ def _suites() -> list[Suite]:
 
     suites: list[Suite] = [core.run]
     try:
-        from gate.bench import faces
+        faces = importlib.import_module("gate.bench.faces")
     except ImportError:  # face_recognition not installed
         pass
     else:

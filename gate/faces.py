@@ -1,0 +1,86 @@
+"""The gate's side of face recognition: enrolment into the store, and the people gallery.
+
+Only people with recorded consent are ever encoded; the enrolment photo is not
+kept unless the site asks for it (``retention.keep_enrolment_photos``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from gate.config import Config
+from gate.roster import EnrolResult
+from gate.store import Store
+from recognition.enrol import EnrolmentQuality, EnrolmentRejected, encode_enrolment_photo
+from recognition.face_engine import DlibFaceEngine, FaceEngine
+from recognition.gallery import Gallery
+from recognition.images import ImageError, load_rgb
+from recognition.pipeline import PipelineSettings
+
+log = logging.getLogger("gate.faces")
+
+
+def people_gallery(store: Store) -> Gallery:
+    return Gallery.from_rows(store.face_encodings())
+
+
+def pipeline_settings(config: Config, roi: tuple[int, int, int, int] | None = None
+                      ) -> PipelineSettings:
+    f = config.faces
+    return PipelineSettings(detect_scale=f.detect_scale, roi=roi, min_face_px=f.min_face_px,
+                            min_sharpness=f.min_sharpness,
+                            identify_threshold=f.identify_threshold,
+                            identify_margin=f.identify_margin)
+
+
+class FaceEnroller:
+    """Implements roster.Enroller: one photo in, one stored encoding (or a reason) out."""
+
+    def __init__(self, store: Store, config: Config, engine: FaceEngine | None = None) -> None:
+        self.store = store
+        self.config = config
+        self.engine = engine or DlibFaceEngine()
+        self.quality = EnrolmentQuality(config.faces.min_face_px, config.faces.min_sharpness)
+        self._gallery = people_gallery(store)
+
+    def enrol(self, person_id: str, photo: Path) -> EnrolResult:
+        try:
+            data = photo.read_bytes()
+        except OSError as exc:
+            return EnrolResult("not-enrolled", f"cannot read ({exc.strerror})")
+        digest = hashlib.sha256(data).hexdigest()
+        if self.store.query("SELECT 1 FROM face_encodings WHERE person_id = ? AND"
+                            " source_sha256 = ?", (person_id, digest)):
+            return EnrolResult("unchanged")  # the same photo again: no need to encode it
+        try:
+            encoding = encode_enrolment_photo(self.engine, load_rgb(photo), self.quality)
+        except (ImageError, EnrolmentRejected) as exc:
+            return EnrolResult("not-enrolled", str(exc).replace(str(photo) + ": ", ""))
+        warning = self._duplicate_warning(person_id, encoding)
+        self.store.add_face_encoding(person_id, digest, encoding.astype(np.float32).tobytes())
+        if self.config.retention.keep_enrolment_photos:
+            self._keep_photo(person_id, digest, data)
+        self._gallery = people_gallery(self.store)
+        return EnrolResult("enrolled", warning=warning)
+
+    def _duplicate_warning(self, person_id: str, encoding: np.ndarray) -> str:
+        """As commercial terminals do: a new face very close to someone else's is flagged."""
+        for candidate in self._gallery.top(encoding, k=3):
+            if candidate.person_id != person_id and \
+                    candidate.distance < self.config.faces.duplicate_warning:
+                return (f"face is very close to {candidate.person_id} (distance "
+                        f"{candidate.distance:.3f}): the same person twice, or twins?")
+        return ""
+
+    def _keep_photo(self, person_id: str, digest: str, data: bytes) -> None:
+        folder = self.store.data_dir / "enrolment-photos" / person_id
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = folder / f"{digest}.jpg"
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)

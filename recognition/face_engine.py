@@ -1,0 +1,54 @@
+"""The face model seam: detect, encode, distance.
+
+The pipeline, gallery and enrolment only talk to ``FaceEngine``; dlib via
+face_recognition is the default implementation, and a site can plug in
+another model without touching them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+Box = tuple[int, int, int, int]  # top, right, bottom, left (face_recognition's order)
+Image = npt.NDArray[Any]  # H x W x 3, uint8, RGB (OpenCV's own stubs type arrays loosely)
+Vectors = npt.NDArray[np.float32]
+
+
+class FaceEngine(Protocol):
+    name: str
+    dimensions: int
+
+    def detect(self, rgb: Image, upsample: int = 0) -> list[Box]: ...
+
+    def encode(self, rgb: Image, boxes: list[Box]) -> Vectors: ...
+
+
+class DlibFaceEngine:
+    """face_recognition (dlib): HOG detector and the 128-d ResNet encoder.
+
+    The CNN detector is not offered: it takes seconds per frame on a CPU.
+    """
+
+    name = "dlib-resnet-128"
+    dimensions = 128
+
+    def __init__(self, jitters: int = 1) -> None:
+        import face_recognition  # heavy import (loads models): only when a face engine is made
+
+        self._fr = face_recognition
+        self.jitters = jitters
+
+    def detect(self, rgb: Image, upsample: int = 0) -> list[Box]:
+        found = self._fr.face_locations(rgb, number_of_times_to_upsample=upsample, model="hog")
+        return [(int(t), int(r), int(b), int(lft)) for t, r, b, lft in found]
+
+    def encode(self, rgb: Image, boxes: list[Box]) -> Vectors:
+        if not boxes:
+            return np.empty((0, self.dimensions), dtype=np.float32)
+        encodings = self._fr.face_encodings(rgb, known_face_locations=boxes,
+                                            num_jitters=self.jitters, model="small")
+        return np.asarray(encodings, dtype=np.float32).reshape(len(boxes), self.dimensions)
+
