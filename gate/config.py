@@ -236,7 +236,7 @@ class FacesConfig(Strict):
     duplicate_warning: Annotated[float, Field(gt=0, lt=1.5)] = 0.35
     min_face_px: Annotated[int, Field(ge=20, le=1000)] = 60
     min_sharpness: Annotated[float, Field(ge=0)] = 15.0
-    detect_scale: Annotated[float, Field(gt=0.05, le=1)] = 0.5
+    detect_scale: Annotated[float, Field(gt=0.05, le=1)] = 0.4
     workers: Annotated[int, Field(ge=1, le=16)] = 1
 
 

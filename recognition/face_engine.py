@@ -7,6 +7,7 @@ another model without touching them.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Protocol
 
 import numpy as np
@@ -26,6 +27,15 @@ class FaceEngine(Protocol):
     def encode(self, rgb: Image, boxes: list[Box]) -> Vectors: ...
 
 
+def import_face_recognition() -> Any:
+    """face_recognition, without the pkg_resources deprecation warning its model package
+    prints on every start (pyproject pins a setuptools that still has pkg_resources)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+        import face_recognition
+    return face_recognition
+
+
 class DlibFaceEngine:
     """face_recognition (dlib): HOG detector and the 128-d ResNet encoder.
 
@@ -36,9 +46,7 @@ class DlibFaceEngine:
     dimensions = 128
 
     def __init__(self, jitters: int = 1) -> None:
-        import face_recognition  # heavy import (loads models): only when a face engine is made
-
-        self._fr = face_recognition
+        self._fr = import_face_recognition()  # heavy (loads models): only when an engine is made
         self.jitters = jitters
 
     def detect(self, rgb: Image, upsample: int = 0) -> list[Box]:

@@ -23,7 +23,7 @@ from recognition.tracking import Tracker
 
 @dataclass(frozen=True)
 class PipelineSettings:
-    detect_scale: float = 0.5
+    detect_scale: float = 0.4
     roi: tuple[int, int, int, int] | None = None  # x, y, width, height
     min_face_px: int = 60
     min_sharpness: float = 15.0

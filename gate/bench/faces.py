@@ -6,17 +6,23 @@ import statistics
 import time
 from dataclasses import dataclass, field
 
-import face_recognition
 import numpy as np
 
 from gate.bench import Figure, percentile, timings_ms
 from gate.bench.scenes import PROBES, TRAIN, cut_head, photo, variations, walking_frames
 from gate.config import FacesConfig
-from recognition.face_engine import Box, DlibFaceEngine, FaceEngine, Vectors
+from recognition.face_engine import (
+    Box,
+    DlibFaceEngine,
+    FaceEngine,
+    Vectors,
+    import_face_recognition,
+)
 from recognition.gallery import Gallery
 from recognition.pipeline import FacePipeline, PipelineSettings
 
 PLAIN_TOLERANCE = 0.6  # face_recognition's default
+face_recognition = import_face_recognition()
 
 
 @dataclass
@@ -192,14 +198,15 @@ def _stream_figures(engine: DlibFaceEngine, quick: bool, faces: FacesConfig) -> 
     start = time.perf_counter()
     for i, frame in enumerate(frames):
         pipeline.process(frame, i / 25)
-    ours_fps = len(frames) / (time.perf_counter() - start)
+    ours_ms = (time.perf_counter() - start) * 1000 / len(frames)
     sample = frames[:: max(1, len(frames) // (3 if quick else 6))]
     start = time.perf_counter()
     for frame in sample:
         face_recognition.face_encodings(frame, face_recognition.face_locations(frame))
-    plain_fps = len(sample) / (time.perf_counter() - start)
-    # fps is "bigger is better": baseline/value < 1 means we are faster; report it per core
-    return [Figure("faces.stream_720p_fps_per_core", ours_fps, "fps", plain_fps),
+    plain_ms = (time.perf_counter() - start) * 1000 / len(sample)
+    # One process is one core (dlib is single-threaded here): fps per core = 1000 / ms.
+    return [Figure("faces.stream_720p_ms_per_frame", ours_ms, "ms", plain_ms),
+            Figure("faces.stream_720p_fps_per_core", 1000 / ours_ms, "fps"),
             Figure("faces.stream_encodes_per_frame", pipeline.encodes / len(frames), "encodes")]
 
 
