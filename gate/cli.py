@@ -27,6 +27,8 @@ app.add_typer(rfid_app, name="rfid")
 faces_app = typer.Typer(no_args_is_help=True, help="Face enrolment and identification.")
 app.add_typer(people_app, name="people")
 app.add_typer(faces_app, name="faces")
+report_app = typer.Typer(no_args_is_help=True, help="Daily reports.")
+app.add_typer(report_app, name="report")
 
 
 @dataclass
@@ -273,6 +275,51 @@ def _stderr_console() -> Any:
     from rich.console import Console
 
     return Console(stderr=True)
+
+
+@report_app.command("attendance")
+def report_attendance(
+    ctx: typer.Context,
+    date: Annotated[str | None, typer.Option("--date", help="YYYY-MM-DD (default: today)")]
+    = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per student")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="CSV with a header row")] = False,
+) -> None:
+    """Each student's first arrival, last departure, on-campus state, late and absent marks."""
+    import csv
+    import datetime as dt
+
+    from gate.attendance import AttendanceRow, attendance
+    from gate.store import Store
+
+    g: Globals = ctx.obj
+    config = g.config()
+    try:
+        day = dt.date.fromisoformat(date) if date else dt.datetime.now(config.tz).date()
+    except ValueError:
+        fail(f"--date: {date!r} is not a date (YYYY-MM-DD)")
+    store = Store(g.resolved_data_dir(config), config.tz)
+    try:
+        rows = attendance(store, config.calendar, day)
+    finally:
+        store.close()
+    if as_json:
+        for row in rows:
+            emit({"date": day.isoformat(), **row.as_dict()})
+    elif as_csv:
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(AttendanceRow.__dataclass_fields__))
+        writer.writeheader()
+        writer.writerows(row.as_dict() for row in rows)
+    else:
+        late = sum(r.late for r in rows)
+        absent = sum(r.absent for r in rows)
+        on_campus = sum(r.on_campus for r in rows)
+        typer.echo(f"{day}: {len(rows)} students, {on_campus} on campus, {late} late, "
+                   f"{absent} absent")
+        for r in rows:
+            marks = " ".join(m for m, on in (("LATE", r.late), ("ABSENT", r.absent)) if on)
+            typer.echo(f"  {r.person_id:<10} {r.name:<20} {r.class_name:<6} "
+                       f"in {r.first_arrival or '-':<29} out {r.last_departure or '-':<29} {marks}")
 
 
 @app.command()

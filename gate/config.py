@@ -150,20 +150,26 @@ class CameraConfig(Strict):
 
 
 class FireAlarmConfig(Strict):
-    """The fire-alarm dry contact; ``none`` only where the hardware releases on its own."""
+    """The fire-alarm dry contact; ``none`` only where the hardware releases on its own.
+
+    ``serial-io``: the contact between DTR and a modem-status input (``line``) of a serial
+    port; ``gpio``: a sysfs GPIO value file; ``simulated``: a file holding 1 (alarm) or 0.
+    """
 
     kind: Literal["none", "serial-io", "gpio", "simulated"] = "none"
     port: str | None = None
-    baud: Baud = 9600
-    input: Annotated[int, Field(ge=1, le=32)] = 1
-    gpio_chip: str = "/dev/gpiochip0"
+    line: Literal["cts", "dsr", "cd", "ri"] = "dsr"
     gpio_line: Annotated[int, Field(ge=0)] = 0
+    path: Path | None = None
     active: Literal["closed", "open"] = "closed"
+    poll_ms: Annotated[int, Field(ge=10, le=2000)] = 100
 
     @model_validator(mode="after")
-    def _port_for_serial(self) -> FireAlarmConfig:
+    def _source_given(self) -> FireAlarmConfig:
         if self.kind == "serial-io" and not self.port:
             raise ValueError("a serial-io fire input needs a port")
+        if self.kind == "simulated" and not self.path:
+            raise ValueError("a simulated fire input needs a path")
         return self
 
 
@@ -240,6 +246,20 @@ class FacesConfig(Strict):
     workers: Annotated[int, Field(ge=1, le=16)] = 1
 
 
+class RulesConfig(Strict):
+    """How the engine decides; see README "Gate rules"."""
+
+    face_check: bool = True  # verify the card holder's face (only where consent is recorded)
+    face_window_s: Annotated[float, Field(gt=0, le=30)] = 3.0
+    face_wait_ms: Annotated[int, Field(ge=0, le=5000)] = 800
+    mismatch_action: Literal["deny", "warn"] = "deny"
+    staff_face_only: bool = False
+    early_departure_action: Literal["deny", "alert"] = "deny"
+    anti_passback: Literal["off", "warn", "deny"] = "warn"
+    tailgate_window_s: Annotated[float, Field(gt=0, le=30)] = 4.0
+    notify_absent: bool = True
+
+
 class Config(Strict):
     site: TopicSegment = "demo"
     gate: TopicSegment = "main"
@@ -248,6 +268,7 @@ class Config(Strict):
     calendar: CalendarConfig = CalendarConfig()
     retention: RetentionConfig = RetentionConfig()
     faces: FacesConfig = FacesConfig()
+    rules: RulesConfig = RulesConfig()
     mqtt: MqttConfig = MqttConfig()
     console: ConsoleConfig = ConsoleConfig()
     fire_alarm: FireAlarmConfig = FireAlarmConfig()

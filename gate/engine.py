@@ -1,23 +1,33 @@
 """Decides at each lane who passes, and journals every decision before acting on it.
 
-Order matters: the decision, its passage or alert, and the MQTT messages that
-announce it are committed to SQLite first; only then does the relay move and
-the live feed hear of it. A crash between the two loses a gate opening, never
-a record.
+Order matters: the decision, its passage or alerts, and the MQTT messages that
+announce them are committed to SQLite first; only then does the relay move
+and the live feed hear of it. A crash between the two loses a gate opening,
+never a record.
+
+Rules the product keeps (DESIGN.md): a valid card always works, the face is
+an added check and only for people whose consent is recorded, decisions use
+only the local database, and the fire alarm releases every lane.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from gate.actuator import Relay
-from gate.config import Config
+from gate.config import Config, LaneConfig
+from gate.evidence import FaceEvidence
 from gate.messages import alert_message, event_message, guardian_notification
-from gate.records import Alert, Event, OutboxMessage, Person
+from gate.records import Alert, Event, OutboxMessage, Person, Severity
 from gate.store import Store
+from recognition.gallery import Gallery
+from recognition.pipeline import FaceSighting
+from recognition.worker import Sightings
 from rfid.reader import CardRead
 
 log = logging.getLogger("gate.engine")
@@ -30,65 +40,285 @@ class Decision:
     event: Event
     person: Person | None
     opened: bool
-    alert: Alert | None = None
+    alerts: tuple[Alert, ...] = ()
+    notify_guardians: bool = False
+
+    @property
+    def alert(self) -> Alert | None:
+        return self.alerts[0] if self.alerts else None
 
 
 Listener = Callable[[Decision], None]
 
 
+@dataclass
+class _FaceCheck:
+    """The outcome of checking the face at the reader against the card's holder."""
+
+    method: str = "card"
+    mismatch: bool = False
+    distance: float | None = None
+    other: str | None = None
+    note: str = "no face check"
+
+
+@dataclass
+class _Draft:
+    """A decision being built by the rules."""
+
+    kind: str
+    decision: str
+    reason: str
+    method: str = "card"
+    alerts: list[tuple[str, Severity, dict[str, Any]]] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+    notify: bool = False
+
+
 class Engine:
-    def __init__(self, config: Config, store: Store, relays: dict[str, Relay]) -> None:
+    def __init__(self, config: Config, store: Store, relays: dict[str, Relay],
+                 gallery: Gallery | None = None) -> None:
         self.config = config
         self.store = store
         self.relays = relays
+        self.gallery = gallery or Gallery.from_rows([])
+        self.evidence = FaceEvidence()
+        self.fire_active = False
         self._listeners: list[Listener] = []
         self._lock = threading.Lock()
+        self._lanes: dict[str, LaneConfig] = {lane.id: lane for lane in config.lanes}
         self._lane_of_reader = {r.id: lane.id for lane in config.lanes for r in lane.readers}
+        self._lane_of_camera = {lane.camera: lane.id for lane in config.lanes if lane.camera}
+        self._opens: dict[str, list[float]] = {}
+        self._card_taps: dict[tuple[str, str], float] = {}
+        self._timers: set[threading.Timer] = set()
+        self._closed = False
+        self._face_tracks_done: set[tuple[str, int]] = set()
 
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
+    def set_gallery(self, gallery: Gallery) -> None:
+        self.gallery = gallery
+
+    def close(self) -> None:
+        """Cancel pending follow-ups (tailgating, face without card) before the store closes."""
+        self._closed = True
+        for timer in list(self._timers):
+            timer.cancel()
+
+    def _later(self, delay: float, check: Callable[[], None]) -> None:
+        def run() -> None:
+            self._timers.discard(timer)
+            if not self._closed:
+                check()
+
+        timer = threading.Timer(delay, run)
+        timer.daemon = True
+        self._timers.add(timer)
+        timer.start()
+
+    # Cards -----------------------------------------------------------------------
+
     def on_card(self, read: CardRead) -> Decision:
-        """A card presented at a lane reader: a lookup in the local database, never the network."""
-        lane = self._lane_of_reader.get(read.reader, read.reader)
-        with self._lock:
-            person = self.store.person_for_card(read.card.keys())
-            now = self.store.now()
-            if person is None:
-                event = Event(type="denied", ts=now, lane=lane, direction=read.direction,
-                              method="card", decision="deny", reason="unknown_card",
-                              details={"card": read.card.uid})
-                alert = Alert(type="unknown_card", severity="warning", ts=now, lane=lane,
-                              details={"card": read.card.uid, "reader": read.reader})
-                decision = Decision(event, None, opened=False, alert=alert)
-            else:
-                kind = "arrival" if read.direction == "entry" else "departure"
-                event = Event(type=kind, ts=now, lane=lane, direction=read.direction,
-                              method="card", person_id=person.id, decision="open",
-                              reason="valid_card")
-                decision = Decision(event, person, opened=True)
-            self._journal(decision)
-        if decision.opened and lane in self.relays:
-            self.relays[lane].pulse()
-        self._announce(decision)
+        """A card at a lane reader: a lookup in the local database, never the network."""
+        lane_id = self._lane_of_reader.get(read.reader, read.reader)
+        lane = self._lanes.get(lane_id)
+        person = self.store.person_for_card(read.card.keys())
+        now = self.store.now()
+        if person is not None:
+            self._card_taps[(lane_id, person.id)] = read.mono
+        if person is None:
+            draft = _Draft("denied", "deny", "unknown_card", details={"card": read.card.uid})
+            draft.alerts.append(("unknown_card", "warning",
+                                 {"card": read.card.uid, "reader": read.reader}))
+        else:
+            check = self._check_face(person, lane, read.mono)
+            draft = self._apply_rules(person, read.direction, now, check)
+        decision = self._commit(draft, now, lane_id, read.direction, person)
+        if decision.opened and lane is not None and lane.camera:
+            self._watch_tailgating(lane_id, lane.camera, read.mono)
         return decision
 
-    def _journal(self, decision: Decision) -> None:
-        event, person = decision.event, decision.person
-        messages: list[OutboxMessage] = [event_message(self.config, event, person)]
-        if person is not None and person.role == "student" and event.type in ("arrival",
-                                                                             "departure"):
-            messages += [guardian_notification(self.config, event, person, g.id)
-                         for g in self.store.guardians_of(person.id)]
-        with self.store.transaction():
-            self.store.record_event(event, messages)
-            if decision.alert is not None:
-                self.store.record_alert(decision.alert, [
-                    alert_message(self.config, decision.alert, person)])
+    def _check_face(self, person: Person, lane: LaneConfig | None, tap: float) -> _FaceCheck:
+        rules, faces = self.config.rules, self.config.faces
+        if not (rules.face_check and person.face_consent and lane and lane.camera):
+            return _FaceCheck(note="card only" if not person.face_consent else "no camera")
+        since = tap - rules.face_window_s
+        face = self.evidence.face_at_reader(lane.camera, since)
+        if face is None and rules.face_wait_ms:
+            face = self.evidence.wait_face(lane.camera, since, rules.face_wait_ms / 1000)
+        if face is None or face.template is None:
+            return _FaceCheck(note="no face seen")
+        verdict = self.gallery.verify(person.id, face.template, faces.verify_threshold)
+        if not verdict.enrolled:
+            return _FaceCheck(note="no enrolled face")
+        if verdict.match:
+            return _FaceCheck(method="card+face", distance=verdict.distance, note="face matches")
+        other = self.gallery.identify(face.template, faces.identify_threshold,
+                                      faces.identify_margin)
+        return _FaceCheck(method="card+face", mismatch=True, distance=verdict.distance,
+                          other=other.person_id, note="face does not match the card")
 
-    def _announce(self, decision: Decision) -> None:
+    def _apply_rules(self, person: Person, direction: str, now: dt.datetime,
+                     check: _FaceCheck) -> _Draft:
+        rules, calendar = self.config.rules, self.config.calendar
+        kind = "arrival" if direction == "entry" else "departure"
+        draft = _Draft(kind, "open", "valid_card", method=check.method,
+                       details={"face": check.note})
+        if check.distance is not None:
+            draft.details["face_distance"] = round(check.distance, 4)
+        student = person.role == "student"
+        if check.mismatch:
+            draft.alerts.append(("card_face_mismatch", "critical", {
+                "card_holder": person.id, "face_identified_as": check.other,
+                "distance": draft.details.get("face_distance")}))
+            if rules.mismatch_action == "deny":
+                draft.kind, draft.decision, draft.reason = "denied", "deny", "card_face_mismatch"
+                return draft
+        last = self.store.last_passage(person.id, now.date())
+        if direction == "entry" and last == "arrival" and rules.anti_passback != "off":
+            draft.alerts.append(("anti_passback", "warning", {"last_passage": last}))
+            if rules.anti_passback == "deny":
+                draft.kind, draft.decision, draft.reason = "denied", "deny", "anti_passback"
+                return draft
+        if direction == "entry" and student and last is None and calendar.is_school_day(
+                now.date()) and now.time() > calendar.late_after:
+            draft.reason = "late"
+            draft.details["late"] = True
+        if direction == "exit" and student and calendar.in_lesson(now) and \
+                not self.store.has_exit_permission(person.id, now):
+            draft.alerts.append(("early_departure", "warning", {"during": "lessons"}))
+            draft.notify = True
+            if rules.early_departure_action == "deny":
+                draft.kind, draft.decision, draft.reason = "denied", "deny", "early_departure"
+                return draft
+            draft.reason = "early_departure"
+        draft.notify = draft.notify or student
+        return draft
+
+    # Faces without a card ----------------------------------------------------------
+
+    def on_sightings(self, sightings: Sightings) -> None:
+        self.evidence.add(sightings)
+        lane_id = self._lane_of_camera.get(sightings.camera_id)
+        if lane_id is None:
+            return
+        for face in sightings.faces:
+            key = (sightings.camera_id, face.track_id)
+            if face.person_id is None or key in self._face_tracks_done:
+                continue
+            self._face_tracks_done.add(key)
+            self._known_face(lane_id, face)
+
+    def _known_face(self, lane_id: str, face: FaceSighting) -> None:
+        """A known face with no card: staff may pass on it where configured; anyone else is
+        logged for the guard, who can open by hand."""
+        assert face.person_id is not None
+        person = self.store.get_person(face.person_id)
+        if person is None or not person.face_consent:
+            return
+        now = self.store.now()
+        if person.role == "staff" and self.config.rules.staff_face_only:
+            draft = _Draft("arrival", "open", "staff_face", method="face",
+                           details={"face_distance": face.distance})
+            self._commit(draft, now, lane_id, "entry", person)
+            return
+        window = self.config.rules.face_window_s
+
+        def no_card_followed() -> None:
+            tapped = self._card_taps.get((lane_id, person.id))
+            if tapped is not None and abs(tapped - face.ts) <= 2 * window:
+                return
+            draft = _Draft("face_seen", "none", "known_face_without_card", method="face",
+                           details={"face_distance": face.distance, "track": face.track_id})
+            self._commit(draft, self.store.now(), lane_id, None, person)
+
+        self._later(window, no_card_followed)
+
+    def _watch_tailgating(self, lane_id: str, camera: str, tap: float) -> None:
+        window = self.config.rules.tailgate_window_s
+        opens = self._opens.setdefault(lane_id, [])
+        opens.append(tap)
+        opens[:] = [t for t in opens if tap - t < 2 * window]
+
+        def check() -> None:
+            tracks = self.evidence.tracks_between(camera, tap - 1.0, tap + window)
+            authorised = sum(1 for t in self._opens.get(lane_id, []) if tap - 1.0 <= t <=
+                             tap + window)
+            if len(tracks) > authorised and opens and opens[-1] == tap:
+                self._alert_only("tailgating", "critical", lane_id,
+                                 {"people": len(tracks), "authorised": authorised})
+
+        self._later(window, check)
+
+    # Guard, fire ---------------------------------------------------------------------
+
+    def manual_open(self, lane_id: str, actor: str, reason: str) -> Decision:
+        if not reason.strip():
+            raise ValueError("a manual open needs a reason")
+        if lane_id not in self._lanes:
+            raise KeyError(f"no lane {lane_id!r}")
+        now = self.store.now()
+        draft = _Draft("manual_open", "open", reason.strip(), method="manual",
+                       details={"by": actor})
+        with self.store.transaction():
+            self.store.audit(actor, "manual_open", lane_id, {"reason": reason.strip()})
+            return self._commit(draft, now, lane_id, None, None)
+
+    def set_fire_alarm(self, active: bool) -> None:
+        """Release every lane at once (GB 55024-2022), and tell the guard and the police."""
+        if active == self.fire_active:
+            return
+        self.fire_active = active
+        now = self.store.now()
+        if active:
+            self._alert_only("fire_alarm", "critical", None, {"lanes": sorted(self._lanes)})
+        else:
+            self._commit(_Draft("fire_alarm_cleared", "none", "fire_alarm_cleared",
+                                method="fire"), now, None, None, None)
+        for relay in self.relays.values():
+            try:
+                relay.hold(active)
+            except Exception:
+                log.exception("lane %s: relay did not follow the fire alarm", relay.lane)
+
+    def _alert_only(self, kind: str, severity: Severity, lane_id: str | None,
+                    details: dict[str, Any]) -> Decision:
+        draft = _Draft(kind, "none", kind, method="system")
+        draft.alerts.append((kind, severity, details))
+        return self._commit(draft, self.store.now(), lane_id, None, None)
+
+    # Journal first, then act -----------------------------------------------------------
+
+    def _commit(self, draft: _Draft, now: dt.datetime, lane_id: str | None,
+                direction: str | None, person: Person | None) -> Decision:
+        event = Event(type=draft.kind, ts=now, lane=lane_id, direction=direction,
+                      method=draft.method, person_id=person.id if person else None,
+                      decision=draft.decision, reason=draft.reason, details=draft.details)
+        alerts = tuple(Alert(type=kind, severity=sev, ts=now, lane=lane_id,
+                             person_id=person.id if person else None,
+                             details={**details, "event_id": event.id})
+                       for kind, sev, details in draft.alerts)
+        opened = draft.decision == "open"
+        decision = Decision(event, person, opened, alerts, draft.notify)
+        messages: list[OutboxMessage] = [event_message(self.config, event, person)]
+        if person is not None and draft.notify and person.role == "student":
+            notice = event
+            if any(a.type == "early_departure" for a in alerts):
+                notice = Event(type="early_departure", ts=now, lane=lane_id, id=event.id)
+            messages += [guardian_notification(self.config, notice, person, g.id)
+                         for g in self.store.guardians_of(person.id)]
+        with self._lock, self.store.transaction():
+            self.store.record_event(event, messages)
+            for alert in alerts:
+                self.store.record_alert(alert, [alert_message(self.config, alert, person)])
+        if opened and lane_id in self.relays and not self.fire_active:
+            self.relays[lane_id].pulse()
         for listener in self._listeners:
             try:
                 listener(decision)
             except Exception:
                 log.exception("decision listener failed")
+        return decision
+

@@ -19,9 +19,14 @@ from types import FrameType
 import serial
 
 from gate.actuator import Relay, make_relay
+from gate.attendance import notify_absences
 from gate.config import Config
 from gate.engine import Engine
+from gate.faces import people_gallery, pipeline_settings
+from gate.fire import FireMonitor
 from gate.store import Store
+from recognition.gallery import Gallery
+from recognition.worker import CameraJob, RecognitionWorkers, WorkerHealth
 from rfid.protocols import BadFrame
 from rfid.reader import SerialCardReader
 
@@ -52,27 +57,64 @@ def setup_logging(verbose: bool = False) -> None:
 
 
 class Service:
-    def __init__(self, config: Config, data_dir: Path) -> None:
+    def __init__(self, config: Config, data_dir: Path, *, loop_video: bool = False) -> None:
         self.config = config
         self.store = Store(data_dir, config.tz)
         self._ports: dict[str, serial.Serial] = {}
         self.relays: dict[str, Relay] = {
             lane.id: make_relay(lane.id, lane.relay, self._ports) for lane in config.lanes}
-        self.engine = Engine(config, self.store, self.relays)
+        self.engine = Engine(config, self.store, self.relays, people_gallery(self.store))
         self.readers = [
             SerialCardReader(r.id, r.port, self.engine.on_card, protocol=r.protocol, baud=r.baud,
                              direction=r.direction, byte_order=r.byte_order,
                              holdoff_s=r.holdoff_ms / 1000, on_bad_frame=_report_bad_frame)
             for lane in config.lanes for r in lane.readers]
+        self.camera_health: dict[str, WorkerHealth] = {}
+        jobs = [CameraJob(c.id, c.source, pipeline_settings(config, c.roi), c.max_fps,
+                          loop=loop_video) for c in config.cameras if c.role != "vehicle"]
+        self.recognition = RecognitionWorkers(
+            jobs, self.store.face_encodings(), config.faces.workers,
+            on_sightings=self.engine.on_sightings, on_health=self._camera_health) if jobs else None
+        self.fire = FireMonitor(config.fire_alarm, self.engine.set_fire_alarm)
         self.stopped = threading.Event()
+        self._housekeeping = threading.Thread(target=self._housekeep, name="housekeeping",
+                                              daemon=True)
+
+    def _camera_health(self, health: WorkerHealth) -> None:
+        self.camera_health[health.camera_id] = health
+
+    def reload_gallery(self) -> None:
+        """Enrolments changed: new galleries for the engine and the recognition workers."""
+        rows = self.store.face_encodings()
+        self.engine.set_gallery(Gallery.from_rows(rows))
+        if self.recognition:
+            self.recognition.set_gallery(rows)
 
     def start(self) -> None:
+        if self.recognition:
+            self.recognition.start()
         for reader in self.readers:
             reader.start()
-        log.info("gate %s/%s up: %d lane(s), %d reader(s), data in %s", self.config.site,
-                 self.config.gate, len(self.config.lanes), len(self.readers), self.store.path)
+        self.fire.start()
+        self._housekeeping.start()
+        log.info("gate %s/%s up: %d lane(s), %d reader(s), %d camera(s), data in %s",
+                 self.config.site, self.config.gate, len(self.config.lanes), len(self.readers),
+                 len(self.config.cameras), self.store.path)
+
+    def _housekeep(self) -> None:
+        while not self.stopped.wait(30):
+            if self.config.rules.notify_absent:
+                try:
+                    notify_absences(self.store, self.config, self.store.now())
+                except Exception:
+                    log.exception("absence notification failed")
 
     def stop(self) -> None:
+        self.stopped.set()
+        self.engine.close()
+        self.fire.stop()
+        if self.recognition:
+            self.recognition.stop()
         for reader in self.readers:
             reader.stop()
         for relay in self.relays.values():
@@ -83,7 +125,6 @@ class Service:
         for port in self._ports.values():
             port.close()
         self.store.close()
-        self.stopped.set()
         log.info("gate stopped")
 
     def run_forever(self) -> None:

@@ -216,6 +216,34 @@ class Store:
             f" WHERE c.card_key IN ({marks}) AND c.active = 1 AND p.active = 1 LIMIT 1", keys)
         return _person(rows[0]) if rows else None
 
+    def students(self) -> list[Person]:
+        rows = self.query("SELECT * FROM people WHERE role = 'student' AND active = 1 ORDER BY id")
+        return [_person(r) for r in rows]
+
+    def last_passage(self, person_id: str, day: dt.date) -> str | None:
+        """``arrival`` or ``departure``: the person's last passage on that day, if any."""
+        rows = self.query(
+            "SELECT type FROM events WHERE person_id = ? AND substr(ts, 1, 10) = ? AND type IN"
+            " ('arrival', 'departure') ORDER BY ts DESC LIMIT 1", (person_id, day.isoformat()))
+        return rows[0][0] if rows else None
+
+    def add_exit_permission(self, person_id: str, valid_from: dt.datetime,
+                            valid_until: dt.datetime, granted_by: str, reason: str) -> int:
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO exit_permissions (person_id, valid_from, valid_until, granted_by,"
+                " reason, created_at) VALUES (?,?,?,?,?,?)",
+                (person_id, rfc3339(valid_from.astimezone(self.tz)),
+                 rfc3339(valid_until.astimezone(self.tz)), granted_by, reason,
+                 self._stamp()))
+            return int(cur.lastrowid or 0)
+
+    def has_exit_permission(self, person_id: str, moment: dt.datetime) -> bool:
+        stamp = rfc3339(moment.astimezone(self.tz))
+        return bool(self.query(
+            "SELECT 1 FROM exit_permissions WHERE person_id = ? AND valid_from <= ? AND"
+            " valid_until >= ?", (person_id, stamp, stamp)))
+
     def count(self, table: str) -> int:
         if not table.isidentifier():
             raise ValueError(table)
@@ -283,7 +311,8 @@ class Store:
     def passages(self, day: dt.date) -> list[Passage]:
         rows = self.query(
             "SELECT ts, type, person_id, lane, direction, method, decision, reason FROM events"
-            " WHERE substr(ts, 1, 10) = ? ORDER BY ts", (day.isoformat(),))
+            " WHERE ts >= ? AND ts < ? ORDER BY ts", (day.isoformat(),
+                                                       (day + dt.timedelta(days=1)).isoformat()))
         return [Passage(*r) for r in rows]
 
     def pending_outbox(self, limit: int = 100) -> list[OutboxMessage]:

@@ -64,7 +64,7 @@ def test_camera_waits_for_a_missing_source_and_connects_when_it_appears(
         wait_for(lambda: cam.health.last_error is not None, what="the open failure")
         assert not cam.health.connected
         path.write_bytes(walking_video.read_bytes())
-        seq, frame = cam.wait_newer(0, timeout=10)
+        _seq, frame = cam.wait_newer(0, timeout=10)
         assert frame is not None
     finally:
         cam.stop()

@@ -1,0 +1,63 @@
+"""What the lane cameras saw in the last few seconds, for the engine to correlate with card taps.
+
+Recognition workers deliver sightings continuously; the engine asks "which face
+was at this reader when the card was tapped?" and, when none was encoded yet
+(the cold case), waits briefly for the worker to deliver one.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+
+from recognition.pipeline import FaceSighting
+from recognition.worker import Sightings
+
+
+class FaceEvidence:
+    def __init__(self, horizon_s: float = 15.0) -> None:
+        self.horizon_s = horizon_s
+        self._frames: dict[str, deque[Sightings]] = {}
+        self._cond = threading.Condition()
+
+    def add(self, sightings: Sightings) -> None:
+        with self._cond:
+            frames = self._frames.setdefault(sightings.camera_id, deque())
+            frames.append(sightings)
+            while frames and sightings.ts - frames[0].ts > self.horizon_s:
+                frames.popleft()
+            self._cond.notify_all()
+
+    def face_at_reader(self, camera: str, since: float) -> FaceSighting | None:
+        """The face closest to the camera (largest) in the newest frame since ``since`` that
+        shows an encoded face."""
+        with self._cond:
+            for frame in reversed(self._frames.get(camera, ())):
+                if frame.ts < since:
+                    return None
+                faces = [f for f in frame.faces if f.template is not None]
+                if faces:
+                    return max(faces, key=lambda f: f.size)
+        return None
+
+    def wait_face(self, camera: str, since: float, timeout: float) -> FaceSighting | None:
+        """The cold path: wait up to ``timeout`` for an encoded face to arrive."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                face = self.face_at_reader(camera, since)
+                remaining = deadline - time.monotonic()
+                if face is not None or remaining <= 0:
+                    return face
+                self._cond.wait(remaining)
+
+    def tracks_between(self, camera: str, start: float, end: float) -> set[int]:
+        with self._cond:
+            return {f.track_id for frame in self._frames.get(camera, ())
+                    if start <= frame.ts <= end for f in frame.faces}
+
+    def last_seen(self, camera: str) -> float | None:
+        with self._cond:
+            frames = self._frames.get(camera)
+            return frames[-1].ts if frames else None

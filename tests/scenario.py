@@ -1,0 +1,113 @@
+"""A running gate service on real pseudo-terminal readers and recorded camera frames."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from gate.config import parse_config
+from gate.demo import em4100_frame
+from gate.engine import Decision
+from gate.faces import FaceEnroller
+from gate.records import Person
+from gate.service import Service
+from gate.store import Store
+from tests.conftest import TZ
+from tests.ptys import PtyPort, wait_for
+
+CARDS = {"obama": "6200000001", "biden": "6200000002", "kit_harington": "6200000004",
+         "nocons": "6200000006", "staff": "6200000003"}
+
+
+def seed_people(data_dir: Path, faces_dir: Path) -> None:
+    """Obama, Biden, Kit (students with consent and enrolled faces), a card-only student,
+    and a staff member; Obama and the card-only student have guardians."""
+    from gate.records import Guardian
+
+    store = Store(data_dir, TZ)
+    try:
+        enroller = FaceEnroller(store, parse_config({}))
+        for pid, photo in (("obama", "train/obama/obama.jpg"), ("biden", "train/biden/biden.jpg"),
+                           ("kit_harington", "train/kit_harington/john1.jpeg")):
+            store.upsert_person(Person(pid, pid.title(), face_consent=True, class_name="7-1"))
+            assert enroller.enrol(pid, faces_dir / photo).outcome == "enrolled"
+        store.upsert_person(Person("nocons", "Card Only", class_name="7-1"))
+        store.upsert_person(Person("staff", "Teacher Wang", role="staff"))
+        for pid, card in CARDS.items():
+            store.assign_card(f"hex:{card}", pid)
+        store.upsert_guardian(Guardian("G1", "Obama's mother", "13800000001"), "obama")
+        store.upsert_guardian(Guardian("G6", "Card Only's father", "13800000006"), "nocons")
+    finally:
+        store.close()
+
+
+class Gate:
+    """The service plus its simulated hardware, with helpers to tap and to read the journal."""
+
+    def __init__(self, service: Service, ptys: dict[str, PtyPort]) -> None:
+        self.service = service
+        self.ptys = ptys
+        self.decisions: list[Decision] = []
+        service.engine.subscribe(self.decisions.append)
+
+    def tap(self, person: str, reader: str = "L1-in") -> Decision:
+        seen = len(self.decisions)
+        card = CARDS.get(person, person)
+        self.ptys[reader].write(em4100_frame(card))
+        wait_for(lambda: len(self.decisions) > seen and self.decisions[-1].event.method != "face"
+                 and self.decisions[-1].event.type != "face_seen", timeout=10,
+                 what=f"a decision on {person}'s card")
+        return next(d for d in self.decisions[seen:] if d.event.method not in ("face", "system"))
+
+    def wait_face(self, camera: str = "gate-cam", timeout: float = 60) -> None:
+        engine = self.service.engine
+        wait_for(lambda: engine.evidence.face_at_reader(camera, time.monotonic() - 1) is not None,
+                 timeout=timeout, what="the recognition worker to deliver a face")
+
+    def alerts(self) -> list[str]:
+        return [r[0] for r in self.service.store.query("SELECT type FROM alerts ORDER BY ts")]
+
+    def outbox(self, topic_part: str) -> list[dict[str, Any]]:
+        return [json.loads(m.payload) for m in self.service.store.pending_outbox(10_000)
+                if topic_part in m.topic]
+
+
+@contextmanager
+def running_gate(tmp_path: Path, faces_dir: Path, video: Path | None = None,
+                 extra_lanes: list[dict[str, Any]] | None = None,
+                 **sections: Any) -> Iterator[Gate]:
+    data = tmp_path / "data"
+    seed_people(data, faces_dir)
+    ptys = {name: PtyPort() for name in ("L1-in", "L1-out")}
+    raw: dict[str, Any] = {
+        "site": "test", "gate": "main", "data_dir": str(data),
+        "lanes": [{"id": "L1", "readers": [
+            {"id": "L1-in", "port": ptys["L1-in"].path, "direction": "entry", "holdoff_ms": 200},
+            {"id": "L1-out", "port": ptys["L1-out"].path, "direction": "exit",
+             "holdoff_ms": 200}]}],
+        "calendar": {"school_days": [1, 2, 3, 4, 5, 6, 7], "late_after": "23:59:59",
+                     "lessons": []},
+    }
+    raw["lanes"] += extra_lanes or []
+    if video is not None:
+        raw["cameras"] = [{"id": "gate-cam", "source": str(video), "role": "gate",
+                           "max_fps": 10}]
+        raw["lanes"][0]["camera"] = "gate-cam"
+    for key, value in sections.items():
+        if isinstance(value, dict) and isinstance(raw.get(key), dict):
+            raw[key] = {**raw[key], **value}
+        else:
+            raw[key] = value
+    service = Service(parse_config(raw), data, loop_video=True)
+    service.start()
+    try:
+        wait_for(lambda: all(r.health.connected for r in service.readers), what="readers")
+        yield Gate(service, ptys)
+    finally:
+        service.stop()
+        for p in ptys.values():
+            p.close()
