@@ -60,12 +60,12 @@ def _suites() -> list[Suite]:
     from gate.bench import core
 
     suites: list[Suite] = [core.run]
-    try:
-        faces = importlib.import_module("gate.bench.faces")
-    except ImportError:  # face_recognition not installed
-        pass
-    else:
-        suites.append(faces.run)
+    for name in ("gate.bench.faces", "gate.bench.engine"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:  # face_recognition not installed
+            continue
+        suites.append(module.run)
     return suites
 
 

@@ -1,0 +1,55 @@
+"""LCUS relay boards over real pseudo-terminals: the exact bytes, and the fail mode on stop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gate.actuator import lcus_command
+from gate.config import parse_config
+from gate.service import Service
+from tests.ptys import PtyPort
+
+ON_1, OFF_1 = bytes.fromhex("A0 01 01 A2"), bytes.fromhex("A0 01 00 A1")
+
+
+def test_lcus_frames_match_the_vendor_examples() -> None:
+    assert lcus_command(1, True) == ON_1
+    assert lcus_command(1, False) == OFF_1
+    assert lcus_command(2, True) == bytes.fromhex("A0 02 01 A3")
+
+
+@pytest.mark.parametrize(("fail", "last"), [("open", ON_1), ("closed", OFF_1)])
+def test_pulse_bytes_and_fail_mode_on_stop(tmp_path: Path, fail: str, last: bytes) -> None:
+    board = PtyPort()
+    config = parse_config({"lanes": [{"id": "L1", "relay": {
+        "kind": "lcus", "port": board.path, "channel": 1, "pulse_ms": 150, "fail": fail}}]})
+    service = Service(config, tmp_path / "data")
+    service.start()
+    try:
+        decision = service.engine.manual_open("L1", "guard", "test")
+        assert decision.opened
+        assert board.read_available(timeout=2, want=8) == ON_1 + OFF_1  # on, then off after 150 ms
+    finally:
+        service.stop()
+    assert board.read_available(timeout=2, want=4) == last
+    board.close()
+
+
+def test_two_lanes_share_one_board_on_their_channels(tmp_path: Path) -> None:
+    board = PtyPort()
+    relay = {"kind": "lcus", "port": board.path, "pulse_ms": 5000}
+    config = parse_config({"lanes": [{"id": "L1", "relay": {**relay, "channel": 1}},
+                                     {"id": "L2", "relay": {**relay, "channel": 2}}]})
+    service = Service(config, tmp_path / "data")
+    service.start()
+    try:
+        service.engine.manual_open("L2", "guard", "delivery")
+        assert board.read_available(timeout=2, want=4) == bytes.fromhex("A0 02 01 A3")
+        service.engine.set_fire_alarm(True)
+        got = board.read_available(timeout=2, want=8)
+        assert sorted([got[:4], got[4:]]) == sorted([ON_1, bytes.fromhex("A0 02 01 A3")])
+    finally:
+        service.stop()
+    board.close()
