@@ -83,6 +83,9 @@ class Engine:
         self.relays = relays
         self.gallery = gallery or Gallery.from_rows([])
         self.evidence = FaceEvidence()
+        self.watch_gallery = Gallery.from_rows([])
+        self._describe_watch: Callable[[str], dict[str, Any] | None] = lambda _label: None
+        self._watch_checked: set[tuple[str, int]] = set()
         self.fire_active = False
         self._listeners: list[Listener] = []
         self._lock = threading.Lock()
@@ -100,6 +103,10 @@ class Engine:
 
     def set_gallery(self, gallery: Gallery) -> None:
         self.gallery = gallery
+
+    def set_watch_gallery(self, gallery: Gallery,
+                          describe: Callable[[str], dict[str, Any] | None]) -> None:
+        self.watch_gallery, self._describe_watch = gallery, describe
 
     def close(self) -> None:
         """Cancel pending follow-ups (tailgating, face without card) before the store closes."""
@@ -202,6 +209,7 @@ class Engine:
     def on_sightings(self, sightings: Sightings) -> None:
         self.evidence.add(sightings)
         lane_id = self._lane_of_camera.get(sightings.camera_id)
+        self._screen_watchlist(sightings, lane_id)
         if lane_id is None:
             return
         for face in sightings.faces:
@@ -210,6 +218,23 @@ class Engine:
                 continue
             self._face_tracks_done.add(key)
             self._known_face(lane_id, face)
+
+    def _screen_watchlist(self, sightings: Sightings, lane_id: str | None) -> None:
+        """Every new face track near the gate is checked once against the watch lists."""
+        if not self.watch_gallery.size:
+            return
+        for face in sightings.faces:
+            key = (sightings.camera_id, face.track_id)
+            if face.template is None or key in self._watch_checked:
+                continue
+            self._watch_checked.add(key)
+            hit = self.watch_gallery.identify(face.template,
+                                              self.config.faces.watchlist_threshold, 0.0)
+            if hit.person_id is None or hit.distance is None:
+                continue
+            entry = self._describe_watch(hit.person_id) or {"entry": hit.person_id}
+            self._alert_only("watchlist_face", "critical", lane_id, {
+                **entry, "camera": sightings.camera_id, "distance": round(hit.distance, 4)})
 
     def _known_face(self, lane_id: str, face: FaceSighting) -> None:
         """A known face with no card: staff may pass on it where configured; anyone else is
@@ -282,6 +307,11 @@ class Engine:
                 relay.hold(active)
             except Exception:
                 log.exception("lane %s: relay did not follow the fire alarm", relay.lane)
+
+    def raise_alert(self, kind: str, severity: Severity, lane_id: str | None,
+                    details: dict[str, Any]) -> Decision:
+        """An alert that is not tied to a passage (device problems, rejected watch lists)."""
+        return self._alert_only(kind, severity, lane_id, details)
 
     def _alert_only(self, kind: str, severity: Severity, lane_id: str | None,
                     details: dict[str, Any]) -> Decision:

@@ -7,6 +7,7 @@ leaves every relay in its configured fail mode.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import signal
@@ -24,7 +25,16 @@ from gate.config import Config
 from gate.engine import Engine
 from gate.faces import people_gallery, pipeline_settings
 from gate.fire import FireMonitor
+from gate.mqtt import Publisher
 from gate.store import Store
+from gate.watchlist import (
+    WatchlistError,
+    apply_watchlist,
+    parse_payload,
+    watch_entry,
+    watch_gallery,
+)
+from recognition.face_engine import DlibFaceEngine, FaceEngine
 from recognition.gallery import Gallery
 from recognition.worker import CameraJob, RecognitionWorkers, WorkerHealth
 from rfid.protocols import BadFrame
@@ -76,6 +86,10 @@ class Service:
             jobs, self.store.face_encodings(), config.faces.workers,
             on_sightings=self.engine.on_sightings, on_health=self._camera_health) if jobs else None
         self.fire = FireMonitor(config.fire_alarm, self.engine.set_fire_alarm)
+        self.publisher = Publisher(config, self.store, on_watchlist=self.on_watchlist)
+        self.engine.subscribe(lambda _decision: self.publisher.notify())
+        self._face_engine: FaceEngine | None = None
+        self.refresh_watchlists()
         self.stopped = threading.Event()
         self._housekeeping = threading.Thread(target=self._housekeep, name="housekeeping",
                                               daemon=True)
@@ -90,7 +104,36 @@ class Service:
         if self.recognition:
             self.recognition.set_gallery(rows)
 
+    def refresh_watchlists(self) -> None:
+        self.engine.set_watch_gallery(watch_gallery(self.store),
+                                      lambda label: watch_entry(self.store, label))
+
+    def on_watchlist(self, name: str, raw: bytes) -> None:
+        """A watch list pushed on MQTT: applied whole, or rejected whole with an alert."""
+        if not raw:
+            log.warning("watch list %s: empty retained message ignored; the list in force stays"
+                        " (publish an empty list to clear it)", name)
+            return
+        try:
+            payload = parse_payload(raw)
+            if payload.name != name:
+                raise WatchlistError(f"payload names list {payload.name!r}, topic says {name!r}")
+            if any(p.photos for p in payload.persons) and self._face_engine is None:
+                self._face_engine = DlibFaceEngine()
+            entries = apply_watchlist(self.store, payload, f"mqtt:{name}", self._face_engine)
+        except WatchlistError as exc:
+            log.error("watch list %s rejected, the previous list stays in force: %s", name, exc)
+            self.engine.raise_alert("watchlist_rejected", "warning", None,
+                                    {"list": name, "reason": str(exc)})
+            return
+        self.refresh_watchlists()
+        self.store.audit("mqtt", "watchlist_applied", name,
+                         {"entries": entries, "version": payload.version})
+        log.info("watch list %s applied: %d entries (version %s)", name, entries,
+                 payload.version or "-")
+
     def start(self) -> None:
+        self.publisher.start()
         if self.recognition:
             self.recognition.start()
         for reader in self.readers:
@@ -103,6 +146,7 @@ class Service:
 
     def _housekeep(self) -> None:
         while not self.stopped.wait(30):
+            self.store.prune_sent_outbox(self.store.now() - dt.timedelta(days=7))
             if self.config.rules.notify_absent:
                 try:
                     notify_absences(self.store, self.config, self.store.now())
@@ -124,6 +168,7 @@ class Service:
                 log.exception("lane %s: could not set the relay to its fail mode", relay.lane)
         for port in self._ports.values():
             port.close()
+        self.publisher.stop()
         self.store.close()
         log.info("gate stopped")
 

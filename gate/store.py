@@ -323,8 +323,23 @@ class Store:
                               qos=r["qos"], retain=bool(r["retain"]), seq=r["seq"]) for r in rows]
 
     def mark_sent(self, seq: int) -> None:
+        self.mark_sent_many([seq])
+
+    def mark_sent_many(self, seqs: Sequence[int]) -> None:
+        """Acknowledged by the broker (PUBACK): one transaction for a batch of acks."""
+        now = self._stamp()
         with self.transaction() as db:
-            db.execute("UPDATE outbox SET sent_at = ? WHERE seq = ?", (self._stamp(), seq))
+            db.executemany("UPDATE outbox SET sent_at = ? WHERE seq = ?",
+                           [(now, s) for s in seqs])
+
+    def pending_count(self) -> int:
+        return int(self.query("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")[0][0])
+
+    def prune_sent_outbox(self, older_than: dt.datetime) -> int:
+        """Delivered messages are kept a while for diagnosis, then dropped; unsent never are."""
+        with self.transaction() as db:
+            return db.execute("DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?",
+                              (rfc3339(older_than.astimezone(self.tz)),)).rowcount
 
 
 def _enqueue(db: sqlite3.Connection, outbox: Sequence[OutboxMessage], now: str) -> None:

@@ -22,7 +22,8 @@ def test_fresh_store_is_wal_full_and_private(store: Store) -> None:
     assert store.query("PRAGMA synchronous")[0][0] == 2  # FULL
     assert stat.S_IMODE(os.stat(store.path).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(store.data_dir).st_mode) == 0o700
-    assert store.schema_version() == ["0001_initial", "0002_consent_and_exit_permissions"]
+    assert store.schema_version() == ["0001_initial", "0002_consent_and_exit_permissions",
+                                    "0003_watchlists"]
 
 
 def test_old_schema_is_upgraded_in_place(tmp_path: Path) -> None:
@@ -42,7 +43,7 @@ def test_old_schema_is_upgraded_in_place(tmp_path: Path) -> None:
 
     store = Store(data, TZ)
     try:
-        assert store.schema_version()[-1] == "0002_consent_and_exit_permissions"
+        assert store.schema_version()[-1] == "0003_watchlists"
         rows = {r["id"]: r["consent_recorded_at"] for r in store.query("SELECT * FROM people")}
         assert rows == {"S1": "2025-01-02T08:00:00+08:00", "S2": None}
         assert store.get_person("S1") == Person("S1", "Old Student", face_consent=True)

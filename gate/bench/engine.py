@@ -89,10 +89,10 @@ def _tap_latencies(engine: DlibFaceEngine, quick: bool, cold: bool) -> list[floa
             label = PEOPLE[key][1]
             pipeline = FacePipeline(engine, service.engine.gallery)
 
-            def feed(k: str = key, p: FacePipeline = pipeline) -> None:
+            def feed(k: str = key, p: FacePipeline = pipeline, seq: int = n) -> None:
                 now = time.monotonic()
                 faces = p.process(frames[k], now)
-                service.engine.on_sightings(Sightings("gate-cam", n, now, tuple(faces)))
+                service.engine.on_sightings(Sightings("gate-cam", seq, now, tuple(faces)))
 
             if not cold:
                 feed()  # tracked before the tap
