@@ -6,6 +6,7 @@ is only for running everything on one machine with no setup.
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -62,6 +63,9 @@ class LocalBroker:
             "log_type error",
             "log_type warning",
         ]
+        if os.geteuid() == 0:
+            # as root, mosquitto would drop to its own user, which cannot read our temp files
+            lines.append("user root")
         if "allow_anonymous" not in self.extra and "password_file" not in self.extra:
             lines.append("allow_anonymous true")
         self.config_path.write_text("\n".join(lines) + "\n" + self.extra + "\n")

@@ -186,12 +186,14 @@ class Publisher:
             for msg in self.store.pending_outbox(limit=room + len(handed_seqs)):
                 if msg.seq in handed_seqs:
                     continue
+                # Never hold our lock while calling paho: its network thread holds paho's
+                # own lock when it calls _on_publish, which takes ours (lock-order deadlock).
+                info = self.client.publish(msg.topic, msg.payload, qos=msg.qos,
+                                           retain=msg.retain)
+                if info.rc != mqtt.MQTT_ERR_SUCCESS and info.rc != mqtt.MQTT_ERR_NO_CONN:
+                    log.error("MQTT: publish failed (%s); will retry", info.rc)
+                    break
                 with self._mid_lock:
-                    info = self.client.publish(msg.topic, msg.payload, qos=msg.qos,
-                                               retain=msg.retain)
-                    if info.rc != mqtt.MQTT_ERR_SUCCESS and info.rc != mqtt.MQTT_ERR_NO_CONN:
-                        log.error("MQTT: publish failed (%s); will retry", info.rc)
-                        break
                     if info.mid in self._early:
                         self._early.discard(info.mid)
                         self._acks.put(msg.seq)
