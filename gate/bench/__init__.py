@@ -57,9 +57,9 @@ Suite = Callable[[bool], list[Figure]]
 
 
 def _suites() -> list[Suite]:
-    from gate.bench import core
+    from gate.bench import core, mqtt
 
-    suites: list[Suite] = [core.run]
+    suites: list[Suite] = [core.run, mqtt.run]
     for name in ("gate.bench.faces", "gate.bench.engine"):
         try:
             module = importlib.import_module(name)
