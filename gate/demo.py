@@ -21,7 +21,14 @@ from importlib import resources
 from pathlib import Path
 
 from gate.broker import LocalBroker, find_mosquitto
-from gate.config import Config, LaneConfig, MqttConfig, ReaderConfig, RelayConfig
+from gate.config import (
+    CameraConfig,
+    Config,
+    LaneConfig,
+    MqttConfig,
+    ReaderConfig,
+    RelayConfig,
+)
 from gate.engine import Decision
 from gate.roster import import_roster
 from gate.service import Service
@@ -47,13 +54,14 @@ class Tap:
 
 
 SCRIPT = (
-    Tap("L1-in", "6200000001", "student arrives"),
-    Tap("L1-in", "6200000002", "student arrives"),
-    Tap("L1-in", "6200000006", "card-only student (no face consent) arrives"),
-    Tap("L1-in", "DEADBEEF01", "unknown card"),
-    Tap("L1-in", "6200000003", "noise on the line: corrupted frame is rejected", corrupt=True),
-    Tap("L1-in", "6200000003", "staff member arrives"),
-    Tap("L1-out", "6200000001", "student leaves"),
+    Tap("L1-in", "6200000001", "Obama taps his card while the camera sees him"),
+    Tap("L1-in", "6200000002", "Biden's card, but the camera sees Obama: a lent card"),
+    Tap("L2-in", "6200000006", "card-only student (no face consent) arrives at lane 2"),
+    Tap("L2-in", "DEADBEEF01", "unknown card at lane 2"),
+    Tap("L2-in", "6200000003", "noise on the line: a corrupted frame is rejected",
+        corrupt=True),
+    Tap("L2-in", "6200000003", "staff member arrives at lane 2"),
+    Tap("L2-out", "6200000006", "card-only student leaves by lane 2"),
 )
 
 
@@ -83,7 +91,9 @@ def _show(decision: Decision) -> None:
     e = decision.event
     who = f"{decision.person.name} ({decision.person.id})" if decision.person else "-"
     action = "OPEN" if decision.opened else "DENY"
-    line = f"{e.ts:%H:%M:%S} lane {e.lane} {e.direction:<5} {e.type:<10} {who:<28} {action}"
+    direction = e.direction or "-"
+    line = (f"{e.ts:%H:%M:%S} lane {e.lane or '-'} {direction:<5} {e.type:<10} {who:<22} "
+            f"{e.method or '':<9} {action}")
     if decision.alert:
         line += f"  ALERT {decision.alert.type} ({decision.alert.severity})"
     _print(line)
@@ -92,7 +102,9 @@ def _show(decision: Decision) -> None:
 def run_demo(duration: float = 0.0, data_dir: Path | None = None, tap_interval: float = 2.0
              ) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="campus-gate-demo-"))
-    ptys = {"L1-in": _Pty(), "L1-out": _Pty()}
+    ptys = {name: _Pty() for name in ("L1-in", "L2-in", "L2-out")}
+    video = _demo_video(workdir / "gate-cam.avi")
+    _print(f"camera: gate-cam plays {video.name}, composed from a real photo")
     broker = None
     if find_mosquitto():
         broker = LocalBroker(workdir=workdir / "broker").start()
@@ -102,19 +114,23 @@ def run_demo(duration: float = 0.0, data_dir: Path | None = None, tap_interval: 
     config = Config(
         site="demo", gate="main", data_dir=data_dir or workdir / "data",
         mqtt=MqttConfig(port=broker.port if broker else 1883),
-        lanes=[LaneConfig(id="L1", relay=RelayConfig(kind="dry-run"), readers=[
-            ReaderConfig(id="L1-in", port=ptys["L1-in"].path, direction="entry", holdoff_ms=500),
-            ReaderConfig(id="L1-out", port=ptys["L1-out"].path, direction="exit",
-                         holdoff_ms=500)])])
-    service = Service(config, config.data_dir)
+        cameras=[CameraConfig(id="gate-cam", source=str(video), role="gate", max_fps=8)],
+        lanes=[
+            LaneConfig(id="L1", camera="gate-cam", relay=RelayConfig(kind="dry-run"), readers=[
+                ReaderConfig(id="L1-in", port=ptys["L1-in"].path, direction="entry",
+                             holdoff_ms=500)]),
+            LaneConfig(id="L2", relay=RelayConfig(kind="dry-run"), readers=[
+                ReaderConfig(id="L2-in", port=ptys["L2-in"].path, direction="entry",
+                             holdoff_ms=500),
+                ReaderConfig(id="L2-out", port=ptys["L2-out"].path, direction="exit",
+                             holdoff_ms=500)])])
+    _import_roster(config)
+    service = Service(config, config.data_dir, loop_video=True)
     try:
-        summary = import_roster(service.store, demo_data_dir() / "roster.csv")
-        _print(f"roster: {summary.people['added'] + summary.people['unchanged']} people, "
-               f"{summary.cards['added'] + summary.cards['unchanged']} cards imported "
-               f"into {service.store.path}")
         service.engine.subscribe(_show)
         service.start()
         _wait_connected(service)
+        _wait_face(service)
         _print(f"readers: {', '.join(f'{k} on {p.path}' for k, p in ptys.items())}")
         _print("simulated card taps follow (Ctrl-C to stop)")
         stop = threading.Event()
@@ -144,6 +160,46 @@ def run_demo(duration: float = 0.0, data_dir: Path | None = None, tap_interval: 
             shutil.rmtree(workdir, ignore_errors=True)
 
 
+def _import_roster(config: Config) -> None:
+    from gate.faces import FaceEnroller
+    from gate.store import Store
+
+    store = Store(config.data_dir, config.tz)
+    try:
+        summary = import_roster(store, demo_data_dir() / "roster.csv",
+                                FaceEnroller(store, config))
+        _print(f"roster: {sum(summary.people.values())} people, {sum(summary.cards.values())}"
+               f" cards, {summary.photos['enrolled']} face photos enrolled (with consent) into "
+               f"{store.path}")
+    finally:
+        store.close()
+
+
+def _demo_video(path: Path) -> Path:
+    """A looping clip of a pupil walking up to lane 1, composed from a shipped real photo."""
+    import cv2
+
+    from gate.bench.scenes import cut_head, walking_frames
+    from recognition.face_engine import DlibFaceEngine
+
+    head = cut_head(DlibFaceEngine(), "test/obama1.jpg", "obama")
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 25, (1280, 720))
+    for rgb in walking_frames([head], 75):
+        writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    writer.release()
+    return path
+
+
+def _wait_face(service: Service, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if service.engine.evidence.face_at_reader("gate-cam", time.monotonic() - 2):
+            _print("recognition: the worker process sees a face at lane 1")
+            return
+        time.sleep(0.1)
+    _print("recognition: no face seen yet; lane 1 decides on cards alone")
+
+
 def _wait_connected(service: Service, timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -155,6 +211,9 @@ def _wait_connected(service: Service, timeout: float = 5.0) -> None:
 
 def _summarise(service: Service) -> None:
     store = service.store
-    _print(f"journal: {store.count('events')} events, {store.count('alerts')} alerts, "
-           f"{len(store.pending_outbox(10_000))} MQTT messages in the outbox; "
+    service.publisher.notify()
+    time.sleep(0.5)  # let the sender hand over what the last decisions queued
+    sent = store.count("outbox") - store.pending_count()
+    _print(f"journal: {store.count('events')} events, {store.count('alerts')} alerts; MQTT: "
+           f"{sent} messages acknowledged by the broker, {store.pending_count()} waiting; "
            f"bad frames rejected: {sum(r.health.bad_frames for r in service.readers)}")
