@@ -27,6 +27,8 @@ app.add_typer(rfid_app, name="rfid")
 faces_app = typer.Typer(no_args_is_help=True, help="Face enrolment and identification.")
 app.add_typer(people_app, name="people")
 app.add_typer(faces_app, name="faces")
+users_app = typer.Typer(no_args_is_help=True, help="Console users.")
+app.add_typer(users_app, name="users")
 report_app = typer.Typer(no_args_is_help=True, help="Daily reports.")
 app.add_typer(report_app, name="report")
 
@@ -275,6 +277,31 @@ def _stderr_console() -> Any:
     from rich.console import Console
 
     return Console(stderr=True)
+
+
+@users_app.command("add")
+def users_add(
+    ctx: typer.Context,
+    username: str,
+    role: Annotated[str, typer.Option(help="guard | admin")] = "guard",
+) -> None:
+    """Create a console user; the password is read from stdin (one line)."""
+    from gate.console.auth import add_user
+    from gate.store import Store
+
+    if role not in ("guard", "admin"):
+        fail("--role: must be guard or admin")
+    password = sys.stdin.readline().rstrip("\n")
+    g: Globals = ctx.obj
+    config = g.config()
+    store = Store(g.resolved_data_dir(config), config.tz)
+    try:
+        add_user(store, username, password, "admin" if role == "admin" else "guard")
+    except ValueError as exc:
+        fail(str(exc))
+    finally:
+        store.close()
+    typer.echo(f"user {username} ({role}) created")
 
 
 @report_app.command("attendance")

@@ -198,7 +198,10 @@ class MqttConfig(Strict):
 
 
 class ConsoleConfig(Strict):
+    enabled: bool = True
     bind: str = "127.0.0.1:8080"
+    tls_cert: Path | None = None  # serve HTTPS (needed off the gate computer itself)
+    tls_key: Path | None = None
     language: Literal["zh-CN", "en"] = "zh-CN"
     session_idle_minutes: Annotated[int, Field(ge=1, le=240)] = 15
     session_absolute_hours: Annotated[int, Field(ge=1, le=24)] = 8

@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from gate.broker import LocalBroker, find_mosquitto
+from gate.broker import LocalBroker, find_mosquitto, free_port
 from gate.config import (
     CameraConfig,
     Config,
+    ConsoleConfig,
     LaneConfig,
     MqttConfig,
     ReaderConfig,
@@ -114,6 +115,7 @@ def run_demo(duration: float = 0.0, data_dir: Path | None = None, tap_interval: 
     config = Config(
         site="demo", gate="main", data_dir=data_dir or workdir / "data",
         mqtt=MqttConfig(port=broker.port if broker else 1883),
+        console=ConsoleConfig(bind=f"127.0.0.1:{free_port()}"),
         cameras=[CameraConfig(id="gate-cam", source=str(video), role="gate", max_fps=8)],
         lanes=[
             LaneConfig(id="L1", camera="gate-cam", relay=RelayConfig(kind="dry-run"), readers=[
@@ -125,11 +127,15 @@ def run_demo(duration: float = 0.0, data_dir: Path | None = None, tap_interval: 
                 ReaderConfig(id="L2-out", port=ptys["L2-out"].path, direction="exit",
                              holdoff_ms=500)])])
     _import_roster(config)
+    login = _demo_user(config)
     service = Service(config, config.data_dir, loop_video=True)
     try:
         service.engine.subscribe(_show)
         service.start()
         _wait_connected(service)
+        if service.console:
+            _print(f"console: http://localhost:{service.console.port}/  login: {login[0]}"
+                   f" / {login[1]}")
         _wait_face(service)
         _print(f"readers: {', '.join(f'{k} on {p.path}' for k, p in ptys.items())}")
         _print("simulated card taps follow (Ctrl-C to stop)")
@@ -173,6 +179,22 @@ def _import_roster(config: Config) -> None:
                f"{store.path}")
     finally:
         store.close()
+
+
+def _demo_user(config: Config) -> tuple[str, str]:
+    """A fresh admin for this demo only, with a random password (printed once)."""
+    import secrets
+
+    from gate.console.auth import add_user
+    from gate.store import Store
+
+    password = secrets.token_urlsafe(9)
+    store = Store(config.data_dir, config.tz)
+    try:
+        add_user(store, "demo", password, "admin")
+    finally:
+        store.close()
+    return "demo", password
 
 
 def _demo_video(path: Path) -> Path:

@@ -13,15 +13,18 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import serial
 
 from gate.actuator import Relay, make_relay
 from gate.attendance import notify_absences
 from gate.config import Config
+from gate.console.server import ConsoleServer
 from gate.engine import Engine
 from gate.faces import people_gallery, pipeline_settings
 from gate.fire import FireMonitor
@@ -86,6 +89,13 @@ class Service:
             jobs, self.store.face_encodings(), config.faces.workers,
             on_sightings=self.engine.on_sightings, on_health=self._camera_health) if jobs else None
         self.fire = FireMonitor(config.fire_alarm, self.engine.set_fire_alarm)
+        self.console: ConsoleServer | None = None
+        if config.console.enabled:
+            from gate.console.app import create_app
+
+            c = config.console
+            self.console = ConsoleServer(create_app(self), c.host, c.port, c.tls_cert,
+                                         c.tls_key)
         self.publisher = Publisher(config, self.store, on_watchlist=self.on_watchlist)
         self.engine.subscribe(lambda _decision: self.publisher.notify())
         self._face_engine: FaceEngine | None = None
@@ -103,6 +113,54 @@ class Service:
         self.engine.set_gallery(Gallery.from_rows(rows))
         if self.recognition:
             self.recognition.set_gallery(rows)
+
+    def escalate_alerts(self) -> int:
+        """Critical alerts nobody acknowledged in time go out again, to the police and the
+        console, as ``alert_escalated``."""
+        limit = self.store.now() - dt.timedelta(minutes=self.config.console.alert_escalate_minutes)
+        rows = self.store.query(
+            "SELECT id, type, lane FROM alerts WHERE severity = 'critical' AND acknowledged_at"
+            " IS NULL AND escalated_at IS NULL AND type != 'alert_escalated' AND ts < ?",
+            (limit.isoformat(timespec="milliseconds"),))
+        for row in rows:
+            with self.store.transaction() as db:
+                db.execute("UPDATE alerts SET escalated_at = ? WHERE id = ?",
+                           (self.store.now().isoformat(), row["id"]))
+                self.engine.raise_alert("alert_escalated", "critical", row["lane"], {
+                    "original_id": row["id"], "original_type": row["type"],
+                    "unacknowledged_minutes": self.config.console.alert_escalate_minutes})
+        return len(rows)
+
+    def device_health(self) -> dict[str, Any]:
+        now = time.monotonic()
+        readers = [{"id": r.reader_id, "port": r.port, "protocol": r.protocol,
+                    "direction": r.direction, "connected": r.health.connected,
+                    "last_read": r.health.last_read.isoformat() if r.health.last_read else None,
+                    "reads": r.health.reads, "bad_frames": r.health.bad_frames,
+                    "error": r.health.last_error} for r in self.readers]
+        cameras = []
+        for cam in self.config.cameras:
+            h = self.camera_health.get(cam.id)
+            seen = self.engine.evidence.last_seen(cam.id)
+            cameras.append({"id": cam.id, "role": cam.role, "connected": bool(h and h.connected),
+                            "fps": round(h.fps, 1) if h else 0.0,
+                            "analysed_fps": round(h.processed_fps, 1) if h else 0.0,
+                            "last_frame_s_ago": None if seen is None else round(now - seen, 1),
+                            "error": h.last_error if h else "no report yet"})
+        relays = [{"lane": lane, "kind": self.config.lanes[i].relay.kind,
+                   "fail": self.config.lanes[i].relay.fail,
+                   "open": bool(getattr(relay, "energised", False)),
+                   "held": bool(getattr(relay, "held", False))}
+                  for i, (lane, relay) in enumerate(self.relays.items())]
+        link = self.publisher.health
+        return {"readers": readers, "cameras": cameras, "relays": relays,
+                "fire_alarm": {"kind": self.config.fire_alarm.kind, "active": self.fire.active,
+                               "healthy": self.fire.healthy, "error": self.fire.last_error},
+                "broker": {"host": self.config.mqtt.host, "port": self.config.mqtt.port,
+                           "connected": link.connected, "pending": link.pending,
+                           "sent": link.sent, "backlog_warning": link.backlog_warning,
+                           "error": link.last_error},
+                "recognition": {"running": bool(self.recognition and self.recognition.alive())}}
 
     def refresh_watchlists(self) -> None:
         self.engine.set_watch_gallery(watch_gallery(self.store),
@@ -139,13 +197,23 @@ class Service:
         for reader in self.readers:
             reader.start()
         self.fire.start()
+        if self.console:
+            try:
+                self.console.start()
+            except RuntimeError as exc:  # the gate keeps working without its console
+                log.error("%s (is console.bind %s free?)", exc, self.config.console.bind)
+                self.console = None
         self._housekeeping.start()
         log.info("gate %s/%s up: %d lane(s), %d reader(s), %d camera(s), data in %s",
                  self.config.site, self.config.gate, len(self.config.lanes), len(self.readers),
                  len(self.config.cameras), self.store.path)
 
     def _housekeep(self) -> None:
-        while not self.stopped.wait(30):
+        while not self.stopped.wait(5):
+            try:
+                self.escalate_alerts()
+            except Exception:
+                log.exception("alert escalation failed")
             self.store.prune_sent_outbox(self.store.now() - dt.timedelta(days=7))
             if self.config.rules.notify_absent:
                 try:
@@ -155,6 +223,8 @@ class Service:
 
     def stop(self) -> None:
         self.stopped.set()
+        if self.console:
+            self.console.stop()
         self.engine.close()
         self.fire.stop()
         if self.recognition:

@@ -84,7 +84,7 @@ def running_gate(tmp_path: Path, faces_dir: Path, video: Path | None = None,
     seed_people(data, faces_dir)
     ptys = {name: PtyPort() for name in ("L1-in", "L1-out")}
     raw: dict[str, Any] = {
-        "site": "test", "gate": "main", "data_dir": str(data),
+        "site": "test", "gate": "main", "data_dir": str(data), "console": {"enabled": False},
         "lanes": [{"id": "L1", "readers": [
             {"id": "L1-in", "port": ptys["L1-in"].path, "direction": "entry", "holdoff_ms": 200},
             {"id": "L1-out", "port": ptys["L1-out"].path, "direction": "exit",

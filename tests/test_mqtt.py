@@ -96,6 +96,8 @@ port = {port}
 username = "gate-zqxx-main"
 password_file = "{secret}"
 keepalive = 5
+[console]
+enabled = false
 [rules]
 anti_passback = "off"
 [[lanes]]

@@ -23,7 +23,7 @@ def test_lcus_frames_match_the_vendor_examples() -> None:
 @pytest.mark.parametrize(("fail", "last"), [("open", ON_1), ("closed", OFF_1)])
 def test_pulse_bytes_and_fail_mode_on_stop(tmp_path: Path, fail: str, last: bytes) -> None:
     board = PtyPort()
-    config = parse_config({"lanes": [{"id": "L1", "relay": {
+    config = parse_config({"console": {"enabled": False}, "lanes": [{"id": "L1", "relay": {
         "kind": "lcus", "port": board.path, "channel": 1, "pulse_ms": 150, "fail": fail}}]})
     service = Service(config, tmp_path / "data")
     service.start()
@@ -40,7 +40,8 @@ def test_pulse_bytes_and_fail_mode_on_stop(tmp_path: Path, fail: str, last: byte
 def test_two_lanes_share_one_board_on_their_channels(tmp_path: Path) -> None:
     board = PtyPort()
     relay = {"kind": "lcus", "port": board.path, "pulse_ms": 5000}
-    config = parse_config({"lanes": [{"id": "L1", "relay": {**relay, "channel": 1}},
+    config = parse_config({"console": {"enabled": False},
+                           "lanes": [{"id": "L1", "relay": {**relay, "channel": 1}},
                                      {"id": "L2", "relay": {**relay, "channel": 2}}]})
     service = Service(config, tmp_path / "data")
     service.start()

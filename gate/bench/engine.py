@@ -48,7 +48,8 @@ def _gate(engine: DlibFaceEngine, reader_port: str) -> Iterator[Service]:
     with tempfile.TemporaryDirectory() as tmp:
         readers = [{"id": "L1-in", "port": reader_port, "direction": "entry", "holdoff_ms": 0}]
         config: Config = parse_config({
-            "data_dir": tmp, "cameras": [{"id": "gate-cam", "source": 0, "role": "gate"}],
+            "data_dir": tmp, "console": {"enabled": False},
+            "cameras": [{"id": "gate-cam", "source": 0, "role": "gate"}],
             "lanes": [{"id": "L1", "camera": "gate-cam", "readers": readers}],
             "calendar": {"lessons": [], "late_after": "23:59:59"},
             "rules": {"anti_passback": "off", "face_wait_ms": 2000}})

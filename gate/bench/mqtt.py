@@ -58,6 +58,7 @@ def run(quick: bool) -> list[Figure]:
         return []
     with tempfile.TemporaryDirectory() as tmp, LocalBroker(workdir=Path(tmp) / "b") as broker:
         config = parse_config({"data_dir": tmp, "mqtt": {"port": broker.port},
+                               "console": {"enabled": False},
                                "lanes": [{"id": "L1"}]})
         service = Service(config, Path(tmp) / "data")
         receiver = _Receiver(broker.port)

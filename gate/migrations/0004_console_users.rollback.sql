@@ -1,3 +1,4 @@
+ALTER TABLE alerts DROP COLUMN escalated_at;
 DROP TABLE login_attempts;
 DROP TABLE sessions;
 DROP TABLE users;

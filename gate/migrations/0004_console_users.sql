@@ -25,3 +25,6 @@ CREATE TABLE login_attempts (
     success INTEGER NOT NULL
 );
 CREATE INDEX login_attempts_user ON login_attempts(username, ts_epoch);
+
+-- Unacknowledged critical alerts are escalated once.
+ALTER TABLE alerts ADD COLUMN escalated_at TEXT;

@@ -1,0 +1,1 @@
+"""The guard console: FastAPI app, authentication, and its server thread."""

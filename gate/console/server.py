@@ -1,0 +1,35 @@
+"""Runs the console's uvicorn server in a thread of the gate service."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+
+
+class ConsoleServer:
+    def __init__(self, app: FastAPI, host: str, port: int, certfile: Path | None = None,
+                 keyfile: Path | None = None) -> None:
+        self.host, self.port = host, port
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                access_log=False, ws="websockets-sansio", lifespan="on",
+                                ssl_certfile=str(certfile) if certfile else None,
+                                ssl_keyfile=str(keyfile) if keyfile else None)
+        self.server = uvicorn.Server(config)  # in a thread, uvicorn leaves signals alone
+        self._thread = threading.Thread(target=self.server.run, name="console", daemon=True)
+
+    def start(self, timeout: float = 10.0) -> None:
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError(f"the console did not start on {self.host}:{self.port}")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        if self._thread.ident is not None:
+            self._thread.join(5)

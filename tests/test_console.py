@@ -1,0 +1,194 @@
+"""The guard console: real uvicorn, real HTTP, and Debian's Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from gate.bench.scenes import FACES
+from gate.broker import free_port
+from gate.console.auth import ACCOUNT_FAILURES, add_user
+from gate.demo import em4100_frame
+from tests.conftest import ROOT
+from tests.scenario import Gate, running_gate
+
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+PASSWORDS = {"admin": "admin-password-1", "guard": "guard-password-1"}
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def gate(tmp_path: Path) -> Iterator[Gate]:
+    port = free_port()
+    with running_gate(tmp_path, FACES, console={"enabled": True,
+                                                "bind": f"127.0.0.1:{port}"}) as g:
+        for user, password in PASSWORDS.items():
+            add_user(g.service.store, user, password, "admin" if user == "admin" else "guard")
+        yield g
+
+
+def base(gate: Gate) -> str:
+    assert gate.service.console is not None
+    return f"http://localhost:{gate.service.console.port}"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        yield b
+        b.close()
+
+
+def shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def login(browser: Browser, gate: Gate, user: str) -> Page:
+    page = browser.new_page(locale="zh-CN")
+    page.goto(base(gate) + "/")
+    page.fill("#login-form input[name=username]", user)
+    page.fill("#login-form input[name=password]", PASSWORDS[user])
+    page.click("#login-form button[type=submit]")
+    expect(page.locator("#who")).to_contain_text(user)
+    return page
+
+
+def test_login_live_feed_ack_and_manual_open(browser: Browser, gate: Gate) -> None:
+    page = login(browser, gate, "guard")
+    expect(page.locator("#page-live")).to_be_visible()
+    shot(page, "live-empty")
+    # a card tapped on a pty reader appears on the live page within a second
+    start = time.monotonic()
+    gate.ptys["L1-in"].write(em4100_frame("6200000001"))
+    row = page.locator("#feed tbody tr", has_text="Obama (obama)")
+    expect(row).to_be_visible(timeout=1000)
+    assert time.monotonic() - start < 1.5
+    # a critical alert stands out until acknowledged with a note
+    gate.service.engine.raise_alert("tailgating", "critical", "L1", {"people": 2,
+                                                                     "authorised": 1})
+    alert = page.locator(".alert.critical", has_text="tailgating")
+    expect(alert).to_be_visible(timeout=2000)
+    shot(page, "live-critical-alert")
+    alert.locator("button").click()  # no note yet: nothing happens
+    expect(alert).to_be_visible()
+    alert.locator("input").fill("checked the camera: a parent walked in with the child")
+    alert.locator("button").click()
+    expect(alert).to_have_count(0)
+    [row_ack] = gate.service.store.query("SELECT acknowledged_by, ack_note FROM alerts"
+                                         " WHERE type = 'tailgating'")
+    assert tuple(row_ack) == ("guard", "checked the camera: a parent walked in with the child")
+    # a manual open asks for a reason and lands in the audit log
+    page.click("button[data-lane=L1]")
+    expect(page.locator("#open-dialog")).to_be_visible()
+    shot(page, "manual-open-dialog")
+    page.click("#open-form button[value=ok]")  # empty reason: the form refuses
+    expect(page.locator("#open-dialog")).to_be_visible()
+    page.fill("#open-form input[name=reason]", "ambulance for the school nurse")
+    page.click("#open-form button[value=ok]")
+    expect(page.locator("#feed tbody tr", has_text="manual_open").first).to_be_visible()
+    audit = gate.service.store.query("SELECT actor, action, target, details FROM audit_log"
+                                     " WHERE action = 'manual_open'")
+    assert [(a[0], a[2]) for a in audit] == [("guard", "L1")]
+    assert "ambulance" in audit[0][3]
+
+
+def test_pages_and_roles(browser: Browser, gate: Gate) -> None:
+    gate.tap("obama")
+    page = login(browser, gate, "guard")
+    loaded = {"people": "#people-list li", "attendance": "#att-table tbody tr",
+              "vehicles": "#wl-table", "devices": "#devices-table tr"}
+    for name, content in loaded.items():
+        page.goto(base(gate) + f"/#{name}")
+        expect(page.locator(f"#page-{name}")).to_be_visible()
+        expect(page.locator(content).first).to_be_attached()
+        shot(page, f"guard-{name}")
+    page.goto(base(gate) + "/#people/obama")
+    expect(page.locator("#person h2")).to_contain_text("Obama")
+    page.fill("#exit-form input[type=text], #exit-form input:not([type=number])", "dentist")
+    page.click("#exit-form button")
+    expect(page.locator("#exit-form span")).to_contain_text(":")
+    assert gate.service.store.has_exit_permission("obama", gate.service.store.now())
+    shot(page, "guard-person")
+    # a guard cannot reach admin pages
+    page.goto(base(gate) + "/#users")
+    expect(page.locator("#page-forbidden")).to_be_visible()
+    assert page.evaluate("fetch('/api/users').then(r => r.status)") == 403
+    viewed = gate.service.store.query("SELECT actor FROM audit_log WHERE action = 'person_viewed'"
+                                      " AND target = 'obama'")
+    assert [v[0] for v in viewed] == ["guard"]
+    admin = login(browser, gate, "admin")
+    admin.goto(base(gate) + "/#users")
+    expect(admin.locator("#users-table")).to_contain_text("guard")
+    admin.click("#lang")
+    expect(admin.locator("#nav a[href='#users']")).to_have_text("Users")
+    admin.goto(base(gate) + "/#audit")
+    expect(admin.locator("#audit-table")).to_contain_text("login")
+    shot(admin, "admin-audit-en")
+
+
+def _routes(client: httpx.Client) -> list[tuple[str, str]]:
+    spec = client.get("/openapi.json").json()
+    return [(m.upper(), path) for path, ops in spec["paths"].items() for m in ops]
+
+
+def test_every_api_route_needs_a_session(gate: Gate) -> None:
+    with httpx.Client(base_url=base(gate)) as client:
+        routes = _routes(client)
+        assert len(routes) >= 15
+        for method, path in routes:
+            if path in ("/api/login", "/healthz"):
+                continue
+            url = path.replace("{", "").replace("}", "")
+            r = client.request(method, url, json={})
+            assert r.status_code == 401, (method, path, r.status_code)
+        assert client.get("/healthz").json()["status"] == "ok"
+
+
+def _login(client: httpx.Client, user: str, password: str) -> httpx.Response:
+    return client.post("/api/login", json={"username": user, "password": password})
+
+
+def test_login_rate_limit_and_csrf(gate: Gate) -> None:
+    with httpx.Client(base_url=base(gate)) as client:
+        for _ in range(ACCOUNT_FAILURES):
+            assert _login(client, "guard", "wrong-password").status_code == 401
+        locked = _login(client, "guard", PASSWORDS["guard"])
+        assert locked.status_code == 429  # even the right password, while locked out
+        fails = gate.service.store.query("SELECT COUNT(*) FROM audit_log WHERE action ="
+                                         " 'login_failed' AND actor = 'guard'")[0][0]
+        assert fails == ACCOUNT_FAILURES
+    # the cookie is Secure + HttpOnly + SameSite=Strict with the __Host- prefix
+    with httpx.Client(base_url=base(gate)) as client:
+        ok = _login(client, "admin", PASSWORDS["admin"])
+        assert ok.status_code == 200
+        cookie = ok.headers["set-cookie"]
+        for part in ("__Host-gate_session=", "HttpOnly", "Secure", "SameSite=strict", "Path=/"):
+            assert part.lower() in cookie.lower()
+        token = cookie.split(";")[0].split("=", 1)[1]
+        client.cookies.set("__Host-gate_session", token)
+        csrf = ok.json()["csrf"]
+        no_csrf = client.post("/api/lanes/L1/open", json={"reason": "no token"})
+        assert no_csrf.status_code == 403
+        assert gate.service.store.count("audit_log") > 0
+        before = gate.service.store.query("SELECT COUNT(*) FROM events WHERE type ="
+                                          " 'manual_open'")[0][0]
+        assert before == 0
+        good = client.post("/api/lanes/L1/open", json={"reason": "with token"},
+                           headers={"X-CSRF-Token": csrf})
+        assert good.status_code == 200
+        bad_body: dict[str, Any] = {"reason": "x" * 500}
+        assert client.post("/api/lanes/L1/open", json=bad_body,
+                           headers={"X-CSRF-Token": csrf}).status_code == 422
