@@ -27,6 +27,8 @@ app.add_typer(rfid_app, name="rfid")
 faces_app = typer.Typer(no_args_is_help=True, help="Face enrolment and identification.")
 app.add_typer(people_app, name="people")
 app.add_typer(faces_app, name="faces")
+plates_app = typer.Typer(no_args_is_help=True, help="Licence plates.")
+app.add_typer(plates_app, name="plates")
 users_app = typer.Typer(no_args_is_help=True, help="Console users.")
 app.add_typer(users_app, name="users")
 report_app = typer.Typer(no_args_is_help=True, help="Daily reports.")
@@ -277,6 +279,42 @@ def _stderr_console() -> Any:
     from rich.console import Console
 
     return Console(stderr=True)
+
+
+@plates_app.command("read")
+def plates_read(
+    images: Annotated[list[Path], typer.Argument(help="Image files")],
+    region: Annotated[str, typer.Option(help="cn | generic")] = "cn",
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per image")] = False,
+) -> None:
+    """Per image: the plates read, normalised (no separators, upper case)."""
+    import cv2
+
+    from recognition.images import ImageError, load_rgb
+    from recognition.plates import PlateReader
+
+    if region not in ("cn", "generic"):
+        fail("--region: must be cn or generic")
+    reader = PlateReader(region)
+    failures = 0
+    for image in images:
+        try:
+            bgr = cv2.cvtColor(load_rgb(image), cv2.COLOR_RGB2BGR)
+        except ImageError as exc:
+            failures += 1
+            if as_json:
+                emit({"image": str(image), "error": str(exc)})
+            else:
+                typer.echo(f"{image}: error: {exc}", err=True)
+            continue
+        plates = [r.as_dict() for r in reader.read(bgr)]
+        if as_json:
+            emit({"image": str(image), "plates": plates})
+        else:
+            found = ", ".join(f"{p['text']} ({p['confidence']:.2f})" for p in plates)
+            typer.echo(f"{image}: {found or 'no plate'}")
+    if failures:
+        raise typer.Exit(2)
 
 
 @users_app.command("add")

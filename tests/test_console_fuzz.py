@@ -58,7 +58,7 @@ def test_no_input_gives_a_server_error(console: tuple[Gate, str],
         def check(case: Any) -> None:
             response = case.call(base_url=base, cookies=session["cookies"],
                                  headers={**(case.headers or {}), **session["headers"]})
-            tried[operation.label] = tried.get(operation.label, 0) + 1
+            tried[case.operation.label] = tried.get(case.operation.label, 0) + 1
             statuses.add(response.status_code)
             assert response.status_code < 500, (case.method, case.formatted_path,
                                                 response.text[:300])

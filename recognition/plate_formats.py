@@ -1,0 +1,103 @@
+"""Licence-plate text: normalising, validating per region, and fixing OCR confusions.
+
+A fix is made only where the plate format allows exactly one reading of the
+position (``O`` where only a digit may stand is ``0``; ``8`` where only a
+letter may stand is ``B``), never where both readings are legal. Pure logic.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"  # I and O never appear on Chinese plates
+DIGITS = "0123456789"
+SUFFIXES = "学警挂港澳领"
+NEW_ENERGY = "ABCDEFGHJK"  # the energy-type letter of green plates (D, F most common)
+SEPARATORS = re.compile(r"[\s·•・.\-_:|]+")
+
+# What OCR confuses, in both directions.
+CONFUSIONS: dict[str, str] = {
+    "0": "ODQ", "O": "0DQ", "D": "0OQ", "Q": "0OD", "1": "I", "I": "1", "8": "B", "B": "8",
+    "2": "Z", "Z": "2", "5": "S", "S": "5",
+}
+
+_CLASSES = {"P": PROVINCES, "L": LETTERS, "A": LETTERS + DIGITS, "D": DIGITS,
+            "X": NEW_ENERGY, "S": SUFFIXES}
+# Position classes: P province, L letter, A letter-or-digit, D digit, X energy letter, S suffix
+CN_FORMATS: dict[str, str] = {
+    "standard": "PLAAAAA",  # 京A12345 (blue, yellow)
+    "suffix": "PLAAAAS",  # 京A1234学 / 警 / 挂 / 港 / 澳 / 领
+    "new-energy-small": "PLXDDDDD",  # 粤BD12345 (green)
+    "new-energy-large": "PLDDDDDX",  # 粤B12345D (green)
+}
+
+
+@dataclass(frozen=True)
+class PlateText:
+    text: str
+    kind: str
+    fixes: int  # how many characters were corrected by position
+
+
+def normalise(raw: str) -> str:
+    """Separators removed, upper case (what is printed, not how it is spaced)."""
+    return SEPARATORS.sub("", raw).upper()
+
+
+def _fit(text: str, pattern: str) -> tuple[str, int] | None:
+    out, fixes = [], 0
+    for ch, cls in zip(text, pattern, strict=True):
+        allowed = _CLASSES[cls]
+        if ch in allowed:
+            out.append(ch)
+            continue
+        options = [c for c in CONFUSIONS.get(ch, "") if c in allowed]
+        if len(options) != 1:
+            return None  # not this format, or ambiguous: never guess
+        out.append(options[0])
+        fixes += 1
+    return "".join(out), fixes
+
+
+def validate_cn(raw: str) -> PlateText | None:
+    text = normalise(raw)
+    best: PlateText | None = None
+    for kind, pattern in CN_FORMATS.items():
+        if len(text) != len(pattern):
+            continue
+        fitted = _fit(text, pattern)
+        if fitted and (best is None or fitted[1] < best.fixes):
+            best = PlateText(fitted[0], kind, fitted[1])
+    return best
+
+
+def validate_generic(raw: str) -> PlateText | None:
+    text = normalise(raw)
+    if re.fullmatch(r"[A-Z0-9]{4,10}", text) and re.search(r"\d", text):
+        return PlateText(text, "generic", 0)
+    return None
+
+
+def validate(raw: str, region: str) -> PlateText | None:
+    return validate_cn(raw) if region == "cn" else validate_generic(raw)
+
+
+def plate_distance(a: str, b: str) -> int:
+    """Levenshtein distance between two normalised plates."""
+    if a == b:
+        return 0
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
+
+
+def is_confusion(a: str, b: str) -> bool:
+    """Same length, and the only differences are characters OCR is known to confuse."""
+    return len(a) == len(b) and a != b and all(
+        x == y or y in CONFUSIONS.get(x, "") for x, y in zip(a, b, strict=True))
