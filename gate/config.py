@@ -263,6 +263,10 @@ class RulesConfig(Strict):
     notify_absent: bool = True
 
 
+class PlatesConfig(Strict):
+    region: Literal["cn", "generic"] = "cn"
+
+
 class Config(Strict):
     site: TopicSegment = "demo"
     gate: TopicSegment = "main"
@@ -272,6 +276,7 @@ class Config(Strict):
     retention: RetentionConfig = RetentionConfig()
     faces: FacesConfig = FacesConfig()
     rules: RulesConfig = RulesConfig()
+    plates: PlatesConfig = PlatesConfig()
     mqtt: MqttConfig = MqttConfig()
     console: ConsoleConfig = ConsoleConfig()
     fire_alarm: FireAlarmConfig = FireAlarmConfig()

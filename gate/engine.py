@@ -27,6 +27,7 @@ from gate.records import Alert, Event, OutboxMessage, Person, Severity
 from gate.store import Store
 from recognition.gallery import Gallery
 from recognition.pipeline import FaceSighting
+from recognition.plate_formats import plate_distance
 from recognition.worker import Sightings
 from rfid.reader import CardRead
 
@@ -276,6 +277,41 @@ class Engine:
                                  {"people": len(tracks), "authorised": authorised})
 
         self._later(window, check)
+
+    # Vehicles ------------------------------------------------------------------------------
+
+    def on_plate(self, lane_id: str, plate: str, confidence: float) -> Decision:
+        """A plate voted over one pass at a vehicle lane. A watch-listed plate never opens; a
+        near miss (one character off) is raised as a possible match for a person to check."""
+        now = self.store.now()
+        details: dict[str, Any] = {"plate": plate, "confidence": round(confidence, 3)}
+        hits = []
+        for row in self.store.watchlisted_plates():
+            distance = plate_distance(plate, row["plate"])
+            if distance <= 1:
+                hits.append((distance, row))
+        hits.sort(key=lambda h: h[0])
+        vehicle = self.store.registered_vehicle(plate, now)
+        if hits and hits[0][0] == 0:
+            row = hits[0][1]
+            draft = _Draft("vehicle_denied", "deny", "watchlist_plate", method="plate",
+                           details=details)
+            draft.alerts.append(("watchlist_plate", "critical", {
+                **details, "list": row["list"], "reason": row["reason"], "match": "exact",
+                "distance": 0}))
+            return self._commit(draft, now, lane_id, "entry", None)
+        if vehicle is not None:
+            draft = _Draft("vehicle_in", "open", "registered_vehicle", method="plate",
+                           details={**details, "kind": vehicle["kind"],
+                                    "owner": vehicle["owner_id"]})
+        else:
+            draft = _Draft("vehicle_in", "guard", "unregistered_vehicle", method="plate",
+                           details=details)  # a visitor's vehicle: the guard decides
+        for distance, row in hits:
+            draft.alerts.append(("watchlist_plate", "warning", {
+                **details, "list": row["list"], "listed_plate": row["plate"],
+                "reason": row["reason"], "match": "possible", "distance": distance}))
+        return self._commit(draft, now, lane_id, "entry", None)
 
     # Guard, fire ---------------------------------------------------------------------
 

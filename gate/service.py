@@ -39,7 +39,7 @@ from gate.watchlist import (
 )
 from recognition.face_engine import DlibFaceEngine, FaceEngine
 from recognition.gallery import Gallery
-from recognition.worker import CameraJob, RecognitionWorkers, WorkerHealth
+from recognition.worker import CameraJob, PlateSighting, RecognitionWorkers, WorkerHealth
 from rfid.protocols import BadFrame
 from rfid.reader import SerialCardReader
 
@@ -84,10 +84,15 @@ class Service:
             for lane in config.lanes for r in lane.readers]
         self.camera_health: dict[str, WorkerHealth] = {}
         jobs = [CameraJob(c.id, c.source, pipeline_settings(config, c.roi), c.max_fps,
-                          loop=loop_video) for c in config.cameras if c.role != "vehicle"]
+                          loop=loop_video,
+                          plates_region=config.plates.region if c.role == "vehicle" else None)
+                for c in config.cameras]
+        self._lane_of_vehicle_camera = {lane.vehicle_camera: lane.id for lane in config.lanes
+                                        if lane.vehicle_camera}
         self.recognition = RecognitionWorkers(
             jobs, self.store.face_encodings(), config.faces.workers,
-            on_sightings=self.engine.on_sightings, on_health=self._camera_health) if jobs else None
+            on_sightings=self.engine.on_sightings, on_health=self._camera_health,
+            on_plate=self._on_plate) if jobs else None
         self.fire = FireMonitor(config.fire_alarm, self.engine.set_fire_alarm)
         self.console: ConsoleServer | None = None
         if config.console.enabled:
@@ -103,6 +108,13 @@ class Service:
         self.stopped = threading.Event()
         self._housekeeping = threading.Thread(target=self._housekeep, name="housekeeping",
                                               daemon=True)
+
+    def _on_plate(self, sighting: PlateSighting) -> None:
+        lane = self._lane_of_vehicle_camera.get(sighting.camera_id)
+        if lane is None:
+            log.info("plate %s seen by %s (no vehicle lane)", sighting.plate, sighting.camera_id)
+            return
+        self.engine.on_plate(lane, sighting.plate, sighting.confidence)
 
     def _camera_health(self, health: WorkerHealth) -> None:
         self.camera_health[health.camera_id] = health

@@ -244,6 +244,28 @@ class Store:
             "SELECT 1 FROM exit_permissions WHERE person_id = ? AND valid_from <= ? AND"
             " valid_until >= ?", (person_id, stamp, stamp)))
 
+    def upsert_vehicle(self, plate: str, owner_id: str | None, kind: str,
+                       valid_from: dt.datetime | None = None,
+                       valid_until: dt.datetime | None = None, note: str = "") -> None:
+        stamps = [rfc3339(v.astimezone(self.tz)) if v else None for v in (valid_from, valid_until)]
+        with self.transaction() as db:
+            db.execute("INSERT INTO vehicles (plate, owner_id, kind, valid_from, valid_until, note)"
+                       " VALUES (?,?,?,?,?,?) ON CONFLICT(plate) DO UPDATE SET owner_id ="
+                       " excluded.owner_id, kind = excluded.kind, valid_from = excluded.valid_from,"
+                       " valid_until = excluded.valid_until, note = excluded.note",
+                       (plate, owner_id, kind, *stamps, note))
+
+    def registered_vehicle(self, plate: str, moment: dt.datetime) -> sqlite3.Row | None:
+        """The vehicle, if registered and valid at ``moment``."""
+        stamp = rfc3339(moment.astimezone(self.tz))
+        rows = self.query(
+            "SELECT * FROM vehicles WHERE plate = ? AND (valid_from IS NULL OR valid_from <= ?)"
+            " AND (valid_until IS NULL OR valid_until >= ?)", (plate, stamp, stamp))
+        return rows[0] if rows else None
+
+    def watchlisted_plates(self) -> list[sqlite3.Row]:
+        return self.query("SELECT list, plate, reason, severity FROM watchlist_plates")
+
     def count(self, table: str) -> int:
         if not table.isidentifier():
             raise ValueError(table)

@@ -17,9 +17,10 @@ SUFFIXES = "学警挂港澳领"
 NEW_ENERGY = "ABCDEFGHJK"  # the energy-type letter of green plates (D, F most common)
 SEPARATORS = re.compile(r"[\s·•・.\-_:|]+")
 
-# What OCR confuses, in both directions.
+# What OCR may have read in place of what: a round glyph read as O, D or Q was a 0 wherever
+# only a digit (or no O) fits; a 0 where only a letter fits may be D or Q, so it is never fixed.
 CONFUSIONS: dict[str, str] = {
-    "0": "ODQ", "O": "0DQ", "D": "0OQ", "Q": "0OD", "1": "I", "I": "1", "8": "B", "B": "8",
+    "0": "ODQ", "O": "0", "D": "0", "Q": "0", "1": "I", "I": "1", "8": "B", "B": "8",
     "2": "Z", "Z": "2", "5": "S", "S": "5",
 }
 

@@ -91,7 +91,9 @@ def locate(bgr: Image, min_width: int = 60, max_candidates: int = 8) -> list[Can
             fill = cv2.contourArea(contour) / max(1.0, rw * rh)
             if fill < 0.45:
                 continue
-            score = fill * (1.0 if colour != "edges" else 0.5) - abs(aspect - 3.3) * 0.05
+            # a coloured background is the surest cue; white and edges also match text blobs
+            weight = {"edges": 0.5, "white": 0.8}.get(colour, 1.0)
+            score = fill * weight - abs(aspect - 3.3) * 0.05
             found.append((score, Candidate(_order(cv2.boxPoints(rect)), colour)))
     found.sort(key=lambda f: -f[0])
     out: list[Candidate] = []
@@ -143,10 +145,12 @@ class PlateReader:
         """The plain way: detection + recognition over the whole frame."""
         with self._lock:
             result: Any = self._ocr(bgr)
-        if result.txts is None or result.boxes is None or result.scores is None:
+        texts, scores = getattr(result, "txts", None), getattr(result, "scores", None)
+        boxes = getattr(result, "boxes", None)  # absent when nothing was detected
+        if texts is None or scores is None or boxes is None:
             return []
         return [(str(t), float(s), [(int(x), int(y)) for x, y in box])
-                for t, s, box in zip(result.txts, result.scores, result.boxes, strict=True)]
+                for t, s, box in zip(texts, scores, boxes, strict=True)]
 
     def read(self, bgr: Image) -> list[PlateRead]:
         reads: dict[str, PlateRead] = {}

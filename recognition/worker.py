@@ -34,6 +34,17 @@ class CameraJob:
     settings: PipelineSettings
     max_fps: float = 10.0
     loop: bool = False
+    plates_region: str | None = None  # set: a vehicle camera, read plates instead of faces
+
+
+@dataclass(frozen=True)
+class PlateSighting:
+    """One vehicle pass: the plate voted over its frames."""
+
+    camera_id: str
+    plate: str
+    confidence: float
+    ts: float
 
 
 @dataclass(frozen=True)
@@ -55,15 +66,22 @@ class WorkerHealth:
 
 def _worker_main(jobs: list[CameraJob], rows: list[tuple[str, bytes]], out: Any, control: Any,
                  stop: Any) -> None:
+    import cv2
+
     from recognition.camera import Camera
     from recognition.face_engine import DlibFaceEngine
     from recognition.gallery import Gallery
     from recognition.pipeline import FacePipeline
+    from recognition.plates import PlateReader, PlateVoter
 
     engine = DlibFaceEngine()
     gallery = Gallery.from_rows(rows)
     cams = [Camera(j.camera_id, j.source, loop=j.loop).start() for j in jobs]
     pipes = [FacePipeline(engine, gallery, j.settings) for j in jobs]
+    regions = {j.plates_region for j in jobs if j.plates_region}
+    readers = {r: PlateReader(r, fallback=False) for r in regions}
+    voters = {j.camera_id: PlateVoter() for j in jobs if j.plates_region}
+    last_plate = dict.fromkeys(voters, 0.0)
     seen = [0] * len(jobs)
     next_due = [0.0] * len(jobs)
     processed = [0] * len(jobs)
@@ -86,8 +104,21 @@ def _worker_main(jobs: list[CameraJob], rows: list[tuple[str, bytes]], out: Any,
                     continue
                 idle = False
                 seen[i], next_due[i] = seq, now + 1.0 / job.max_fps
-                faces = pipe.process(frame, now)
                 processed[i] += 1
+                if job.plates_region:
+                    bgr = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
+                    reads = readers[job.plates_region].read(bgr)
+                    voter = voters[job.camera_id]
+                    if reads:
+                        voter.add(reads, now)
+                        last_plate[job.camera_id] = now
+                    elif now - last_plate[job.camera_id] > 1.5:  # the vehicle has passed
+                        voted = voter.result()
+                        if voted:
+                            out.put(PlateSighting(job.camera_id, voted[0], voted[1], now))
+                        voter.reset()
+                    continue
+                faces = pipe.process(frame, now)
                 out.put(Sightings(job.camera_id, seq, now, tuple(faces)))
             now = time.monotonic()
             if now - health_at >= 1.0:
@@ -108,7 +139,9 @@ class RecognitionWorkers:
 
     def __init__(self, jobs: Sequence[CameraJob], rows: GalleryRows, workers: int,
                  on_sightings: Callable[[Sightings], None],
-                 on_health: Callable[[WorkerHealth], None] | None = None) -> None:
+                 on_health: Callable[[WorkerHealth], None] | None = None,
+                 on_plate: Callable[[PlateSighting], None] | None = None) -> None:
+        self._on_plate = on_plate
         self._ctx = mp.get_context("spawn")  # never fork a process that runs threads
         self._out = self._ctx.Queue()
         self._stop = self._ctx.Event()
@@ -156,6 +189,9 @@ class RecognitionWorkers:
             try:
                 if isinstance(item, Sightings):
                     self._on_sightings(item)
+                elif isinstance(item, PlateSighting):
+                    if self._on_plate is not None:
+                        self._on_plate(item)
                 elif self._on_health is not None:
                     self._on_health(item)
             except Exception:

@@ -60,7 +60,7 @@ def _suites() -> list[Suite]:
     from gate.bench import core, mqtt
 
     suites: list[Suite] = [core.run, mqtt.run]
-    for name in ("gate.bench.faces", "gate.bench.engine"):
+    for name in ("gate.bench.faces", "gate.bench.engine", "gate.bench.plates"):
         try:
             module = importlib.import_module(name)
         except ImportError:  # face_recognition not installed

@@ -1,0 +1,112 @@
+"""Plates read from generated GA 36 images with the PP-OCR models shipped in the rapidocr wheel."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from gate.bench.plates_data import PlateSpec, car_scene, render_plate
+from gate.bench.scenes import FACES, background
+from recognition.plates import PlateReader, PlateVoter
+from tests.conftest import run_gate
+from tests.scenario import Gate, running_gate
+
+pytestmark = pytest.mark.slow
+
+SPECS = [PlateSpec("京A12345", "blue"), PlateSpec("沪C1234学", "yellow"),
+         PlateSpec("冀B1234挂", "yellow"), PlateSpec("京A1234警", "white"),
+         PlateSpec("粤Z1234港", "blue"), PlateSpec("粤Z1234澳", "blue"),
+         PlateSpec("沪A1234领", "blue"), PlateSpec("粤BD12345", "green"),
+         PlateSpec("粤B12345F", "green"), PlateSpec("川AK8S2P", "blue")]
+
+
+@pytest.fixture(scope="module")
+def reader() -> PlateReader:
+    return PlateReader("cn", fallback=True)
+
+
+def scene(spec: PlateSpec, seed: int, night: bool = False) -> np.ndarray:
+    rgb, _box = car_scene(render_plate(spec), random.Random(seed), plate_width=200, night=night)
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=[s.text for s in SPECS])
+def test_every_plate_type_and_suffix(reader: PlateReader, spec: PlateSpec) -> None:
+    reads = reader.read(scene(spec, seed=3))
+    assert [r.text for r in reads][:1] == [spec.text]
+    assert reads[0].confidence > 0.5
+    _x, _y, w, h = reads[0].box
+    assert w > 100 and 2 < w / h < 6
+
+
+def test_night_frame(reader: PlateReader) -> None:
+    assert reader.read(scene(PlateSpec("苏E5L20Q", "blue"), seed=11, night=True))[0].text == \
+        "苏E5L20Q"
+
+
+def test_a_frame_without_a_plate_gives_no_read(reader: PlateReader) -> None:
+    assert reader.read(cv2.cvtColor(background(), cv2.COLOR_RGB2BGR)) == []
+
+
+def test_voting_turns_a_pass_into_one_read() -> None:
+    from recognition.plates import PlateRead
+
+    voter = PlateVoter(window_s=3.0)
+    box = (0, 0, 10, 3)
+    frames = [["京A12345"], ["京A12345", "京A12346"], ["京A12345"], [], ["京A12346"]]
+    for i, texts in enumerate(frames):
+        voter.add([PlateRead(t, 0.9, box, "standard", "blue") for t in texts], i * 0.1)
+    result = voter.result()
+    assert result is not None and result[0] == "京A12345" and 0.5 < result[1] < 1.0
+
+
+def test_plates_read_cli(tmp_path: Path) -> None:
+    good = tmp_path / "car.jpg"
+    cv2.imwrite(str(good), scene(SPECS[0], seed=5))
+    empty = tmp_path / "empty.png"
+    cv2.imwrite(str(empty), cv2.cvtColor(background(), cv2.COLOR_RGB2BGR))
+    corrupt = tmp_path / "corrupt.jpg"
+    corrupt.write_bytes(good.read_bytes()[:200])
+    result = run_gate("plates", "read", "--json", str(good), str(corrupt), str(empty))
+    assert result.returncode == 2
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["image"] for line in lines] == [str(good), str(corrupt), str(empty)]
+    assert lines[0]["plates"][0]["text"] == "京A12345"
+    assert "not a readable image" in lines[1]["error"]
+    assert lines[2]["plates"] == []
+
+
+@pytest.fixture
+def vehicle_gate(tmp_path: Path) -> Iterator[Gate]:
+    with running_gate(tmp_path, FACES, extra_lanes=[{"id": "V1"}]) as gate:
+        store = gate.service.store
+        store.upsert_vehicle("京A12345", "staff", "staff")
+        with store.transaction() as db:
+            db.execute("INSERT INTO watchlists (name, source, received_at) VALUES"
+                       " ('police', 'test', 'now')")
+            db.execute("INSERT INTO watchlist_plates (list, plate, reason) VALUES"
+                       " ('police', '沪B66666', 'stolen')")
+        yield gate
+
+
+def test_vehicle_rules(vehicle_gate: Gate) -> None:
+    engine = vehicle_gate.service.engine
+    registered = engine.on_plate("V1", "京A12345", 0.98)
+    assert registered.opened and registered.event.reason == "registered_vehicle"
+    visitor = engine.on_plate("V1", "浙C11111", 0.95)
+    assert not visitor.opened and visitor.event.decision == "guard"
+    listed = engine.on_plate("V1", "沪B66666", 0.97)
+    assert not listed.opened and listed.event.reason == "watchlist_plate"
+    assert listed.alert is not None and listed.alert.severity == "critical"
+    near = engine.on_plate("V1", "沪B66668", 0.9)  # one character off: a person must check
+    assert near.alert is not None and near.alert.details["match"] == "possible"
+    assert near.alert.details["listed_plate"] == "沪B66666"
+    assert near.alert.details["distance"] == 1
+    alerts = vehicle_gate.outbox("/alerts/watchlist_plate")
+    assert [a["match"] for a in alerts] == ["exact", "possible"]
