@@ -145,8 +145,8 @@ def rfid_listen(
         if as_json:
             emit(read.as_dict())
         else:
-            typer.echo(f"{read.ts:%H:%M:%S} {read.uid} dec10={read.card.dec10}"
-                       f" w26={read.card.w26} ({read.protocol})")
+            forms = f" dec10={read.card.dec10} w26={read.card.w26}" if read.card else ""
+            typer.echo(f"{read.ts:%H:%M:%S} {read.uid}{forms} ({read.protocol})")
             sys.stdout.flush()
 
     def on_bad(reader_id: str, bad: BadFrame) -> None:
@@ -385,6 +385,50 @@ def report_attendance(
             marks = " ".join(m for m, on in (("LATE", r.late), ("ABSENT", r.absent)) if on)
             typer.echo(f"  {r.person_id:<10} {r.name:<20} {r.class_name:<6} "
                        f"in {r.first_arrival or '-':<29} out {r.last_departure or '-':<29} {marks}")
+
+
+@report_app.command("visitors")
+def report_visitors(
+    ctx: typer.Context,
+    date: Annotated[str | None, typer.Option("--date", help="YYYY-MM-DD (default: today)")]
+    = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per visit")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="CSV with a header row")] = False,
+) -> None:
+    """Each visit of the day: who (identity number masked), host, screening, times, route."""
+    import csv
+    import datetime as dt
+
+    from gate.store import Store
+    from gate.visitors import VisitorDesk
+
+    g: Globals = ctx.obj
+    config = g.config()
+    try:
+        day = dt.date.fromisoformat(date) if date else dt.datetime.now(config.tz).date()
+    except ValueError:
+        fail(f"--date: {date!r} is not a date (YYYY-MM-DD)")
+    store = Store(g.resolved_data_dir(config), config.tz)
+    try:
+        visits = VisitorDesk(config, store).list(day)
+    finally:
+        store.close()
+    columns = ["id", "name", "id_type", "id_number", "purpose", "host_id", "status",
+               "screening", "valid_from", "valid_until", "checked_out_at"]
+    if as_json:
+        for v in visits:
+            emit({k: v[k] for k in (*columns, "route")})
+    elif as_csv:
+        writer = csv.writer(sys.stdout)
+        writer.writerow([*columns, "route"])
+        for v in visits:
+            writer.writerow([v[k] or "" for k in columns]
+                            + [" > ".join(r["place"] for r in v["route"])])
+    else:
+        typer.echo(f"{day}: {len(visits)} visit(s)")
+        for v in visits:
+            typer.echo(f"  {v['created_at'][11:16]} {v['name']:<16} {v['id_number']:<20} "
+                       f"host {v['host_id']:<10} {v['screening']:<12} {v['status']}")
 
 
 @app.command()

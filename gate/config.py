@@ -102,7 +102,7 @@ class ReaderConfig(Strict):
 
     id: Identifier
     port: str
-    protocol: Literal["em4100", "uid-line", "wiegand", "auto"] = "em4100"
+    protocol: Literal["em4100", "uid-line", "wiegand", "qr-line", "auto"] = "em4100"
     direction: Literal["entry", "exit"]
     baud: Baud = 9600
     byte_order: Literal["as-is", "reversed"] = "as-is"
@@ -267,6 +267,15 @@ class PlatesConfig(Strict):
     region: Literal["cn", "generic"] = "cn"
 
 
+class VisitorsConfig(Strict):
+    default_minutes: Annotated[int, Field(ge=5, le=24 * 60)] = 120
+    notify_police: bool = True  # every registration raises visitor_registered to the police
+    police_full_id: bool = False  # police payloads carry the unmasked identity number
+    remote_screening_url: str | None = None  # a police screening service (HTTP POST, JSON)
+    remote_timeout_s: Annotated[float, Field(gt=0, le=30)] = 3.0
+    keep_photo: bool = False  # keep the visitor's photo (for the retention period)
+
+
 class Config(Strict):
     site: TopicSegment = "demo"
     gate: TopicSegment = "main"
@@ -277,6 +286,7 @@ class Config(Strict):
     faces: FacesConfig = FacesConfig()
     rules: RulesConfig = RulesConfig()
     plates: PlatesConfig = PlatesConfig()
+    visitors: VisitorsConfig = VisitorsConfig()
     mqtt: MqttConfig = MqttConfig()
     console: ConsoleConfig = ConsoleConfig()
     fire_alarm: FireAlarmConfig = FireAlarmConfig()

@@ -25,6 +25,7 @@ from gate.evidence import FaceEvidence
 from gate.messages import alert_message, event_message, guardian_notification
 from gate.records import Alert, Event, OutboxMessage, Person, Severity
 from gate.store import Store
+from gate.visitors import VisitorDesk
 from recognition.gallery import Gallery
 from recognition.pipeline import FaceSighting
 from recognition.plate_formats import plate_distance
@@ -96,6 +97,10 @@ class Engine:
         self._opens: dict[str, list[float]] = {}
         self._card_taps: dict[tuple[str, str], float] = {}
         self._timers: set[threading.Timer] = set()
+        self.visitors: VisitorDesk | None = None
+        self.visitor_gallery = Gallery.from_rows([])
+        self._visitor_checked: set[tuple[str, int]] = set()
+        self._zones = {c.id: (c.zone or c.id, c.restricted) for c in config.cameras}
         self._closed = False
         self._face_tracks_done: set[tuple[str, int]] = set()
 
@@ -132,14 +137,25 @@ class Engine:
         """A card at a lane reader: a lookup in the local database, never the network."""
         lane_id = self._lane_of_reader.get(read.reader, read.reader)
         lane = self._lanes.get(lane_id)
-        person = self.store.person_for_card(read.card.keys())
+        keys = read.card.keys() if read.card else ()
+        person = self.store.person_for_card(keys)
         now = self.store.now()
         if person is not None:
             self._card_taps[(lane_id, person.id)] = read.mono
-        if person is None:
-            draft = _Draft("denied", "deny", "unknown_card", details={"card": read.card.uid})
-            draft.alerts.append(("unknown_card", "warning",
-                                 {"card": read.card.uid, "reader": read.reader}))
+        visitor = None
+        if person is None and self.visitors is not None:
+            visitor = (self.visitors.visitor_for_card(keys) if read.card
+                       else self.visitors.visitor_for_code(read.code or ""))
+        if visitor is not None and self.visitors is not None:
+            method = "card" if read.card else "qr"
+            kind, verdict, reason = self.visitors.at_lane(visitor, lane_id, read.direction,
+                                                          method)
+            draft = _Draft(kind, verdict, reason, method=method, details={"visitor": visitor})
+        elif person is None:
+            what = "card" if read.card else "code"
+            draft = _Draft("denied", "deny", f"unknown_{what}", details={what: read.uid})
+            draft.alerts.append((f"unknown_{what}" if read.card else "unknown_pass", "warning",
+                                 {what: read.uid, "reader": read.reader}))
         else:
             check = self._check_face(person, lane, read.mono)
             draft = self._apply_rules(person, read.direction, now, check)
@@ -211,6 +227,7 @@ class Engine:
         self.evidence.add(sightings)
         lane_id = self._lane_of_camera.get(sightings.camera_id)
         self._screen_watchlist(sightings, lane_id)
+        self._follow_visitors(sightings)
         if lane_id is None:
             return
         for face in sightings.faces:
@@ -236,6 +253,22 @@ class Engine:
             entry = self._describe_watch(hit.person_id) or {"entry": hit.person_id}
             self._alert_only("watchlist_face", "critical", lane_id, {
                 **entry, "camera": sightings.camera_id, "distance": round(hit.distance, 4)})
+
+    def _follow_visitors(self, sightings: Sightings) -> None:
+        """A visitor's face seen by a camera inside the school adds to the visit's route."""
+        if self.visitors is None or not self.visitor_gallery.size:
+            return
+        zone, restricted = self._zones.get(sightings.camera_id, (sightings.camera_id, False))
+        for face in sightings.faces:
+            key = (sightings.camera_id, face.track_id)
+            if face.template is None or key in self._visitor_checked:
+                continue
+            self._visitor_checked.add(key)
+            hit = self.visitor_gallery.identify(face.template,
+                                                self.config.faces.identify_threshold,
+                                                self.config.faces.identify_margin)
+            if hit.person_id is not None:
+                self.visitors.add_route(hit.person_id, zone, "face", restricted)
 
     def _known_face(self, lane_id: str, face: FaceSighting) -> None:
         """A known face with no card: staff may pass on it where configured; anyone else is
@@ -326,6 +359,15 @@ class Engine:
         with self.store.transaction():
             self.store.audit(actor, "manual_open", lane_id, {"reason": reason.strip()})
             return self._commit(draft, now, lane_id, None, None)
+
+    def visitor_checkout(self, visitor_id: str, actor: str) -> Decision:
+        """Checkout at the desk (the visitor left without passing a reader)."""
+        assert self.visitors is not None
+        kind, verdict, reason = self.visitors.at_lane(visitor_id, "desk", "exit", "desk")
+        self.store.audit(actor, "visitor_checkout", visitor_id)
+        return self._commit(_Draft(kind, "none" if verdict == "open" else verdict, reason,
+                                   method="desk", details={"visitor": visitor_id}),
+                            self.store.now(), None, "exit", None)
 
     def set_fire_alarm(self, active: bool) -> None:
         """Release every lane at once (GB 55024-2022), and tell the guard and the police."""

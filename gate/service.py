@@ -30,6 +30,7 @@ from gate.faces import people_gallery, pipeline_settings
 from gate.fire import FireMonitor
 from gate.mqtt import Publisher
 from gate.store import Store
+from gate.visitors import VisitorDesk
 from gate.watchlist import (
     WatchlistError,
     apply_watchlist,
@@ -94,17 +95,19 @@ class Service:
             on_sightings=self.engine.on_sightings, on_health=self._camera_health,
             on_plate=self._on_plate) if jobs else None
         self.fire = FireMonitor(config.fire_alarm, self.engine.set_fire_alarm)
+        self.publisher = Publisher(config, self.store, on_watchlist=self.on_watchlist)
+        self.visitors = VisitorDesk(config, self.store)
+        self.engine.visitors = self.visitors
+        self.engine.subscribe(lambda _decision: self.publisher.notify())
+        self._face_engine: FaceEngine | None = None
+        self.refresh_watchlists()
         self.console: ConsoleServer | None = None
-        if config.console.enabled:
+        if config.console.enabled:  # last: the console reads all of the above
             from gate.console.app import create_app
 
             c = config.console
             self.console = ConsoleServer(create_app(self), c.host, c.port, c.tls_cert,
                                          c.tls_key)
-        self.publisher = Publisher(config, self.store, on_watchlist=self.on_watchlist)
-        self.engine.subscribe(lambda _decision: self.publisher.notify())
-        self._face_engine: FaceEngine | None = None
-        self.refresh_watchlists()
         self.stopped = threading.Event()
         self._housekeeping = threading.Thread(target=self._housekeep, name="housekeeping",
                                               daemon=True)
@@ -143,6 +146,18 @@ class Service:
                     "unacknowledged_minutes": self.config.console.alert_escalate_minutes})
         return len(rows)
 
+    def apply_retention(self) -> None:
+        """Data is kept only as long as configured (visitors' records, photos and faces too)."""
+        r = self.config.retention
+        now = self.store.now()
+        with self.store.transaction() as db:
+            for table, days in (("events", r.events_days), ("alerts", r.alerts_days),
+                                ("audit_log", r.audit_days)):
+                db.execute(f"DELETE FROM {table} WHERE ts < ?",
+                           ((now - dt.timedelta(days=days)).isoformat(),))
+            db.execute("DELETE FROM visitors WHERE created_at < ?",
+                       ((now - dt.timedelta(days=r.visitors_days)).isoformat(),))
+
     def device_health(self) -> dict[str, Any]:
         now = time.monotonic()
         readers = [{"id": r.reader_id, "port": r.port, "protocol": r.protocol,
@@ -175,8 +190,18 @@ class Service:
                 "recognition": {"running": bool(self.recognition and self.recognition.alive())}}
 
     def refresh_watchlists(self) -> None:
-        self.engine.set_watch_gallery(watch_gallery(self.store),
-                                      lambda label: watch_entry(self.store, label))
+        faces = watch_gallery(self.store)
+        self.engine.set_watch_gallery(faces, lambda label: watch_entry(self.store, label))
+        self.visitors.watch_faces = faces
+
+    def refresh_visitors(self) -> None:
+        self.engine.visitor_gallery = self.visitors.gallery()
+
+    def face_engine(self) -> FaceEngine:
+        """The main process's own face engine (enrolment-grade work: watch lists, visitors)."""
+        if self._face_engine is None:
+            self._face_engine = DlibFaceEngine()
+        return self._face_engine
 
     def on_watchlist(self, name: str, raw: bytes) -> None:
         """A watch list pushed on MQTT: applied whole, or rejected whole with an alert."""
@@ -188,9 +213,8 @@ class Service:
             payload = parse_payload(raw)
             if payload.name != name:
                 raise WatchlistError(f"payload names list {payload.name!r}, topic says {name!r}")
-            if any(p.photos for p in payload.persons) and self._face_engine is None:
-                self._face_engine = DlibFaceEngine()
-            entries = apply_watchlist(self.store, payload, f"mqtt:{name}", self._face_engine)
+            engine = self.face_engine() if any(p.photos for p in payload.persons) else None
+            entries = apply_watchlist(self.store, payload, f"mqtt:{name}", engine)
         except WatchlistError as exc:
             log.error("watch list %s rejected, the previous list stays in force: %s", name, exc)
             self.engine.raise_alert("watchlist_rejected", "warning", None,
@@ -222,10 +246,12 @@ class Service:
 
     def _housekeep(self) -> None:
         while not self.stopped.wait(5):
-            try:
-                self.escalate_alerts()
-            except Exception:
-                log.exception("alert escalation failed")
+            for job in (self.escalate_alerts, self.visitors.overstays, self.refresh_visitors,
+                        self.apply_retention):
+                try:
+                    job()
+                except Exception:
+                    log.exception("housekeeping: %s failed", job.__name__)
             self.store.prune_sent_outbox(self.store.now() - dt.timedelta(days=7))
             if self.config.rules.notify_absent:
                 try:

@@ -144,7 +144,8 @@ class PlateReader:
     def ocr_frame(self, bgr: Image) -> list[tuple[str, float, Quad]]:
         """The plain way: detection + recognition over the whole frame."""
         with self._lock:
-            result: Any = self._ocr(bgr)
+            # explicit flags: rapidocr keeps the previous call's use_det/use_cls otherwise
+            result: Any = self._ocr(bgr, use_det=True, use_cls=False, use_rec=True)
         texts, scores = getattr(result, "txts", None), getattr(result, "scores", None)
         boxes = getattr(result, "boxes", None)  # absent when nothing was detected
         if texts is None or scores is None or boxes is None:

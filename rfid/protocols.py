@@ -17,7 +17,7 @@ from rfid.cards import CardId, CardNumberError
 
 ProtocolName = Literal["em4100", "uid-line", "wiegand"]
 ByteOrder = Literal["as-is", "reversed"]
-PROTOCOLS: tuple[str, ...] = ("em4100", "uid-line", "wiegand", "auto")
+PROTOCOLS: tuple[str, ...] = ("em4100", "uid-line", "wiegand", "qr-line", "auto")
 
 STX, ETX = 0x02, 0x03
 MAX_LINE = 256
@@ -30,13 +30,21 @@ class Frame:
 
 
 @dataclass(frozen=True)
+class CodeFrame:
+    """A scanned code (QR, barcode) printed as a line of text by a serial scanner."""
+
+    text: str
+    protocol: str = "qr-line"
+
+
+@dataclass(frozen=True)
 class BadFrame:
     protocol: str
     reason: str
     raw: bytes
 
 
-Result = Frame | BadFrame
+Result = Frame | CodeFrame | BadFrame
 
 
 class Parser(Protocol):
@@ -203,6 +211,23 @@ class WiegandParser(_LineParser):
         return Frame(CardId(value.to_bytes((len(bits) - 2) // 8, "big")), "wiegand")
 
 
+class QrLineParser(_LineParser):
+    """Serial QR/barcode scanners (visitor passes): each scan is a line of printable text."""
+
+    name = "qr-line"
+
+    def _line(self, raw: bytes) -> Result | None:
+        try:
+            text = raw.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            return BadFrame(self.name, "not UTF-8 text", raw)
+        if not text:
+            return None
+        if not text.isprintable():
+            return BadFrame(self.name, "control characters in the scanned code", raw)
+        return CodeFrame(text)
+
+
 class AutoParser:
     """Runs every family side by side and locks onto the first that decodes a valid frame.
 
@@ -236,6 +261,8 @@ def make_parser(protocol: str, byte_order: ByteOrder = "as-is") -> Parser:
         return UidLineParser(byte_order)
     if protocol == "wiegand":
         return WiegandParser()
+    if protocol == "qr-line":
+        return QrLineParser()
     if protocol == "auto":
         return AutoParser(byte_order)
     raise ValueError(f"unknown protocol {protocol!r}; one of {', '.join(PROTOCOLS)}")

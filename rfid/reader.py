@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import serial
 
 from rfid.cards import CardId
-from rfid.protocols import BadFrame, ByteOrder, Frame, make_parser
+from rfid.protocols import BadFrame, ByteOrder, CodeFrame, Frame, make_parser
 
 log = logging.getLogger("rfid.reader")
 
@@ -26,18 +26,22 @@ log = logging.getLogger("rfid.reader")
 class CardRead:
     """One presentation of a card at a reader."""
 
-    card: CardId
+    card: CardId | None  # None for a scanned code
     protocol: str
     reader: str
     direction: str
     ts: dt.datetime  # wall clock, for the record
     mono: float  # monotonic clock, for correlation and debounce
+    code: str | None = None  # the text of a scanned QR code or barcode
 
     @property
     def uid(self) -> str:
-        return self.card.uid
+        return self.card.uid if self.card else (self.code or "")
 
     def as_dict(self) -> dict[str, str]:
+        if self.card is None:
+            return {"code": self.code or "", "protocol": self.protocol, "reader": self.reader,
+                    "ts": self.ts.isoformat(timespec="milliseconds")}
         return {"uid": self.card.uid, "protocol": self.protocol, "reader": self.reader,
                 "ts": self.ts.isoformat(timespec="milliseconds"), "dec10": self.card.dec10,
                 "w26": self.card.w26}
@@ -149,7 +153,7 @@ class SerialCardReader:
         self.health.connected = False
         self.health.last_error = reason
 
-    def _handle(self, results: list[Frame | BadFrame]) -> None:
+    def _handle(self, results: list[Frame | CodeFrame | BadFrame]) -> None:
         for result in results:
             if isinstance(result, BadFrame):
                 self.health.bad_frames += 1
@@ -157,11 +161,14 @@ class SerialCardReader:
                     self._on_bad(self.reader_id, result)
                 continue
             mono = time.monotonic()
-            if not self._debounce.accept(result.card.uid, mono):
+            key = result.card.uid if isinstance(result, Frame) else result.text
+            if not self._debounce.accept(key, mono):
                 continue
-            read = CardRead(card=result.card, protocol=result.protocol, reader=self.reader_id,
+            read = CardRead(card=result.card if isinstance(result, Frame) else None,
+                            protocol=result.protocol, reader=self.reader_id,
                             direction=self.direction, ts=dt.datetime.now().astimezone(),
-                            mono=mono)
+                            mono=mono,
+                            code=result.text if isinstance(result, CodeFrame) else None)
             self.health.reads += 1
             self.health.last_read = read.ts
             try:

@@ -192,3 +192,34 @@ def test_login_rate_limit_and_csrf(gate: Gate) -> None:
         bad_body: dict[str, Any] = {"reason": "x" * 500}
         assert client.post("/api/lanes/L1/open", json=bad_body,
                            headers={"X-CSRF-Token": csrf}).status_code == 422
+
+
+def test_visitor_desk_in_the_browser(browser: Browser, gate: Gate) -> None:
+    page = login(browser, gate, "guard")
+    page.goto(base(gate) + "/#visitors")
+    form = page.locator("#visitor-form")
+    expect(form).to_be_visible()
+    expect(page.locator("#host-select option[value=staff]")).to_be_attached()
+    form.locator("input[name=name]").fill("王芳")
+    form.locator("select[name=id_type]").select_option("resident-id")
+    form.locator("input[name=id_number]").fill("330702199001011230")  # wrong check digit
+    form.locator("input[name=purpose]").fill("家长会")
+    form.locator("select[name=host_id]").select_option("staff")
+    form.locator("input[name=photo]").set_input_files(str(FACES / "train/biden/biden.jpg"))
+    form.locator("button").click()
+    expect(page.locator("#visitor-error")).to_contain_text("check digit")
+    form.locator("input[name=id_number]").fill("330702199001011237")
+    form.locator("button").click()
+    expect(page.locator("#screening-result")).to_have_text("核查通过")
+    expect(page.locator("#visitor-detail h2")).to_contain_text("330702********1237")
+    shot(page, "visitor-screened")
+    page.click("button[data-action=approve]")
+    qr = page.locator("#visitor-pass img")
+    expect(qr).to_be_visible()
+    page.wait_for_function("document.querySelector('#visitor-pass img').naturalWidth > 100")
+    shot(page, "visitor-pass")
+    page.click("button[data-action=checkout]")
+    expect(page.locator("#visitor-status")).to_have_text("checked_out")
+    [row] = gate.service.store.query("SELECT status, registered_by FROM visitors")
+    assert tuple(row) == ("checked_out", "guard")
+    assert gate.service.store.count("visitor_faces") == 1

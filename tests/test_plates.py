@@ -110,3 +110,11 @@ def test_vehicle_rules(vehicle_gate: Gate) -> None:
     assert near.alert.details["distance"] == 1
     alerts = vehicle_gate.outbox("/alerts/watchlist_plate")
     assert [a["match"] for a in alerts] == ["exact", "possible"]
+
+
+def test_whole_frame_ocr_after_crop_recognition(reader: PlateReader) -> None:
+    """The baseline and the fallback: detection still runs after a recognition-only call."""
+    bgr = scene(SPECS[0], seed=9)
+    reader.read(bgr)  # recognition-only calls first
+    texts = [t for t, _s, _q in reader.ocr_frame(bgr)]
+    assert any("12345" in t for t in texts), texts

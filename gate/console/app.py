@@ -8,6 +8,8 @@ sounds are local) talking to the REST API under ``/api`` and the live feed on
 # No ``from __future__ import annotations`` here: FastAPI must see the dependency types
 # (``User``, ``Admin``) that are defined inside create_app.
 import asyncio
+import base64
+import binascii
 import csv
 import datetime as dt
 import io
@@ -19,6 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
+import segno
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response, WebSocket
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
@@ -29,7 +32,11 @@ from gate.attendance import attendance
 from gate.console.auth import COOKIE, Authenticator, AuthError, Session, add_user
 from gate.engine import Decision
 from gate.messages import person_fields
+from gate.visitors import Registration, VisitorError
 from gate.watchlist import lists_in_force, normalise_plate
+from recognition.enrol import EnrolmentRejected, encode_enrolment_photo
+from recognition.images import ImageError, decode_rgb
+from rfid.cards import CardNumberError, registry_key
 
 if TYPE_CHECKING:
     from gate.service import Service
@@ -63,6 +70,32 @@ class ExitPermissionBody(_Body):
 class PlateBody(_Body):
     plate: Annotated[str, Field(min_length=2, max_length=16)]
     reason: Annotated[str, Field(min_length=2, max_length=200)]
+
+
+class VisitorBody(_Body):
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    id_type: Annotated[str, Field(pattern="^(resident-id|passport|hk-macau-permit|taiwan-permit)$")]
+    id_number: Annotated[str, Field(min_length=4, max_length=32)]
+    phone: Annotated[str, Field(max_length=32)] = ""
+    purpose: Annotated[str, Field(min_length=1, max_length=200)]
+    host_id: Annotated[str, Field(min_length=1, max_length=64)]
+    minutes: Annotated[int, Field(ge=5, le=1440)] = 120
+    plate: Annotated[str | None, Field(max_length=16)] = None
+    photo: Annotated[str | None, Field(max_length=4_000_000)] = None  # base64 JPEG/PNG
+
+
+class GuardDecisionBody(_Body):
+    admit: bool
+    note: Annotated[str, Field(min_length=2, max_length=500)]
+
+
+class HostDecisionBody(_Body):
+    approve: bool
+    method: Annotated[str, Field(pattern="^(console|phone)$")] = "console"
+
+
+class CardBody(_Body):
+    card: Annotated[str, Field(min_length=3, max_length=40)]
 
 
 class UserBody(_Body):
@@ -364,6 +397,97 @@ def create_app(service: "Service") -> FastAPI:
     @app.get("/api/devices")
     def devices(_u: User) -> dict[str, Any]:
         return service.device_health()
+
+    # Visitors -----------------------------------------------------------------------------------
+
+    desk = service.visitors
+
+    def _visitor_error(exc: Exception) -> HTTPException:
+        return HTTPException(404 if "no visitor" in str(exc) else 422, str(exc))
+
+    @app.get("/api/staff")
+    def staff(_u: User) -> list[dict[str, Any]]:
+        return [{"id": r["id"], "name": r["name"]} for r in store.query(
+            "SELECT id, name FROM people WHERE role = 'staff' AND active = 1 ORDER BY name")]
+
+    @app.post("/api/visitors")
+    def register_visitor(body: VisitorBody, current: User) -> dict[str, Any]:
+        face = None
+        if body.photo:
+            try:
+                rgb = decode_rgb(base64.b64decode(body.photo, validate=True), "photo")
+                face = encode_enrolment_photo(service.face_engine(), rgb)
+            except (binascii.Error, ImageError, EnrolmentRejected) as exc:
+                raise HTTPException(422, f"photo: {exc}") from None
+        reg = Registration(body.name, body.id_type, body.id_number, body.phone, body.purpose,
+                           body.host_id, body.minutes, body.plate)
+        try:
+            visitor = desk.register(reg, current.username, face)
+        except VisitorError as exc:
+            raise HTTPException(422, str(exc)) from None
+        service.publisher.notify()
+        return visitor
+
+    @app.get("/api/visitors")
+    def visitors(_u: User, date: Annotated[str | None, Query(max_length=10)] = None
+                 ) -> list[dict[str, Any]]:
+        return desk.list(_day(date))
+
+    @app.get("/api/visitors/{visitor_id}")
+    def visitor(visitor_id: str, current: User) -> dict[str, Any]:
+        try:
+            found = desk.get(visitor_id)
+        except VisitorError as exc:
+            raise _visitor_error(exc) from None
+        store.audit(current.username, "visitor_viewed", visitor_id)
+        return found
+
+    @app.post("/api/visitors/{visitor_id}/guard")
+    def visitor_guard(visitor_id: str, body: GuardDecisionBody, current: User
+                      ) -> dict[str, Any]:
+        try:
+            return desk.guard_decision(visitor_id, current.username, body.admit, body.note)
+        except VisitorError as exc:
+            raise _visitor_error(exc) from None
+
+    @app.post("/api/visitors/{visitor_id}/host")
+    def visitor_host(visitor_id: str, body: HostDecisionBody, current: User) -> dict[str, Any]:
+        try:
+            found = desk.host_decision(visitor_id, current.username, body.approve, body.method)
+        except VisitorError as exc:
+            raise _visitor_error(exc) from None
+        service.refresh_visitors()
+        return found
+
+    @app.post("/api/visitors/{visitor_id}/card")
+    def visitor_card(visitor_id: str, body: CardBody, current: User) -> dict[str, str]:
+        try:
+            key = registry_key(body.card)
+            desk.bind_card(visitor_id, key, current.username)
+        except (CardNumberError, VisitorError) as exc:
+            raise _visitor_error(exc) from None
+        return {"card": key}
+
+    @app.post("/api/visitors/{visitor_id}/checkout")
+    def visitor_checkout(visitor_id: str, current: User) -> dict[str, Any]:
+        try:
+            engine.visitor_checkout(visitor_id, current.username)
+            return desk.get(visitor_id)
+        except VisitorError as exc:
+            raise _visitor_error(exc) from None
+
+    @app.get("/api/visitors/{visitor_id}/pass.svg", response_class=Response)
+    def visitor_pass(visitor_id: str, _u: User) -> Response:
+        try:
+            found = desk.get(visitor_id)
+        except VisitorError as exc:
+            raise _visitor_error(exc) from None
+        if not found["pass_code"]:
+            raise HTTPException(409, "no pass: the visit is not approved")
+        buf = io.BytesIO()
+        segno.make(found["pass_code"], error="m").save(buf, kind="svg", scale=6,
+                                                     xmldecl=False)
+        return Response(buf.getvalue(), media_type="image/svg+xml")
 
     # Users, audit (admin) -------------------------------------------------------------------
 

@@ -15,6 +15,14 @@ const I18N = {
     exit_permission: "准许离校", minutes: "分钟", guardians: "监护人", cards: "卡片", consent: "人脸授权",
     yes: "是", no: "否", entry: "进", exit: "出", open_dec: "放行", deny: "拒绝", none: "—",
     wrong_login: "用户名或密码错误", locked: "失败次数过多，请稍后再试", granted: "已准许离校至",
+    visitors: "访客", visitor_register: "访客登记", id_resident: "居民身份证",
+    id_passport: "护照", id_hkmo: "港澳通行证", id_tw: "台湾居民来往大陆通行证", id_number: "证件号码",
+    phone: "电话", purpose: "来访事由", photo: "照片", register: "登记并核查",
+    photo_notice: "照片仅用于在校内摄像头中跟踪本次来访，并按学校的保存期限保存。",
+    visitors_today: "今日访客", cleared: "核查通过", flagged: "核查预警", unavailable: "核查服务不可用",
+    admit: "准予入校", refuse: "拒绝入校", approve: "被访人同意", decline: "被访人拒绝",
+    phone_approve: "电话确认同意", pass: "通行证", print: "打印", checkout: "离校登记",
+    route: "行动轨迹", valid_until: "有效至", guard_note: "门卫说明（必填）",
   },
   en: {
     live: "Live", people: "People", attendance: "Attendance", vehicles: "Vehicles & watch lists",
@@ -31,7 +39,15 @@ const I18N = {
     minutes: "minutes", guardians: "Guardians", cards: "Cards", consent: "Face consent", yes: "yes",
     no: "no", entry: "in", exit: "out", open_dec: "open", deny: "deny", none: "—",
     wrong_login: "Wrong username or password", locked: "Too many failed logins; try again later",
-    granted: "Allowed to leave until",
+    granted: "Allowed to leave until", visitors: "Visitors", visitor_register: "Register a visitor",
+    id_resident: "Resident ID card", id_passport: "Passport", id_hkmo: "HK/Macau permit",
+    id_tw: "Taiwan permit", id_number: "Document number", phone: "Phone", purpose: "Purpose",
+    photo: "Photo", register: "Register and screen",
+    photo_notice: "The photo is used only to follow this visit on the school's cameras and is kept only as long as the school's retention rules allow.",
+    visitors_today: "Today's visitors", cleared: "cleared", flagged: "FLAGGED",
+    unavailable: "screening unavailable", admit: "Admit", refuse: "Refuse", approve: "Host approves",
+    decline: "Host declines", phone_approve: "Approved by phone", pass: "Pass", print: "Print",
+    checkout: "Check out", route: "Route", valid_until: "Valid until", guard_note: "Guard's note (required)",
   },
 };
 
@@ -61,7 +77,10 @@ async function api(path, options = {}) {
   if (me) headers["X-CSRF-Token"] = me.csrf;
   const res = await fetch(path, { credentials: "same-origin", ...options, headers });
   if (res.status === 401) { showLogin(); throw new Error("401"); }
-  if (!res.ok) throw new Error((await res.json().catch(() => ({}))).detail || res.status);
+  if (!res.ok) {
+    const detail = (await res.json().catch(() => ({}))).detail;
+    throw new Error(Array.isArray(detail) ? detail.map((d) => `${(d.loc || []).slice(-1)[0]}: ${d.msg}`).join("; ") : detail || res.status);
+  }
   return res.headers.get("content-type")?.includes("json") ? res.json() : res.text();
 }
 const post = (path, body) => api(path, { method: "POST", body: JSON.stringify(body) });
@@ -204,6 +223,57 @@ async function loadDevices() {
     row("MQTT broker", d.broker.connected, `${d.broker.host}:${d.broker.port} pending ${d.broker.pending} sent ${d.broker.sent} ${d.broker.error || ""}`))));
 }
 
+async function loadVisitors() {
+  const staff = await api("/api/staff");
+  $("#host-select").replaceChildren(...staff.map((s) => el("option", { value: s.id }, `${s.name} (${s.id})`)));
+  const visitors = await api("/api/visitors");
+  $("#visitors-table tbody").replaceChildren(...visitors.map((v) => el("tr", { "data-visitor": v.id },
+    el("td", {}, v.created_at.slice(11, 16)), el("td", {}, el("a", { href: `#visitors/${v.id}` }, v.name)),
+    el("td", {}, v.id_number), el("td", {}, el("span", { class: `screening-${v.screening}` }, t(v.screening))),
+    el("td", {}, v.status))));
+}
+
+async function loadVisitor(id) {
+  await loadVisitors();
+  const v = await api(`/api/visitors/${id}`);
+  const box = $("#visitor-detail");
+  const note = el("input", { placeholder: t("guard_note"), name: "guard-note" });
+  const act = (path, body) => async () => { await post(`/api/visitors/${id}/${path}`, body()); loadVisitor(id); };
+  const actions = el("p", { class: "no-print" });
+  if (["flagged", "screening_unavailable"].includes(v.status)) {
+    actions.append(note, el("button", { type: "button", "data-action": "admit", onclick: act("guard", () => ({ admit: true, note: note.value || "--" })) }, t("admit")),
+      el("button", { type: "button", "data-action": "refuse", onclick: act("guard", () => ({ admit: false, note: note.value || "--" })) }, t("refuse")));
+  }
+  if (v.status === "awaiting_host") {
+    actions.append(el("button", { type: "button", "data-action": "approve", onclick: act("host", () => ({ approve: true, method: "console" })) }, t("approve")),
+      el("button", { type: "button", "data-action": "phone", onclick: act("host", () => ({ approve: true, method: "phone" })) }, t("phone_approve")),
+      el("button", { type: "button", "data-action": "decline", onclick: act("host", () => ({ approve: false, method: "console" })) }, t("decline")));
+  }
+  if (["approved", "on_site"].includes(v.status)) {
+    actions.append(el("button", { type: "button", "data-action": "checkout", onclick: act("checkout", () => ({})) }, t("checkout")),
+      el("button", { type: "button", onclick: () => window.print() }, t("print")));
+  }
+  const pass = v.pass_code ? el("div", { class: "pass", id: "visitor-pass" },
+    el("h3", {}, `${t("pass")} · ${me.site}`), el("img", { src: `/api/visitors/${id}/pass.svg`, alt: "QR" }),
+    el("p", {}, `${v.name} · ${v.id_number}`), el("p", {}, `${t("purpose")}: ${v.purpose} · host ${v.host_id}`),
+    el("p", {}, `${t("valid_until")} ${v.valid_until.slice(0, 16).replace("T", " ")}`)) : "";
+  box.replaceChildren(
+    el("h2", {}, `${v.name} (${v.id_number})`),
+    el("p", {}, el("span", { class: `screening-${v.screening}`, id: "screening-result" }, t(v.screening)), " ", el("span", { id: "visitor-status" }, v.status)),
+    el("ul", {}, ...v.screening_reasons.map((r) => el("li", {}, r))),
+    actions, pass,
+    el("h3", {}, t("route")), el("ol", { id: "visitor-route" }, ...v.route.map((r) => el("li", {}, `${r.ts.slice(11, 19)} ${r.place} (${r.method})${r.restricted ? " !" : ""}`))));
+}
+
+async function fileBase64(input) {
+  const file = input.files && input.files[0];
+  if (!file) return null;
+  const buf = new Uint8Array(await file.arrayBuffer());
+  let s = "";
+  for (let i = 0; i < buf.length; i += 0x8000) s += String.fromCharCode(...buf.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
 async function loadUsers() {
   const users = await api("/api/users");
   $("#users-table tbody").replaceChildren(...users.map((u) => el("tr", {}, el("td", {}, u.username), el("td", {}, u.role), el("td", {}, u.created_at))));
@@ -224,7 +294,7 @@ async function route() {
   const section = $(`#page-${page}`) || $("#page-live");
   section.hidden = false;
   const loaders = { live: loadLive, people: () => (arg ? loadPerson(decodeURIComponent(arg)) : loadPeople()),
-    attendance: () => loadAttendance(), vehicles: loadVehicles, devices: loadDevices, users: loadUsers, audit: loadAudit };
+    attendance: () => loadAttendance(), visitors: () => (arg ? loadVisitor(arg) : loadVisitors()), vehicles: loadVehicles, devices: loadDevices, users: loadUsers, audit: loadAudit };
   await (loaders[page] || loadLive)();
 }
 
@@ -243,6 +313,16 @@ document.addEventListener("DOMContentLoaded", () => {
   $("#people-search").addEventListener("submit", (ev) => { ev.preventDefault(); loadPeople(ev.target.q.value); });
   $("#att-form").addEventListener("submit", (ev) => { ev.preventDefault(); loadAttendance(ev.target.date.value); });
   $("#wl-add").addEventListener("submit", async (ev) => { ev.preventDefault(); await post("/api/watchlists/local/plates", { plate: ev.target.plate.value, reason: ev.target.reason.value }); ev.target.reset(); loadVehicles(); });
+  $("#visitor-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = ev.target;
+    try {
+      const v = await post("/api/visitors", { name: f.elements.name.value, id_type: f.id_type.value, id_number: f.id_number.value,
+        phone: f.phone.value, purpose: f.purpose.value, host_id: f.host_id.value, minutes: Number(f.minutes.value),
+        plate: f.plate.value || null, photo: await fileBase64(f.photo) });
+      $("#visitor-error").textContent = ""; f.reset(); location.hash = `#visitors/${v.id}`;
+    } catch (err) { $("#visitor-error").textContent = err.message; }
+  });
   $("#user-add").addEventListener("submit", async (ev) => { ev.preventDefault(); const f = ev.target; await post("/api/users", { username: f.username.value, password: f.password.value, role: f.role.value }); f.reset(); loadUsers(); });
   window.addEventListener("hashchange", route);
   start();

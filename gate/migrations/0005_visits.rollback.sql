@@ -1,0 +1,12 @@
+DROP TABLE visitor_route;
+DROP TABLE visitor_faces;
+DROP INDEX visitors_pass;
+ALTER TABLE visitors DROP COLUMN registered_by;
+ALTER TABLE visitors DROP COLUMN overstay_alerted_at;
+ALTER TABLE visitors DROP COLUMN pass_code;
+ALTER TABLE visitors DROP COLUMN approved_by;
+ALTER TABLE visitors DROP COLUMN approval;
+ALTER TABLE visitors DROP COLUMN guard_by;
+ALTER TABLE visitors DROP COLUMN guard_decision;
+ALTER TABLE visitors DROP COLUMN screening_detail;
+ALTER TABLE visitors DROP COLUMN screening;

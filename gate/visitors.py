@@ -1,0 +1,322 @@
+"""The visitor desk: register, screen, approve, issue a pass, follow the route, check out.
+
+Screening comes before any pass: the local watch lists (identity number, name,
+face, plate) and, where configured, the police's screening service. The outcome
+is ``cleared``, ``flagged`` or ``unavailable``; the last two need the guard's
+decision, and nothing passes silently. Identity numbers are masked everywhere
+except, where the configuration allows, in police payloads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import secrets
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import httpx
+import numpy as np
+
+from gate.config import Config
+from gate.identity import IdentityError, mask, validate_document
+from gate.messages import Topics, alert_message
+from gate.records import Alert, OutboxMessage, new_id, rfc3339
+from gate.store import Store
+from gate.watchlist import normalise_plate
+from recognition.gallery import Gallery
+
+log = logging.getLogger("gate.visitors")
+Screening = Literal["cleared", "flagged", "unavailable"]
+PASS_PREFIX = "CGV1:"
+
+
+class VisitorError(ValueError):
+    """A request the desk cannot carry out; the message says why."""
+
+
+@dataclass(frozen=True)
+class Registration:
+    name: str
+    id_type: str
+    id_number: str
+    phone: str
+    purpose: str
+    host_id: str
+    minutes: int
+    plate: str | None = None
+
+
+@dataclass(frozen=True)
+class ScreeningResult:
+    outcome: Screening
+    reasons: tuple[str, ...]
+
+
+class RemoteScreening:
+    """A police screening service: POST {id_type, id_number, name} -> {"result": "clear"|"hit"}.
+
+    Any failure (timeout, refused, 5xx, a bad answer) is ``unavailable``, never ``clear``.
+    """
+
+    def __init__(self, url: str, timeout_s: float) -> None:
+        self.url = url
+        self.timeout_s = timeout_s
+
+    def check(self, id_type: str, id_number: str, name: str) -> tuple[Screening, str]:
+        try:
+            r = httpx.post(self.url, json={"id_type": id_type, "id_number": id_number,
+                                           "name": name}, timeout=self.timeout_s)
+            r.raise_for_status()
+            result = r.json().get("result")
+        except (httpx.HTTPError, ValueError, AttributeError) as exc:
+            return "unavailable", f"remote screening unavailable: {type(exc).__name__}"
+        if result == "clear":
+            return "cleared", ""
+        if result == "hit":
+            return "flagged", "remote screening: hit"
+        return "unavailable", f"remote screening gave {result!r}"
+
+
+class VisitorDesk:
+    def __init__(self, config: Config, store: Store,
+                 watch_faces: Gallery | None = None) -> None:
+        self.config = config
+        self.store = store
+        self.topics = Topics(config)
+        self.watch_faces = watch_faces or Gallery.from_rows([])
+        c = config.visitors
+        self.remote = RemoteScreening(c.remote_screening_url, c.remote_timeout_s) \
+            if c.remote_screening_url else None
+
+    # Registration and screening -----------------------------------------------------------
+
+    def register(self, reg: Registration, actor: str,
+                 face: np.ndarray | None = None) -> dict[str, Any]:
+        try:
+            number = validate_document(reg.id_type, reg.id_number)
+        except IdentityError as exc:
+            raise VisitorError(f"id_number: {exc}") from None
+        host = self.store.get_person(reg.host_id)
+        if host is None or host.role != "staff":
+            raise VisitorError(f"host: no staff member {reg.host_id!r}")
+        plate = normalise_plate(reg.plate) if reg.plate else None
+        screening = self.screen(reg.name, reg.id_type, number, plate, face)
+        now = self.store.now()
+        visitor_id = new_id()
+        status = {"cleared": "awaiting_host", "flagged": "flagged",
+                  "unavailable": "screening_unavailable"}[screening.outcome]
+        with self.store.transaction() as db:
+            db.execute(
+                "INSERT INTO visitors (id, name, id_type, id_number, phone, purpose, host_id,"
+                " plate, status, valid_from, valid_until, created_at, screening,"
+                " screening_detail, registered_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (visitor_id, reg.name, reg.id_type, number, reg.phone, reg.purpose, reg.host_id,
+                 plate, status, rfc3339(now), rfc3339(now + dt.timedelta(minutes=reg.minutes)),
+                 rfc3339(now), screening.outcome,
+                 json.dumps({"reasons": list(screening.reasons)}, ensure_ascii=False), actor))
+            if face is not None:
+                db.execute("INSERT INTO visitor_faces (visitor_id, encoding) VALUES (?,?)",
+                           (visitor_id, np.asarray(face, np.float32).tobytes()))
+            self.store.audit(actor, "visitor_registered", visitor_id,
+                             {"screening": screening.outcome})
+            if self.config.visitors.notify_police:
+                self._alert("visitor_registered", "info", visitor_id,
+                            {"screening": screening.outcome})
+            if screening.outcome == "flagged":
+                self._alert("visitor_flagged", "critical", visitor_id,
+                            {"reasons": list(screening.reasons)})
+            if screening.outcome == "cleared":
+                self._notify_host(visitor_id, "visitor_waiting")
+        return self.get(visitor_id)
+
+    def screen(self, name: str, id_type: str, number: str, plate: str | None,
+               face: np.ndarray | None) -> ScreeningResult:
+        reasons: list[str] = []
+        hits = self.store.query("SELECT list, entry_id, reason FROM watchlist_persons WHERE"
+                                " (id_number != '' AND id_number = ?) OR name = ?",
+                                (number, name))
+        reasons += [f"watch list {h['list']}/{h['entry_id']}: {h['reason'] or 'listed'}"
+                    for h in hits]
+        if plate:
+            reasons += [f"plate on watch list {r['list']}" for r in self.store.query(
+                "SELECT list FROM watchlist_plates WHERE plate = ?", (plate,))]
+        if face is not None and self.watch_faces.size:
+            hit = self.watch_faces.identify(face, self.config.faces.watchlist_threshold, 0.0)
+            if hit.person_id:
+                reasons.append(f"face matches watch list entry {hit.person_id}"
+                               f" (distance {hit.distance:.3f})")
+        if reasons:
+            return ScreeningResult("flagged", tuple(reasons))
+        if self.remote is not None:
+            outcome, why = self.remote.check(id_type, number, name)
+            if outcome != "cleared":
+                return ScreeningResult(outcome, (why,))
+        return ScreeningResult("cleared", ())
+
+    # Decisions -------------------------------------------------------------------------------
+
+    def guard_decision(self, visitor_id: str, actor: str, admit: bool, note: str) -> dict[str, Any]:
+        """A flagged or unscreened visitor goes no further without this."""
+        v = self._row(visitor_id)
+        if v["status"] not in ("flagged", "screening_unavailable"):
+            raise VisitorError(f"visitor is {v['status']}: no guard decision is pending")
+        with self.store.transaction() as db:
+            db.execute("UPDATE visitors SET guard_decision = ?, guard_by = ?, status = ?"
+                       " WHERE id = ?", ("admit" if admit else "refuse", actor,
+                                         "awaiting_host" if admit else "refused", visitor_id))
+            self.store.audit(actor, "visitor_guard_decision", visitor_id,
+                             {"admit": admit, "note": note})
+            if admit:
+                self._notify_host(visitor_id, "visitor_waiting")
+        return self.get(visitor_id)
+
+    def host_decision(self, visitor_id: str, actor: str, approve: bool,
+                      method: str = "console") -> dict[str, Any]:
+        v = self._row(visitor_id)
+        if v["status"] != "awaiting_host":
+            raise VisitorError(f"visitor is {v['status']}: not waiting for the host")
+        now = self.store.now()
+        code = PASS_PREFIX + secrets.token_urlsafe(12) if approve else None
+        with self.store.transaction() as db:
+            db.execute("UPDATE visitors SET approval = ?, approved_by = ?, status = ?,"
+                       " pass_code = ?, valid_from = ? WHERE id = ?",
+                       ("approved" if approve else "declined", f"{actor} ({method})",
+                        "approved" if approve else "declined", code, rfc3339(now), visitor_id))
+            self.store.audit(actor, "visitor_host_decision", visitor_id,
+                             {"approve": approve, "method": method})
+        return self.get(visitor_id)
+
+    def bind_card(self, visitor_id: str, card_key: str, actor: str) -> None:
+        """A temporary card for the visit, valid only in the visit's window."""
+        v = self._row(visitor_id)
+        if v["status"] not in ("approved", "on_site"):
+            raise VisitorError("a card is bound only to an approved visit")
+        with self.store.transaction() as db:
+            taken = db.execute("SELECT person_id, visitor_id FROM cards WHERE card_key = ?",
+                               (card_key,)).fetchone()
+            if taken and (taken["person_id"] or taken["visitor_id"] != visitor_id):
+                raise VisitorError("that card belongs to someone else")
+            db.execute("INSERT OR REPLACE INTO cards (card_key, visitor_id, valid_from,"
+                       " valid_until, created_at) VALUES (?,?,?,?,?)",
+                       (card_key, visitor_id, v["valid_from"], v["valid_until"],
+                        rfc3339(self.store.now())))
+            self.store.audit(actor, "visitor_card", visitor_id, {"card": card_key})
+
+    # At the gate and inside -----------------------------------------------------------------------
+
+    def visitor_for_card(self, keys: tuple[str, ...]) -> str | None:
+        marks = ",".join("?" * len(keys))
+        rows = self.store.query(f"SELECT visitor_id FROM cards WHERE card_key IN ({marks}) AND"
+                                " visitor_id IS NOT NULL AND active = 1 LIMIT 1", keys)
+        return rows[0][0] if rows else None
+
+    def visitor_for_code(self, code: str) -> str | None:
+        rows = self.store.query("SELECT id FROM visitors WHERE pass_code = ?", (code.strip(),))
+        return rows[0][0] if rows else None
+
+    def at_lane(self, visitor_id: str, lane: str, direction: str, method: str
+                ) -> tuple[str, str, str]:
+        """(event type, decision, reason) for a visitor's pass at a lane; records the route."""
+        v = self._row(visitor_id)
+        now = self.store.now()
+        start = dt.datetime.fromisoformat(v["valid_from"])
+        end = dt.datetime.fromisoformat(v["valid_until"])
+        if direction == "exit":
+            if v["status"] not in ("on_site", "approved"):
+                return "denied", "deny", f"visitor_{v['status']}"
+            with self.store.transaction() as db:
+                db.execute("UPDATE visitors SET status = 'checked_out', checked_out_at = ?"
+                           " WHERE id = ?", (rfc3339(now), visitor_id))
+                db.execute("UPDATE cards SET active = 0 WHERE visitor_id = ?", (visitor_id,))
+                self.add_route(visitor_id, lane, method)
+            return "visitor_out", "open", "checkout"
+        if v["status"] not in ("approved", "on_site"):
+            return "denied", "deny", f"visitor_{v['status']}"
+        if now < start:
+            return "denied", "deny", "pass_not_yet_valid"
+        if now > end:
+            return "denied", "deny", "pass_expired"
+        with self.store.transaction() as db:
+            db.execute("UPDATE visitors SET status = 'on_site' WHERE id = ?", (visitor_id,))
+            self.add_route(visitor_id, lane, method)
+        return "visitor_in", "open", "valid_pass"
+
+    def add_route(self, visitor_id: str, place: str, method: str, restricted: bool = False
+                  ) -> None:
+        with self.store.transaction() as db:
+            db.execute("INSERT INTO visitor_route (visitor_id, ts, place, method, restricted)"
+                       " VALUES (?,?,?,?,?)", (visitor_id, rfc3339(self.store.now()), place,
+                                               method, int(restricted)))
+            if restricted:
+                self._alert("visitor_restricted_zone", "critical", visitor_id, {"zone": place})
+
+    def gallery(self) -> Gallery:
+        """Faces of visitors on site (or about to be), to follow them inside."""
+        return Gallery.from_rows([(r[0], bytes(r[1])) for r in self.store.query(
+            "SELECT f.visitor_id, f.encoding FROM visitor_faces f JOIN visitors v ON"
+            " v.id = f.visitor_id WHERE v.status IN ('approved', 'on_site')")])
+
+    def overstays(self) -> int:
+        """Visits past their window and not checked out: the guard and the host are told once."""
+        now = rfc3339(self.store.now())
+        rows = self.store.query("SELECT id FROM visitors WHERE status = 'on_site' AND"
+                                " valid_until < ? AND overstay_alerted_at IS NULL", (now,))
+        for row in rows:
+            with self.store.transaction() as db:
+                db.execute("UPDATE visitors SET overstay_alerted_at = ? WHERE id = ?",
+                           (now, row["id"]))
+                self._alert("visitor_overstay", "warning", row["id"], {})
+                self._notify_host(row["id"], "visitor_overstay")
+        return len(rows)
+
+    # Views ------------------------------------------------------------------------------------
+
+    def get(self, visitor_id: str, full_id: bool = False) -> dict[str, Any]:
+        v = self._row(visitor_id)
+        out = {k: v[k] for k in ("id", "name", "id_type", "phone", "purpose", "host_id", "plate",
+                                  "status", "valid_from", "valid_until", "created_at",
+                                  "checked_out_at", "screening", "guard_decision", "approval",
+                                  "approved_by", "pass_code")}
+        out["id_number"] = v["id_number"] if full_id else mask(v["id_number"])
+        out["screening_reasons"] = json.loads(v["screening_detail"]).get("reasons", [])
+        out["route"] = [dict(r) for r in self.store.query(
+            "SELECT ts, place, method, restricted FROM visitor_route WHERE visitor_id = ?"
+            " ORDER BY id", (visitor_id,))]
+        return out
+
+    def list(self, day: dt.date) -> list[dict[str, Any]]:
+        rows = self.store.query("SELECT id FROM visitors WHERE created_at >= ? AND created_at < ?"
+                                " ORDER BY created_at", (day.isoformat(),
+                                                         (day + dt.timedelta(days=1)).isoformat()))
+        return [self.get(r[0]) for r in rows]
+
+    def _row(self, visitor_id: str) -> Any:
+        rows = self.store.query("SELECT * FROM visitors WHERE id = ?", (visitor_id,))
+        if not rows:
+            raise VisitorError(f"no visitor {visitor_id!r}")
+        return rows[0]
+
+    def _public(self, visitor_id: str, for_police: bool) -> dict[str, Any]:
+        v = self._row(visitor_id)
+        show_full = for_police and self.config.visitors.police_full_id
+        return {"id": v["id"], "name": v["name"], "id_type": v["id_type"],
+                "id_number": v["id_number"] if show_full else mask(v["id_number"]),
+                "purpose": v["purpose"], "host_id": v["host_id"], "plate": v["plate"]}
+
+    def _alert(self, kind: str, severity: Any, visitor_id: str, details: dict[str, Any]) -> None:
+        alert = Alert(type=kind, severity=severity, ts=self.store.now(),
+                      details={**details, "visitor": self._public(visitor_id, for_police=True)})
+        self.store.record_alert(alert, [alert_message(self.config, alert, None)])
+
+    def _notify_host(self, visitor_id: str, kind: str) -> None:
+        v = self._row(visitor_id)
+        msg_id = new_id()
+        payload = {"schema": "campus-gate/notification/1", "id": msg_id,
+                   "ts": rfc3339(self.store.now()), "site": self.config.site,
+                   "gate": self.config.gate, "type": kind,
+                   "severity": "warning" if kind == "visitor_overstay" else "info",
+                   "visitor": self._public(visitor_id, for_police=False)}
+        self.store.enqueue([OutboxMessage(msg_id, self.topics.staff(v["host_id"]),
+                                          json.dumps(payload, ensure_ascii=False))])
