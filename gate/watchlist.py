@@ -8,7 +8,6 @@ last good copy lives in SQLite, so the gate screens offline too.
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 from typing import Annotated, Any, Literal
 
@@ -16,10 +15,10 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gate.store import Store
-from recognition.enrol import EnrolmentRejected, encode_enrolment_photo
+from recognition.enrol import encode_enrolment_photo
 from recognition.face_engine import FaceEngine
 from recognition.gallery import Gallery
-from recognition.images import ImageError, decode_rgb
+from recognition.images import decode_rgb
 
 WATCHLIST_SCHEMA = "campus-gate/watchlist/1"
 MAX_PHOTO_BYTES = 2_000_000
@@ -96,7 +95,7 @@ def apply_watchlist(store: Store, payload: WatchlistPayload, source: str,
             try:
                 rgb = decode_rgb(base64.b64decode(photo, validate=True), f"photo {i}")
                 vectors.append(encode_enrolment_photo(engine, rgb))
-            except (binascii.Error, ImageError, EnrolmentRejected) as exc:
+            except ValueError as exc:  # base64 (binascii.Error), non-ASCII, image or face
                 raise WatchlistError(f"persons[{person.id}].photos[{i}]: {exc}") from None
         faces.append(vectors)
     with store.transaction() as db:

@@ -9,7 +9,6 @@ sounds are local) talking to the REST API under ``/api`` and the live feed on
 # (``User``, ``Admin``) that are defined inside create_app.
 import asyncio
 import base64
-import binascii
 import csv
 import datetime as dt
 import io
@@ -34,8 +33,8 @@ from gate.engine import Decision
 from gate.messages import person_fields
 from gate.visitors import Registration, VisitorError
 from gate.watchlist import lists_in_force, normalise_plate
-from recognition.enrol import EnrolmentRejected, encode_enrolment_photo
-from recognition.images import ImageError, decode_rgb
+from recognition.enrol import encode_enrolment_photo
+from recognition.images import decode_rgb
 from rfid.cards import CardNumberError, registry_key
 
 if TYPE_CHECKING:
@@ -417,7 +416,7 @@ def create_app(service: "Service") -> FastAPI:
             try:
                 rgb = decode_rgb(base64.b64decode(body.photo, validate=True), "photo")
                 face = encode_enrolment_photo(service.face_engine(), rgb)
-            except (binascii.Error, ImageError, EnrolmentRejected) as exc:
+            except ValueError as exc:  # bad base64 (binascii.Error), non-ASCII, image, face
                 raise HTTPException(422, f"photo: {exc}") from None
         reg = Registration(body.name, body.id_type, body.id_number, body.phone, body.purpose,
                            body.host_id, body.minutes, body.plate)
