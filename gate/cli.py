@@ -6,18 +6,25 @@ per problem on stderr), 1 on an internal failure.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
 from gate import __version__
 from gate.config import Config, ConfigError, load_config, resolve_config
+
+if TYPE_CHECKING:
+    from gate.faces import FaceEnroller
+    from gate.store import Store
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="campus-gate: the school gate edge service.")
@@ -49,6 +56,26 @@ class Globals:
 
     def resolved_data_dir(self, config: Config) -> Path:
         return self.data_dir or config.data_dir
+
+
+@contextmanager
+def open_store(g: Globals) -> Iterator[tuple[Config, Store]]:
+    """The configuration and the store of the data directory, closed afterwards."""
+    from gate.store import Store
+
+    config = g.config()
+    store = Store(g.resolved_data_dir(config), config.tz)
+    try:
+        yield config, store
+    finally:
+        store.close()
+
+
+def report_day(date: str | None, config: Config) -> dt.date:
+    try:
+        return dt.date.fromisoformat(date) if date else dt.datetime.now(config.tz).date()
+    except ValueError:
+        fail(f"--date: {date!r} is not a date (YYYY-MM-DD)")
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -180,25 +207,19 @@ def people_import(
     from rich.progress import Progress
 
     from gate.roster import RosterError, import_roster
-    from gate.store import Store
 
-    g: Globals = ctx.obj
-    config = g.config()
-    store = Store(g.resolved_data_dir(config), config.tz)
-    enroller = _enroller(store, config)
     try:
         lines = max(0, sum(1 for _ in roster.open(encoding="utf-8", errors="replace")) - 1)
     except OSError as exc:
         fail(f"{roster}: cannot read ({exc.strerror})")
-    try:
-        with Progress(transient=True, console=_stderr_console()) as bar:
-            task = bar.add_task("importing", total=lines)
-            summary = import_roster(store, roster, enroller,
-                                    progress=lambda n: bar.advance(task, n))
-    except RosterError as exc:
-        fail(str(exc))
-    finally:
-        store.close()
+    with open_store(ctx.obj) as (config, store):
+        try:
+            with Progress(transient=True, console=_stderr_console()) as bar:
+                task = bar.add_task("importing", total=lines)
+                summary = import_roster(store, roster, _enroller(store, config),
+                                        progress=lambda n: bar.advance(task, n))
+        except RosterError as exc:
+            fail(str(exc))
     result: dict[str, Any] = {
         "people": dict(summary.people), "guardians": dict(summary.guardians),
         "cards": dict(summary.cards), "photos": dict(summary.photos),
@@ -219,7 +240,7 @@ def people_import(
         typer.echo(f"rejected: {len(summary.rejected)} row(s)")
 
 
-def _enroller(store: Any, config: Config) -> Any:
+def _enroller(store: Store, config: Config) -> FaceEnroller:
     from gate.faces import FaceEnroller
 
     return FaceEnroller(store, config)
@@ -233,17 +254,11 @@ def faces_identify(
 ) -> None:
     """Per image, each face: box, the identified person (or null) and the distance."""
     from gate.faces import people_gallery
-    from gate.store import Store
     from recognition.face_engine import DlibFaceEngine
     from recognition.images import ImageError, load_rgb
 
-    g: Globals = ctx.obj
-    config = g.config()
-    store = Store(g.resolved_data_dir(config), config.tz)
-    try:
+    with open_store(ctx.obj) as (config, store):
         gallery = people_gallery(store)
-    finally:
-        store.close()
     engine = DlibFaceEngine()
     f = config.faces
     failures = 0
@@ -325,20 +340,15 @@ def users_add(
 ) -> None:
     """Create a console user; the password is read from stdin (one line)."""
     from gate.console.auth import add_user
-    from gate.store import Store
 
     if role not in ("guard", "admin"):
         fail("--role: must be guard or admin")
     password = sys.stdin.readline().rstrip("\n")
-    g: Globals = ctx.obj
-    config = g.config()
-    store = Store(g.resolved_data_dir(config), config.tz)
-    try:
-        add_user(store, username, password, "admin" if role == "admin" else "guard")
-    except ValueError as exc:
-        fail(str(exc))
-    finally:
-        store.close()
+    with open_store(ctx.obj) as (_config, store):
+        try:
+            add_user(store, username, password, "admin" if role == "admin" else "guard")
+        except ValueError as exc:
+            fail(str(exc))
     typer.echo(f"user {username} ({role}) created")
 
 
@@ -352,22 +362,12 @@ def report_attendance(
 ) -> None:
     """Each student's first arrival, last departure, on-campus state, late and absent marks."""
     import csv
-    import datetime as dt
 
     from gate.attendance import AttendanceRow, attendance
-    from gate.store import Store
 
-    g: Globals = ctx.obj
-    config = g.config()
-    try:
-        day = dt.date.fromisoformat(date) if date else dt.datetime.now(config.tz).date()
-    except ValueError:
-        fail(f"--date: {date!r} is not a date (YYYY-MM-DD)")
-    store = Store(g.resolved_data_dir(config), config.tz)
-    try:
+    with open_store(ctx.obj) as (config, store):
+        day = report_day(date, config)
         rows = attendance(store, config.calendar, day)
-    finally:
-        store.close()
     if as_json:
         for row in rows:
             emit({"date": day.isoformat(), **row.as_dict()})
@@ -397,22 +397,12 @@ def report_visitors(
 ) -> None:
     """Each visit of the day: who (identity number masked), host, screening, times, route."""
     import csv
-    import datetime as dt
 
-    from gate.store import Store
     from gate.visitors import VisitorDesk
 
-    g: Globals = ctx.obj
-    config = g.config()
-    try:
-        day = dt.date.fromisoformat(date) if date else dt.datetime.now(config.tz).date()
-    except ValueError:
-        fail(f"--date: {date!r} is not a date (YYYY-MM-DD)")
-    store = Store(g.resolved_data_dir(config), config.tz)
-    try:
+    with open_store(ctx.obj) as (config, store):
+        day = report_day(date, config)
         visits = VisitorDesk(config, store).list(day)
-    finally:
-        store.close()
     columns = ["id", "name", "id_type", "id_number", "purpose", "host_id", "status",
                "screening", "valid_from", "valid_until", "checked_out_at"]
     if as_json:

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -21,6 +22,16 @@ def store(tmp_path: Path) -> Iterator[Store]:
     s = Store(tmp_path / "data", TZ)
     yield s
     s.close()
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Any]:
+    """A real Mosquitto on a free loopback port, with the shipped ACL and test passwords."""
+    from tests.mqtt_helpers import secured_broker
+
+    b = secured_broker(tmp_path / "broker").start()
+    yield b
+    b.stop()
 
 
 def run_gate(*args: str, input: str | None = None, timeout: float = 120,

@@ -37,6 +37,14 @@ def secured_broker(workdir: Path) -> LocalBroker:
                        workdir=workdir)
 
 
+def gate_mqtt_section(tmp_path: Path, port: int) -> dict[str, Any]:
+    """The [mqtt] section for a gate that logs in as gate-zqxx-main."""
+    secret = tmp_path / "mqtt.pass"
+    secret.write_text("gate-secret\n")
+    return {"host": "127.0.0.1", "port": port, "username": "gate-zqxx-main",
+            "password_file": str(secret)}
+
+
 class Subscriber:
     """A paho client that collects messages; persistent session so it misses nothing."""
 

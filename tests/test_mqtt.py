@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,25 +19,15 @@ from gate.broker import LocalBroker
 from gate.demo import em4100_frame
 from gate.store import Store
 from tests.conftest import GATE, TZ
-from tests.mqtt_helpers import Subscriber, secured_broker
+from tests.mqtt_helpers import Subscriber, gate_mqtt_section
 from tests.ptys import PtyPort, wait_for
 from tests.scenario import running_gate, seed_people
 
 ALERT_FIELDS = {"schema", "id", "ts", "site", "gate", "type", "severity"}
 
 
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[LocalBroker]:
-    b = secured_broker(tmp_path / "broker").start()
-    yield b
-    b.stop()
-
-
 def mqtt_section(tmp_path: Path, broker: LocalBroker) -> dict[str, Any]:
-    secret = tmp_path / "mqtt.pass"
-    secret.write_text("gate-secret\n")
-    return {"host": "127.0.0.1", "port": broker.port, "username": "gate-zqxx-main",
-            "password_file": str(secret)}
+    return gate_mqtt_section(tmp_path, broker.port)
 
 
 def test_police_receive_alerts_with_every_field(tmp_path: Path, broker: LocalBroker) -> None:

@@ -8,7 +8,6 @@ import http.server
 import json
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ from recognition.images import load_rgb
 from rfid.protocols import BadFrame, CodeFrame, QrLineParser
 from rfid.reader import CardRead
 from tests.conftest import run_gate
-from tests.mqtt_helpers import Subscriber, secured_broker
+from tests.mqtt_helpers import Subscriber, gate_mqtt_section
 from tests.ptys import wait_for
 from tests.scenario import Gate, running_gate
 
@@ -61,17 +60,8 @@ def test_qr_scanner_lines() -> None:
 
 
 
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[LocalBroker]:
-    b = secured_broker(tmp_path / "broker").start()
-    yield b
-    b.stop()
-
-
 def _mqtt(tmp_path: Path, broker: LocalBroker) -> dict[str, Any]:
-    secret = tmp_path / "mqtt.pass"
-    secret.write_text("gate-secret")
-    return {"port": broker.port, "username": "gate-zqxx-main", "password_file": str(secret)}
+    return gate_mqtt_section(tmp_path, broker.port)
 
 
 def _reg(**kw: Any) -> Registration:
