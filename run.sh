@@ -11,7 +11,7 @@ cd "$(dirname "$0")"
 what="${1:-demo}"
 shift || true
 
-RUNTIME_DEBS=(build-essential cmake pkg-config mosquitto mosquitto-clients)
+RUNTIME_DEBS=(build-essential cmake pkg-config python3-dev python3-venv mosquitto mosquitto-clients)
 TEST_DEBS=(chromium fonts-wqy-microhei)
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -19,7 +19,6 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 apt_install() {
   local missing=()
   for p in "$@"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
-  if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then missing+=(python3-venv python3-dev); fi
   if [ "${#missing[@]}" -gt 0 ]; then
     echo "run.sh: installing ${missing[*]}" >&2
     as_root apt-get update -qq
