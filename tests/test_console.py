@@ -223,3 +223,18 @@ def test_visitor_desk_in_the_browser(browser: Browser, gate: Gate) -> None:
     [row] = gate.service.store.query("SELECT status, registered_by FROM visitors")
     assert tuple(row) == ("checked_out", "guard")
     assert gate.service.store.count("visitor_faces") == 1
+
+
+def test_admin_registers_a_vehicle_the_engine_then_admits(gate: Gate) -> None:
+    with httpx.Client(base_url=base(gate)) as client:
+        r = _login(client, "admin", PASSWORDS["admin"])
+        token = r.headers["set-cookie"].split(";")[0].split("=", 1)[1]
+        client.cookies.set("__Host-gate_session", token)
+        headers = {"X-CSRF-Token": r.json()["csrf"]}
+        bad = client.post("/api/vehicles", json={"plate": "京I12345"}, headers=headers)
+        assert bad.status_code == 422  # I never appears on a Chinese plate
+        ok = client.post("/api/vehicles", json={"plate": "京A·12345", "kind": "staff",
+                                                "days": 30}, headers=headers)
+        assert ok.status_code == 200 and ok.json()["plate"] == "京A12345"
+        assert [v["plate"] for v in client.get("/api/vehicles").json()] == ["京A12345"]
+    assert gate.service.engine.on_plate("L1", "京A12345", 0.97).opened

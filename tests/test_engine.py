@@ -199,3 +199,40 @@ def test_manual_open_needs_a_reason_and_is_audited(tmp_path: Path) -> None:
         [audit] = gate.service.store.query("SELECT actor, action, target, details FROM audit_log")
         assert tuple(audit)[:3] == ("guard1", "manual_open", "L1")
         assert "parent without card" in audit[3]
+
+
+def test_unacknowledged_critical_alerts_are_escalated_once(tmp_path: Path) -> None:
+    with running_gate(tmp_path, FACES, console={"enabled": False,
+                                                "alert_escalate_minutes": 1}) as gate:
+        service = gate.service
+        service.engine.raise_alert("tailgating", "critical", "L1", {"people": 2})
+        service.engine.raise_alert("unknown_card", "warning", "L1", {})
+        assert service.escalate_alerts() == 0  # not old enough yet
+        old = (service.store.now() - dt.timedelta(minutes=2)).isoformat(timespec="milliseconds")
+        with service.store.transaction() as db:
+            db.execute("UPDATE alerts SET ts = ?", (old,))
+        assert service.escalate_alerts() == 1  # only the critical one
+        assert service.escalate_alerts() == 0  # and only once
+        [escalated] = gate.outbox("/alerts/alert_escalated")
+        assert escalated["original_type"] == "tailgating"
+        assert escalated["severity"] == "critical"
+
+
+def test_attendance_report_cli(tmp_path: Path) -> None:
+    import csv
+    import io
+
+    from tests.conftest import run_gate
+
+    with running_gate(tmp_path, FACES) as gate:
+        gate.tap("obama")
+    result = run_gate("report", "attendance", "--csv",
+                      env={"GATE_DATA_DIR": str(tmp_path / "data")})
+    assert result.returncode == 0, result.stderr
+    rows = {r["person_id"]: r for r in csv.DictReader(io.StringIO(result.stdout))}
+    assert set(rows) == {"obama", "biden", "kit_harington", "nocons"}  # students only
+    assert rows["obama"]["on_campus"] == "True" and rows["obama"]["first_arrival"]
+    assert rows["biden"]["first_arrival"] == ""
+    bad = run_gate("report", "attendance", "--date", "2026-13-01",
+                   env={"GATE_DATA_DIR": str(tmp_path / "data")})
+    assert bad.returncode == 2 and "--date" in bad.stderr

@@ -35,6 +35,7 @@ from gate.visitors import Registration, VisitorError
 from gate.watchlist import lists_in_force, normalise_plate
 from recognition.enrol import encode_enrolment_photo
 from recognition.images import decode_rgb
+from recognition.plate_formats import validate
 from rfid.cards import CardNumberError, registry_key
 
 if TYPE_CHECKING:
@@ -95,6 +96,14 @@ class HostDecisionBody(_Body):
 
 class CardBody(_Body):
     card: Annotated[str, Field(min_length=3, max_length=40)]
+
+
+class VehicleBody(_Body):
+    plate: Annotated[str, Field(min_length=2, max_length=16)]
+    kind: Annotated[str, Field(pattern="^(staff|parent|delivery|other)$")] = "staff"
+    owner_id: Annotated[str | None, Field(max_length=64)] = None
+    days: Annotated[int | None, Field(ge=1, le=3650)] = None  # valid for this many days
+    note: Annotated[str, Field(max_length=200)] = ""
 
 
 class UserBody(_Body):
@@ -370,6 +379,19 @@ def create_app(service: "Service") -> FastAPI:
     @app.get("/api/vehicles")
     def vehicles(_u: User) -> list[dict[str, Any]]:
         return [dict(r) for r in store.query("SELECT * FROM vehicles ORDER BY plate")]
+
+    @app.post("/api/vehicles")
+    def add_vehicle(body: VehicleBody, current: Admin) -> dict[str, Any]:
+        plate = validate(body.plate, config.plates.region)
+        if plate is None:
+            raise HTTPException(422, f"plate: {body.plate!r} is not a valid"
+                                     f" {config.plates.region} plate")
+        now = store.now()
+        until = now + dt.timedelta(days=body.days) if body.days else None
+        store.upsert_vehicle(plate.text, body.owner_id, body.kind, now, until, body.note)
+        store.audit(current.username, "vehicle_registered", plate.text, {"kind": body.kind})
+        return {"plate": plate.text, "kind": body.kind,
+                "valid_until": until.isoformat(timespec="seconds") if until else None}
 
     @app.get("/api/watchlists")
     def watchlists(_u: User) -> dict[str, Any]:
