@@ -90,7 +90,8 @@ def _print(line: str) -> None:
 
 def _show(decision: Decision) -> None:
     e = decision.event
-    who = f"{decision.person.name} ({decision.person.id})" if decision.person else "-"
+    who = f"{decision.person.name} ({decision.person.id})" if decision.person else \
+        str(e.details.get("plate", "-"))
     action = "OPEN" if decision.opened else "DENY"
     direction = e.direction or "-"
     line = (f"{e.ts:%H:%M:%S} lane {e.lane or '-'} {direction:<5} {e.type:<10} {who:<22} "
@@ -105,7 +106,9 @@ def run_demo(duration: float = 0.0, data_dir: Path | None = None, tap_interval: 
     workdir = Path(tempfile.mkdtemp(prefix="campus-gate-demo-"))
     ptys = {name: _Pty() for name in ("L1-in", "L2-in", "L2-out")}
     video = _demo_video(workdir / "gate-cam.avi")
-    _print(f"camera: gate-cam plays {video.name}, composed from a real photo")
+    car_video = _car_video(workdir / "car-cam.avi")
+    _print(f"cameras: gate-cam plays {video.name} (composed from a real photo), car-cam plays "
+           f"{car_video.name} (a generated plate)")
     broker = None
     if find_mosquitto():
         broker = LocalBroker(workdir=workdir / "broker").start()
@@ -116,11 +119,13 @@ def run_demo(duration: float = 0.0, data_dir: Path | None = None, tap_interval: 
         site="demo", gate="main", data_dir=data_dir or workdir / "data",
         mqtt=MqttConfig(port=broker.port if broker else 1883),
         console=ConsoleConfig(bind=f"127.0.0.1:{free_port()}"),
-        cameras=[CameraConfig(id="gate-cam", source=str(video), role="gate", max_fps=8)],
+        cameras=[CameraConfig(id="gate-cam", source=str(video), role="gate", max_fps=8),
+                 CameraConfig(id="car-cam", source=str(car_video), role="vehicle", max_fps=4)],
         lanes=[
             LaneConfig(id="L1", camera="gate-cam", relay=RelayConfig(kind="dry-run"), readers=[
                 ReaderConfig(id="L1-in", port=ptys["L1-in"].path, direction="entry",
                              holdoff_ms=500)]),
+            LaneConfig(id="V1", vehicle_camera="car-cam", relay=RelayConfig(kind="dry-run")),
             LaneConfig(id="L2", relay=RelayConfig(kind="dry-run"), readers=[
                 ReaderConfig(id="L2-in", port=ptys["L2-in"].path, direction="entry",
                              holdoff_ms=500),
@@ -174,6 +179,7 @@ def _import_roster(config: Config) -> None:
     try:
         summary = import_roster(store, demo_data_dir() / "roster.csv",
                                 FaceEnroller(store, config))
+        store.upsert_vehicle(DEMO_PLATE, "T001", "staff", note="demo: the teacher's car")
         _print(f"roster: {sum(summary.people.values())} people, {sum(summary.cards.values())}"
                f" cards, {summary.photos['enrolled']} face photos enrolled (with consent) into "
                f"{store.path}")
@@ -208,6 +214,27 @@ def _demo_video(path: Path) -> Path:
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 25, (1280, 720))
     for rgb in walking_frames([head], 75):
         writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    writer.release()
+    return path
+
+
+DEMO_PLATE = "京A12345"
+
+
+def _car_video(path: Path) -> Path:
+    """A registered staff car stops at the barrier for 2 s, then the lane is empty for 4 s."""
+    import random
+
+    import cv2
+
+    from gate.bench.plates_data import PlateSpec, car_scene, render_plate
+    from gate.bench.scenes import background
+
+    rgb, _box = car_scene(render_plate(PlateSpec(DEMO_PLATE, "blue")), random.Random(22),
+                          plate_width=210)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 25, (1280, 720))
+    for frame in [rgb] * 50 + [background()] * 100:
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
     writer.release()
     return path
 

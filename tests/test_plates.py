@@ -118,3 +118,33 @@ def test_whole_frame_ocr_after_crop_recognition(reader: PlateReader) -> None:
     reader.read(bgr)  # recognition-only calls first
     texts = [t for t, _s, _q in reader.ocr_frame(bgr)]
     assert any("12345" in t for t in texts), texts
+
+
+def _car_video(path: Path, spec: PlateSpec) -> Path:
+    """A car stops at the barrier for 2 s, then the lane is empty for 2 s (25 fps)."""
+    from tests.test_camera import write_video
+
+    rgb, _box = car_scene(render_plate(spec), random.Random(21), plate_width=210)
+    empty = background()
+    return write_video(path, [rgb] * 50 + [empty] * 50)
+
+
+def test_watchlisted_plate_on_a_vehicle_camera_never_opens(tmp_path: Path) -> None:
+    video = _car_video(tmp_path / "car.avi", PlateSpec("沪B66666", "blue"))
+    cameras = [{"id": "car-cam", "source": str(video), "role": "vehicle", "max_fps": 8}]
+    with running_gate(tmp_path, FACES, cameras=cameras,
+                      extra_lanes=[{"id": "V1", "vehicle_camera": "car-cam"}]) as gate:
+        store = gate.service.store
+        with store.transaction() as db:
+            db.execute("INSERT INTO watchlists (name, source, received_at) VALUES"
+                       " ('police', 'test', 'now')")
+            db.execute("INSERT INTO watchlist_plates (list, plate, reason) VALUES"
+                       " ('police', '沪B66666', 'stolen')")
+        from tests.ptys import wait_for
+
+        wait_for(lambda: "watchlist_plate" in gate.alerts(), timeout=60,
+                 what="the vehicle camera's voted plate")
+        [row] = store.query("SELECT type, decision, reason, lane FROM events WHERE"
+                            " method = 'plate' LIMIT 1")
+        assert tuple(row) == ("vehicle_denied", "deny", "watchlist_plate", "V1")
+        assert not getattr(gate.service.relays["V1"], "energised", True)
