@@ -240,6 +240,21 @@ def people_import(
         typer.echo(f"rejected: {len(summary.rejected)} row(s)")
 
 
+@people_app.command("erase-face")
+def people_erase_face(ctx: typer.Context, person_id: str) -> None:
+    """Withdraw face consent and erase the person's face data (they stay card only)."""
+    import dataclasses
+
+    with open_store(ctx.obj) as (_config, store):
+        person = store.get_person(person_id)
+        if person is None:
+            fail(f"no person {person_id!r}")
+        erased = store.erase_person_biometrics(person_id)
+        store.upsert_person(dataclasses.replace(person, face_consent=False))
+        store.audit("cli", "face_erased", person_id, {"encodings": erased})
+    typer.echo(f"{person_id}: {erased} face encoding(s) erased; consent withdrawn (card only)")
+
+
 def _enroller(store: Store, config: Config) -> FaceEnroller:
     from gate.faces import FaceEnroller
 

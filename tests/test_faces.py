@@ -194,3 +194,23 @@ def test_accuracy_aims_on_the_labelled_set(engine: DlibFaceEngine) -> None:
     assert acc.identification_rate >= 95.0, acc.misses
     assert acc.stranger_acceptance <= 2.0
     assert acc.wrong == 0
+
+
+def test_erase_face_on_request(tmp_path: Path) -> None:
+    env = {"GATE_DATA_DIR": str(tmp_path / "data")}
+    roster = tmp_path / "roster.csv"
+    roster.write_text("person_id,name,photo,face_consent,card_uid\n"
+                      f"S1,Obama,{FACES / 'train/obama/obama.jpg'},yes,6200000001\n",
+                      encoding="utf-8")
+    assert run_gate("people", "import", str(roster), env=env).returncode == 0
+    result = run_gate("people", "erase-face", "S1", env=env)
+    assert result.returncode == 0 and "1 face encoding(s) erased" in result.stdout
+    store = Store(tmp_path / "data", TZ)
+    try:
+        assert store.count("face_encodings") == 0
+        person = store.get_person("S1")
+        assert person is not None and not person.face_consent
+        assert store.person_for_card(["hex:6200000001"]) is not None  # the card still works
+    finally:
+        store.close()
+    assert run_gate("people", "erase-face", "nobody", env=env).returncode == 2
