@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,6 +54,23 @@ class Decision:
 Listener = Callable[[Decision], None]
 
 
+class TrackMemory:
+    """Which face tracks a check has already handled: each track once, in bounded memory."""
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self.limit = limit
+        self._seen: OrderedDict[tuple[str, int], None] = OrderedDict()
+
+    def first_time(self, camera: str, track_id: int) -> bool:
+        key = (camera, track_id)
+        if key in self._seen:
+            return False
+        self._seen[key] = None
+        if len(self._seen) > self.limit:
+            self._seen.popitem(last=False)
+        return True
+
+
 @dataclass
 class _FaceCheck:
     """The outcome of checking the face at the reader against the card's holder."""
@@ -87,7 +105,7 @@ class Engine:
         self.evidence = FaceEvidence()
         self.watch_gallery = Gallery.from_rows([])
         self._describe_watch: Callable[[str], dict[str, Any] | None] = lambda _label: None
-        self._watch_checked: set[tuple[str, int]] = set()
+        self._watch_checked = TrackMemory()
         self.fire_active = False
         self._listeners: list[Listener] = []
         self._lock = threading.Lock()
@@ -99,10 +117,10 @@ class Engine:
         self._timers: set[threading.Timer] = set()
         self.visitors: VisitorDesk | None = None
         self.visitor_gallery = Gallery.from_rows([])
-        self._visitor_checked: set[tuple[str, int]] = set()
+        self._visitor_checked = TrackMemory()
         self._zones = {c.id: (c.zone or c.id, c.restricted) for c in config.cameras}
         self._closed = False
-        self._face_tracks_done: set[tuple[str, int]] = set()
+        self._known_done = TrackMemory()
 
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -231,21 +249,18 @@ class Engine:
         if lane_id is None:
             return
         for face in sightings.faces:
-            key = (sightings.camera_id, face.track_id)
-            if face.person_id is None or key in self._face_tracks_done:
-                continue
-            self._face_tracks_done.add(key)
-            self._known_face(lane_id, face)
+            if face.person_id and self._known_done.first_time(sightings.camera_id,
+                                                               face.track_id):
+                self._known_face(lane_id, face)
 
     def _screen_watchlist(self, sightings: Sightings, lane_id: str | None) -> None:
         """Every new face track near the gate is checked once against the watch lists."""
         if not self.watch_gallery.size:
             return
         for face in sightings.faces:
-            key = (sightings.camera_id, face.track_id)
-            if face.template is None or key in self._watch_checked:
+            if face.template is None or not self._watch_checked.first_time(
+                    sightings.camera_id, face.track_id):
                 continue
-            self._watch_checked.add(key)
             hit = self.watch_gallery.identify(face.template,
                                               self.config.faces.watchlist_threshold, 0.0)
             if hit.person_id is None or hit.distance is None:
@@ -260,10 +275,9 @@ class Engine:
             return
         zone, restricted = self._zones.get(sightings.camera_id, (sightings.camera_id, False))
         for face in sightings.faces:
-            key = (sightings.camera_id, face.track_id)
-            if face.template is None or key in self._visitor_checked:
+            if face.template is None or not self._visitor_checked.first_time(
+                    sightings.camera_id, face.track_id):
                 continue
-            self._visitor_checked.add(key)
             hit = self.visitor_gallery.identify(face.template,
                                                 self.config.faces.identify_threshold,
                                                 self.config.faces.identify_margin)

@@ -236,3 +236,14 @@ def test_attendance_report_cli(tmp_path: Path) -> None:
     bad = run_gate("report", "attendance", "--date", "2026-13-01",
                    env={"GATE_DATA_DIR": str(tmp_path / "data")})
     assert bad.returncode == 2 and "--date" in bad.stderr
+
+
+def test_track_memory_is_once_per_track_and_bounded() -> None:
+    from gate.engine import TrackMemory
+
+    memory = TrackMemory(limit=3)
+    assert memory.first_time("cam", 1) and not memory.first_time("cam", 1)
+    assert memory.first_time("other", 1)  # track ids are per camera
+    for track in (2, 3, 4):
+        assert memory.first_time("cam", track)
+    assert memory.first_time("cam", 1)  # the oldest was forgotten: memory stays bounded
