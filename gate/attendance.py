@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from gate.config import CalendarConfig
+from gate.config import CalendarConfig, Config
 from gate.messages import guardian_notification
 from gate.records import Event
 from gate.store import Store
@@ -51,12 +51,12 @@ def attendance(store: Store, calendar: CalendarConfig, day: dt.date,
     return rows
 
 
-def notify_absences(store: Store, config: Any, now: dt.datetime) -> int:
+def notify_absences(store: Store, config: Config, now: dt.datetime) -> int:
     """Once a school day, after the cut-off: tell the guardians of students not arrived.
 
     Restart-safe: a student already marked absent today is not marked again.
     """
-    calendar: CalendarConfig = config.calendar
+    calendar = config.calendar
     if not calendar.is_school_day(now.date()) or now.time() < calendar.absent_cutoff:
         return 0
     done = {p.person_id for p in store.passages(now.date()) if p.type == "absent"}

@@ -70,7 +70,8 @@ def demo_data_dir() -> Path:
     return Path(str(resources.files("gate") / "demo_data"))
 
 
-class _Pty:
+class PtyPair:
+    """A pseudo-terminal standing in for a USB-serial reader: readers open ``path``."""
     def __init__(self) -> None:
         self.master, self.slave = os.openpty()
         self.path = os.ttyname(self.slave)
@@ -104,7 +105,7 @@ def _show(decision: Decision) -> None:
 def run_demo(duration: float = 0.0, data_dir: Path | None = None, tap_interval: float = 2.0
              ) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="campus-gate-demo-"))
-    ptys = {name: _Pty() for name in ("L1-in", "L2-in", "L2-out")}
+    ptys = {name: PtyPair() for name in ("L1-in", "L2-in", "L2-out")}
     video = _demo_video(workdir / "gate-cam.avi")
     car_video = _car_video(workdir / "car-cam.avi")
     _print(f"cameras: gate-cam plays {video.name} (composed from a real photo), car-cam plays "

@@ -44,7 +44,6 @@ class Decision:
     person: Person | None
     opened: bool
     alerts: tuple[Alert, ...] = ()
-    notify_guardians: bool = False
 
     @property
     def alert(self) -> Alert | None:
@@ -423,7 +422,7 @@ class Engine:
                              details={**details, "event_id": event.id})
                        for kind, sev, details in draft.alerts)
         opened = draft.decision == "open"
-        decision = Decision(event, person, opened, alerts, draft.notify)
+        decision = Decision(event, person, opened, alerts)
         messages: list[OutboxMessage] = [event_message(self.config, event, person)]
         if person is not None and draft.notify and person.role == "student":
             notice = event

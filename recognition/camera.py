@@ -47,10 +47,11 @@ class Camera:
     """
 
     def __init__(self, camera_id: str, source: str | int, *, loop: bool = False,
-                 max_backoff_s: float = 10.0) -> None:
+                 max_backoff_s: float = 10.0, rgb: bool = True) -> None:
         self.camera_id = camera_id
         self.source = parse_source(source)
         self.loop = loop
+        self.rgb = rgb  # False: frames stay in OpenCV's BGR (the plate reader wants BGR)
         self.health = CameraHealth()
         self._max_backoff = max_backoff_s
         self._frame: Image | None = None
@@ -86,7 +87,10 @@ class Camera:
 
     def snapshot_jpeg(self, quality: int = 85) -> bytes | None:
         _, frame = self.latest()
-        return None if frame is None else encode_jpeg(frame, quality)
+        if frame is None:
+            return None
+        return encode_jpeg(frame if self.rgb else cv2.cvtColor(frame, cv2.COLOR_BGR2RGB),
+                           quality)
 
     def _open(self) -> cv2.VideoCapture | None:
         cap = cv2.VideoCapture(self.source)
@@ -120,7 +124,7 @@ class Camera:
                     self._lost(f"{self.source!r} stopped delivering frames")
                     self.health.reconnects += 1
                     break
-                self._publish(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+                self._publish(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) if self.rgb else bgr)
                 if period:
                     next_at += period
                     self._stop.wait(max(0.0, next_at - time.monotonic()))

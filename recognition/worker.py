@@ -66,8 +66,6 @@ class WorkerHealth:
 
 def _worker_main(jobs: list[CameraJob], rows: list[tuple[str, bytes]], out: Any, control: Any,
                  stop: Any) -> None:
-    import cv2
-
     from recognition.camera import Camera
     from recognition.face_engine import DlibFaceEngine
     from recognition.gallery import Gallery
@@ -76,7 +74,8 @@ def _worker_main(jobs: list[CameraJob], rows: list[tuple[str, bytes]], out: Any,
 
     engine = DlibFaceEngine()
     gallery = Gallery.from_rows(rows)
-    cams = [Camera(j.camera_id, j.source, loop=j.loop).start() for j in jobs]
+    cams = [Camera(j.camera_id, j.source, loop=j.loop, rgb=j.plates_region is None).start()
+            for j in jobs]
     pipes = [FacePipeline(engine, gallery, j.settings) for j in jobs]
     regions = {j.plates_region for j in jobs if j.plates_region}
     readers = {r: PlateReader(r, fallback=False) for r in regions}
@@ -106,8 +105,7 @@ def _worker_main(jobs: list[CameraJob], rows: list[tuple[str, bytes]], out: Any,
                 seen[i], next_due[i] = seq, now + 1.0 / job.max_fps
                 processed[i] += 1
                 if job.plates_region:
-                    bgr = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
-                    reads = readers[job.plates_region].read(bgr)
+                    reads = readers[job.plates_region].read(frame)  # BGR from this camera
                     voter = voters[job.camera_id]
                     if reads:
                         voter.add(reads, now)

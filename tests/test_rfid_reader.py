@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import queue
 import subprocess
-import sys
 from pathlib import Path
 from typing import IO
 
@@ -137,4 +136,3 @@ def test_gate_rfid_listen_rejects_bad_usage() -> None:
                              "morse"], capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
     assert "--protocol" in result.stderr
-    assert sys.executable

@@ -23,7 +23,7 @@ from gate.bench import Figure, percentile, timings_ms
 from gate.bench.faces import train_encodings
 from gate.bench.scenes import Head, background, cut_head, paste
 from gate.config import Config, parse_config
-from gate.demo import _Pty, em4100_frame
+from gate.demo import PtyPair, em4100_frame
 from gate.engine import Decision
 from gate.records import Person
 from gate.service import Service
@@ -75,7 +75,7 @@ def _card_of(service: Service, person: str) -> str:
 
 
 def _tap_latencies(engine: DlibFaceEngine, quick: bool, cold: bool) -> list[float]:
-    pty = _Pty()
+    pty = PtyPair()
     heads = {k: cut_head(engine, rel, label) for k, (rel, label) in PEOPLE.items()}
     frames = {k: _frame(h) for k, h in heads.items()}
     with _gate(engine, pty.path) as service:
@@ -128,7 +128,7 @@ def _rush_people_per_min(engine: DlibFaceEngine, quick: bool) -> float:
     """A morning rush: each pupil walks into view (10 frames at 25 fps) and taps."""
     heads = [cut_head(engine, rel, label) for rel, label in PEOPLE.values()]
     people = 15 if quick else 60
-    pty = _Pty()  # the reader is configured but not started: taps go straight to the engine
+    pty = PtyPair()  # the reader is configured but not started: taps go straight to the engine
     with _gate(engine, pty.path) as service:
         gate = service.engine
         cards = {h.label: CardId(bytes.fromhex(_card_of(service, h.label))) for h in heads}

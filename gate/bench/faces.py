@@ -10,7 +10,8 @@ import numpy as np
 
 from gate.bench import Figure, percentile, timings_ms
 from gate.bench.scenes import PROBES, TRAIN, cut_head, photo, variations, walking_frames
-from gate.config import FacesConfig
+from gate.config import Config, FacesConfig
+from gate.faces import pipeline_settings
 from recognition.face_engine import (
     Box,
     DlibFaceEngine,
@@ -19,7 +20,7 @@ from recognition.face_engine import (
     import_face_recognition,
 )
 from recognition.gallery import Gallery
-from recognition.pipeline import FacePipeline, PipelineSettings
+from recognition.pipeline import FacePipeline
 
 PLAIN_TOLERANCE = 0.6  # face_recognition's default
 face_recognition = import_face_recognition()
@@ -162,8 +163,7 @@ def _frame_figures(engine: DlibFaceEngine, quick: bool, faces: FacesConfig) -> l
     rgb = photo("obama-720p.jpg")
     assert rgb.shape[:2] == (720, 1280)
     gallery = Gallery.from_rows([])
-    settings = PipelineSettings(detect_scale=faces.detect_scale, min_face_px=faces.min_face_px,
-                                min_sharpness=faces.min_sharpness)
+    settings = pipeline_settings(Config(faces=faces))
     found: list[int] = []
 
     def ours() -> None:
@@ -190,10 +190,7 @@ def _stream_figures(engine: DlibFaceEngine, quick: bool, faces: FacesConfig) -> 
     frames = [f for k in (1, 2, 3) for f in walking_frames(heads[:k], n // 3)]
     train = train_encodings(engine)
     gallery = Gallery([p for p, _ in train], np.stack([v for _, v in train]))
-    settings = PipelineSettings(detect_scale=faces.detect_scale, min_face_px=faces.min_face_px,
-                                min_sharpness=faces.min_sharpness,
-                                identify_threshold=faces.identify_threshold,
-                                identify_margin=faces.identify_margin)
+    settings = pipeline_settings(Config(faces=faces))
     pipeline = FacePipeline(engine, gallery, settings)
     start = time.perf_counter()
     for i, frame in enumerate(frames):
