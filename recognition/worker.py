@@ -169,6 +169,10 @@ class RecognitionWorkers:
     def alive(self) -> bool:
         return all(p.is_alive() for p in self._procs)
 
+    def exit_codes(self) -> dict[str, int | None]:
+        """Worker processes that have exited, with their exit codes (-9: SIGKILL)."""
+        return {p.name: p.exitcode for p in self._procs if not p.is_alive()}
+
     def stop(self) -> None:
         self._stop.set()
         for proc in self._procs:
