@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import queue
+import time
 import tomllib
 from pathlib import Path
 
@@ -25,7 +27,9 @@ from recognition.liveness import (
     model_input,
 )
 from recognition.pipeline import FacePipeline, PipelineSettings
+from recognition.worker import CameraJob, RecognitionWorkers, Sightings
 from tests.conftest import ROOT
+from tests.test_camera import write_video
 
 SAMPLES = ROOT / "tests" / "fixtures" / "liveness"
 LIVE_LANE = {"cameras": [{"id": "cam1", "source": "x.mp4", "role": "gate"},
@@ -100,6 +104,32 @@ def test_liveness_score_on_detector_boxes_separates_the_samples(engine: DlibFace
     threshold = FacesConfig().liveness_threshold
     assert scores["image_T1.jpg"] > 0.9
     assert max(scores["image_F1.jpg"], scores["image_F2.jpg"]) < threshold
+
+
+@pytest.mark.slow
+def test_worker_process_reports_the_fused_liveness_of_each_camera(tmp_path: Path) -> None:
+    config = parse_config(LIVE_LANE)
+    jobs = []
+    for camera_id, name in (("cam1", "image_T1.jpg"), ("cam2", "image_F2.jpg")):
+        video = write_video(tmp_path / f"{camera_id}.avi", [load_rgb(SAMPLES / name)] * 10)
+        settings = pipeline_settings(config, camera_id="cam1")  # both cameras check liveness
+        jobs.append(CameraJob(camera_id, str(video), settings, max_fps=10, loop=True))
+    got: queue.Queue[Sightings] = queue.Queue()
+    workers = RecognitionWorkers(jobs, [], workers=1, on_sightings=got.put)
+    workers.start()
+    scores: dict[str, float] = {}
+    try:
+        deadline = time.monotonic() + 90
+        while len(scores) < 2 and time.monotonic() < deadline:
+            batch = got.get(timeout=max(0.1, deadline - time.monotonic()))
+            for face in batch.faces:
+                if face.liveness is not None:
+                    scores[batch.camera_id] = face.liveness
+    finally:
+        workers.stop()
+    threshold = config.faces.liveness_threshold
+    assert set(scores) == {"cam1", "cam2"}, scores
+    assert is_live(scores["cam1"], threshold) and not is_live(scores["cam2"], threshold), scores
 
 
 # --- crop geometry and tensor layout (upstream CropImage and to_tensor) --------------------
@@ -248,3 +278,13 @@ def test_liveness_needs_a_lane_camera() -> None:
 def test_threshold_must_be_a_probability() -> None:
     with pytest.raises(ConfigError, match=r"faces\.liveness_threshold"):
         parse_config({"faces": {"liveness_threshold": 1.5}})
+
+
+@pytest.mark.slow
+def test_bench_reports_liveness_ms_per_face() -> None:
+    from gate.bench import _suites, liveness
+
+    assert liveness.run in _suites()
+    (figure,) = liveness.run(True)
+    assert figure.as_dict()["name"] == "faces.liveness_ms" and figure.unit == "ms"
+    assert 0.5 < figure.value < 1000  # both models ran on a real face, once per call
