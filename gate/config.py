@@ -146,6 +146,9 @@ class LaneConfig(Strict):
     vehicle_camera: Identifier | None = None
     relay: RelayConfig = RelayConfig()
     readers: list[ReaderConfig] = []
+    # Liveness of the faces at this lane's camera (README "Liveness"): "alert" raises
+    # spoof_attempt on a card+face passage, "required" also refuses face-only passages.
+    liveness: Literal["off", "alert", "required"] = "off"
 
 
 class CameraConfig(Strict):
@@ -258,6 +261,9 @@ class FacesConfig(Strict):
     min_sharpness: Annotated[float, Field(ge=0)] = 15.0
     detect_scale: Annotated[float, Field(gt=0.05, le=1)] = 0.4
     workers: Annotated[int, Field(ge=1, le=16)] = 1
+    # A face is live when its fused liveness score (0..1) is >= this; README "Liveness".
+    liveness_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    liveness_frames: Annotated[int, Field(ge=1, le=30)] = 3
 
 
 class RulesConfig(Strict):
@@ -333,6 +339,8 @@ class Config(Strict):
                 if cameras[ref].role != wanted:
                     raise ValueError(f"lanes[{i}].{key}: camera {ref!r} has role "
                                      f"{cameras[ref].role!r}, expected {wanted!r}")
+            if lane.liveness != "off" and lane.camera is None:
+                raise ValueError(f"lanes[{i}].liveness: {lane.liveness!r} needs a lane camera")
         self._serial_ports_exclusive()
         return self
 

@@ -74,6 +74,10 @@ def _worker_main(jobs: list[CameraJob], rows: list[tuple[str, bytes]], out: Any,
 
     engine = DlibFaceEngine()
     gallery = Gallery.from_rows(rows)
+    if any(j.settings.liveness for j in jobs):
+        from recognition.liveness import default_checker
+
+        default_checker()  # load the models now, not when the first face walks up
     cams = [Camera(j.camera_id, j.source, loop=j.loop, rgb=j.plates_region is None).start()
             for j in jobs]
     pipes = [FacePipeline(engine, gallery, j.settings) for j in jobs]
