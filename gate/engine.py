@@ -190,8 +190,8 @@ class Engine:
             exit_permitted=(direction is Direction.EXIT
                             and self.store.has_exit_permission(person.id, now)),
             calendar=self.config.calendar, rules=self.config.rules,
-            liveness_mode=getattr(lane, "liveness", "off") if lane else "off",
-            liveness_threshold=float(getattr(self.config.faces, "liveness_threshold", 0.5)))
+            liveness_mode=lane.liveness if lane else "off",
+            liveness_threshold=self.config.faces.liveness_threshold)
         draft = rules.decide_card(facts)
         guardians: tuple[str, ...] = ()
         if draft.notify_guardians and person.role == "student":
@@ -223,7 +223,7 @@ class Engine:
         return rules.face_check(wanted=True, consent=True, has_camera=True, seen=True,
                                 enrolled=verdict.enrolled, match=verdict.match,
                                 distance=verdict.distance, other=other,
-                                liveness=getattr(face, "liveness", None))
+                                liveness=face.liveness)
 
     def _visitor_or_unknown(self, read: CardRead, lane_id: str, direction: Direction,
                             now: dt.datetime) -> Decision:
@@ -250,9 +250,11 @@ class Engine:
         self._follow_visitors(sightings)
         if lane_id is None:
             return
+        scoring = self._lanes[lane_id].liveness != "off"
         for face in sightings.faces:
-            if face.person_id and self._known_done.first_time(sightings.camera_id,
-                                                               face.track_id):
+            if not face.person_id or (scoring and face.liveness is None):
+                continue  # with liveness on, a track is judged once its score is in
+            if self._known_done.first_time(sightings.camera_id, face.track_id):
                 self._known_face(lane_id, face)
 
     def _screen_watchlist(self, sightings: Sightings, lane_id: str | None) -> None:
@@ -296,9 +298,8 @@ class Engine:
         lane = self._lanes.get(lane_id)
         draft = rules.decide_known_face(
             person, self.config.rules.staff_face_only,
-            getattr(lane, "liveness", "off") if lane else "off",
-            getattr(face, "liveness", None),
-            float(getattr(self.config.faces, "liveness_threshold", 0.5)))
+            lane.liveness if lane else "off", face.liveness,
+            self.config.faces.liveness_threshold)
         if draft is not None:
             self._record(draft, self.store.now(), lane_id, Direction.ENTRY, person)
             return

@@ -108,7 +108,7 @@ class Service:
         self._bad_frames = Throttle(log, 30.0)
         self.camera_health: dict[str, WorkerHealth] = {}
         self.recognition_jobs = [
-            CameraJob(c.id, c.source, pipeline_settings(config, c.roi), c.max_fps,
+            CameraJob(c.id, c.source, pipeline_settings(config, c.roi, camera_id=c.id), c.max_fps,
                       loop=loop_video,
                       plates_region=config.plates.region if c.role == "vehicle" else None)
             for c in config.cameras if c.role != "perimeter"]

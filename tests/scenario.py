@@ -97,7 +97,7 @@ class Gate:
 @contextmanager
 def running_gate(tmp_path: Path, faces_dir: Path, video: Path | None = None,
                  extra_lanes: list[dict[str, Any]] | None = None,
-                 **sections: Any) -> Iterator[Gate]:
+                 lane: dict[str, Any] | None = None, **sections: Any) -> Iterator[Gate]:
     data = tmp_path / "data"
     seed_people(data, faces_dir)
     ptys = {name: PtyPort() for name in ("L1-in", "L1-out")}
@@ -110,6 +110,7 @@ def running_gate(tmp_path: Path, faces_dir: Path, video: Path | None = None,
         "calendar": {"school_days": [1, 2, 3, 4, 5, 6, 7], "late_after": "23:59:59",
                      "lessons": []},
     }
+    raw["lanes"][0].update(lane or {})
     raw["lanes"] += extra_lanes or []
     if video is not None:
         raw["cameras"] = [{"id": "gate-cam", "source": str(video), "role": "gate",
