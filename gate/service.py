@@ -157,10 +157,10 @@ class Service:
         if self._console_app is not None:
             sup.add_loop("console", "console", self._console_loop)
 
-    def _camera_up(self, camera_id: str) -> tuple[bool, str | None]:
+    def _camera_up(self, camera_id: str) -> tuple[bool | None, str | None]:
         h = self.camera_health.get(camera_id)
-        if h is None:
-            return False, "no report from the recognition worker yet"
+        if h is None:  # the worker is still starting (dlib loads for seconds): not news
+            return None, "no report from the recognition worker yet"
         return h.connected, h.last_error
 
     def _loop_fault(self, name: str, why: str, critical: bool) -> None:
