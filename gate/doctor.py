@@ -528,8 +528,9 @@ def check_clock(config: Config, runner: Runner = _run) -> Verdict:
     try:
         out = runner(["timedatectl", "show"])
     except (OSError, subprocess.SubprocessError) as exc:
+        why = (getattr(exc, "stderr", None) or "").strip().splitlines()[:1] or [type(exc).__name__]
         return warn(check, f"cannot tell whether the clock is synchronised "
-                    f"({type(exc).__name__}); now {now}", "on the gate computer run "
+                    f"(timedatectl: {why[0]}); now {now}", "on the gate computer run "
                     "`timedatectl` and enable NTP (`timedatectl set-ntp true`, or chrony)", now=now)
     props = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
     info = {"now": now, "ntp": props.get("NTP"), "synchronized": props.get("NTPSynchronized"),

@@ -346,3 +346,57 @@ def test_a_crashing_check_is_reported_not_raised(tmp_path: Path) -> None:
 
     (verdict,) = _guarded(broken)
     assert verdict.status == "fail" and "KeyError" in verdict.detail
+
+
+def test_reader_held_by_the_running_service_is_reported_in_use(tmp_path: Path) -> None:
+    import serial
+
+    from gate.doctor import check_reader
+
+    pty = PtyPort()
+    held = serial.Serial(pty.path, 9600, exclusive=True)  # as SerialCardReader opens it
+    try:
+        verdict = check_reader(_reader().model_copy(update={"port": pty.path}), 0.5)
+    finally:
+        held.close()
+        pty.close()
+    assert verdict.status == "warn"
+    assert "in use by another process" in verdict.detail and "systemctl stop gate" in verdict.fix
+
+
+def test_lcus_relay_board_takes_commands(tmp_path: Path) -> None:
+    from gate.actuator import lcus_command
+    from gate.config import LaneConfig, RelayConfig
+    from gate.doctor import check_relay
+
+    pty = PtyPort()
+    try:
+        lane = LaneConfig(id="L1", relay=RelayConfig(kind="lcus", port=pty.path, channel=2,
+                                                     pulse_ms=100))
+        quiet = check_relay(lane)
+        assert quiet.status == "ok" and "channel 2 accepted a command" in quiet.detail
+        assert pty.read_available(want=4) == lcus_command(2, False)  # locked, never opened
+        pulsed = check_relay(lane, pulse=True)
+        assert pulsed.status == "ok" and "pulsed 100 ms" in pulsed.detail
+        assert pty.read_available(want=8) == lcus_command(2, True) + lcus_command(2, False)
+    finally:
+        pty.close()
+    gone = check_relay(LaneConfig(id="L1", relay=RelayConfig(kind="lcus",
+                                                             port="/dev/gate-relay-9")))
+    assert gone.status == "fail" and gone.detail.startswith("/dev/gate-relay-9 does not exist")
+
+
+def test_fire_input_states(tmp_path: Path) -> None:
+    from gate.config import FireAlarmConfig
+    from gate.doctor import check_fire
+
+    flag = tmp_path / "fire"
+    flag.write_text("1\n")
+    alarm = check_fire(FireAlarmConfig(kind="simulated", path=flag))
+    assert alarm.status == "warn" and "FIRE ALARM ACTIVE" in alarm.detail
+    normally_closed = check_fire(FireAlarmConfig(kind="simulated", path=flag, active="open"))
+    assert normally_closed.status == "ok" and "contact closed, no alarm" in normally_closed.detail
+    flag.unlink()
+    unreadable = check_fire(FireAlarmConfig(kind="simulated", path=flag))
+    assert unreadable.status == "fail" and "cannot read the fire input" in unreadable.detail
+    assert check_fire(FireAlarmConfig()).status == "warn"  # none: hardware release only

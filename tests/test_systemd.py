@@ -93,3 +93,22 @@ def test_mosquitto_config_keeps_messages() -> None:
                     if ln.strip() and not ln.startswith("#") and " " in ln)
     assert settings["persistence"] == "true"
     assert int(settings["max_queued_messages"]) >= 100_000
+
+
+def test_constraints_pin_every_runtime_dependency() -> None:
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    pinned = {}
+    for line in (ROOT / "scripts" / "constraints.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            pinned[canonicalize_name(name)] = version
+    for dep in deps:
+        req = Requirement(dep)
+        name = canonicalize_name(req.name)
+        assert name in pinned, f"{req.name} is not pinned in scripts/constraints.txt"
+        assert req.specifier.contains(pinned[name], prereleases=True), (req, pinned[name])
