@@ -53,7 +53,7 @@ def test_security_exposure_is_low() -> None:
     match = re.search(r"Overall exposure level for gate\.service: ([0-9.]+)", out.stdout)
     if match is None:
         pytest.skip(f"this systemd-analyze has no --offline security: {out.stderr[:200]}")
-    assert float(match.group(1)) <= 2.5, out.stdout
+    assert float(match.group(1)) <= 2.0, out.stdout
 
 
 def test_unit_contract() -> None:
