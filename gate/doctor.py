@@ -233,8 +233,6 @@ def check_relay(lane: LaneConfig, pulse: bool = False) -> Verdict:
 def check_camera(camera: CameraConfig, snapshot_dir: Path | None, timeout_s: float = 8.0,
                  measure_s: float = 2.0) -> Verdict:
     """Wait for frames, measure resolution and frame rate, write one snapshot (0600)."""
-    import cv2
-
     from recognition.camera import Camera
 
     check = f"camera {camera.id}"
@@ -256,17 +254,15 @@ def check_camera(camera: CameraConfig, snapshot_dir: Path | None, timeout_s: flo
         fps = cam.health.fps
         info: dict[str, Any] = {"source": str(camera.source), "width": width,
                                 "height": height, "fps": round(fps, 1)}
-        if snapshot_dir is not None:
-            snapshot_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            path = snapshot_dir / f"doctor-{camera.id}.jpg"
-            ok_jpeg, jpeg = cv2.imencode(".jpg", frame)
-            if ok_jpeg:
-                fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-                with os.fdopen(fd, "wb") as f:
-                    f.write(jpeg.tobytes())
-                info["snapshot"] = str(path)
         detail = f"{width}x{height} at {fps:.1f} fps"
-        if "snapshot" in info:
+        if snapshot_dir is not None:
+            try:
+                info["snapshot"] = str(_write_snapshot(frame, snapshot_dir / f"doctor-"
+                                                       f"{camera.id}.jpg"))
+            except OSError as exc:
+                return warn(check, detail + f"; snapshot not written ({exc})",
+                            "run as the service user (scripts/gate-doctor) or pass "
+                            "--snapshots DIR", **info)
             detail += f", snapshot {info['snapshot']}"
         if fps and fps < min(5.0, camera.max_fps):
             return warn(check, detail + " (slow)", "a low frame rate delays face matching: "
@@ -274,6 +270,20 @@ def check_camera(camera: CameraConfig, snapshot_dir: Path | None, timeout_s: flo
         return ok(check, detail, **info)
     finally:
         cam.stop()
+
+
+def _write_snapshot(bgr: Any, path: Path) -> Path:
+    """A frame for the installer to look at; it may show pupils, so 0600 like every snapshot."""
+    import cv2
+
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    ok_jpeg, jpeg = cv2.imencode(".jpg", bgr)
+    if not ok_jpeg:
+        raise OSError("JPEG encoding failed")
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(jpeg.tobytes())
+    return path
 
 
 # Fire input ----------------------------------------------------------------------------

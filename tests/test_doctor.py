@@ -400,3 +400,17 @@ def test_fire_input_states(tmp_path: Path) -> None:
     unreadable = check_fire(FireAlarmConfig(kind="simulated", path=flag))
     assert unreadable.status == "fail" and "cannot read the fire input" in unreadable.detail
     assert check_fire(FireAlarmConfig()).status == "warn"  # none: hardware release only
+
+
+@pytest.mark.slow
+def test_camera_snapshot_that_cannot_be_written_is_a_warning(tmp_path: Path) -> None:
+    from gate.config import CameraConfig
+    from gate.doctor import check_camera
+
+    video = _video(tmp_path / "cam.avi")
+    (tmp_path / "not-a-dir").write_text("")
+    verdict = check_camera(CameraConfig(id="gate-cam", source=str(video), role="gate"),
+                           tmp_path / "not-a-dir" / "doctor", measure_s=0.5)
+    assert verdict.status == "warn"
+    assert verdict.detail.startswith("320x240 at ") and "snapshot not written" in verdict.detail
+    assert "snapshot" not in verdict.data
