@@ -102,7 +102,10 @@ say "udev rule and systemd unit"
 install -m 0644 "$SRC/systemd/99-campus-gate.rules" /etc/udev/rules.d/99-campus-gate.rules
 udevadm control --reload && udevadm trigger --subsystem-match=tty || true
 install -m 0644 "$SRC/systemd/gate.service" /etc/systemd/system/gate.service
+install -m 0644 "$SRC/systemd/gate-backup.service" "$SRC/systemd/gate-backup.timer" \
+    /etc/systemd/system/
 systemctl daemon-reload
+systemctl enable --now gate-backup.timer
 
 if [[ $WITH_MOSQUITTO -eq 1 ]]; then
     say "Mosquitto"

@@ -16,21 +16,26 @@ analyze = shutil.which("systemd-analyze")
 needs_analyze = pytest.mark.skipif(analyze is None, reason="systemd-analyze not installed")
 
 
-def _unit_with_local_binary(tmp_path: Path) -> Path:
-    """The shipped unit, with /opt/campus-gate/bin/gate replaced by a stand-in executable
+def _unit_with_local_binary(tmp_path: Path, name: str = "gate.service") -> Path:
+    """A shipped unit, with /opt/campus-gate/bin/gate replaced by a stand-in executable
     (verify checks that ExecStart programs exist; nothing else is changed)."""
     gate = tmp_path / "bin" / "gate"
-    gate.parent.mkdir()
-    gate.write_text("#!/bin/sh\nexit 0\n")
-    gate.chmod(0o755)
-    unit = tmp_path / "gate.service"
-    unit.write_text(UNIT.read_text().replace("/opt/campus-gate/bin/gate", str(gate)))
+    if not gate.exists():
+        gate.parent.mkdir()
+        gate.write_text("#!/bin/sh\nexit 0\n")
+        gate.chmod(0o755)
+    unit = tmp_path / name
+    unit.write_text((ROOT / "systemd" / name).read_text()
+                    .replace("/opt/campus-gate/bin/gate", str(gate)))
     return unit
 
 
 @needs_analyze
-def test_unit_verifies_without_warnings(tmp_path: Path) -> None:
-    out = subprocess.run([str(analyze), "verify", str(_unit_with_local_binary(tmp_path))],
+@pytest.mark.parametrize("names", [["gate.service"],
+                                   ["gate-backup.service", "gate-backup.timer"]])
+def test_units_verify_without_warnings(tmp_path: Path, names: list[str]) -> None:
+    units = [str(_unit_with_local_binary(tmp_path, name)) for name in names]
+    out = subprocess.run([str(analyze), "verify", *units],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     # unknown keys and bad values are only warnings: any output is a defect
