@@ -100,7 +100,10 @@ fi
 
 say "udev rule and systemd unit"
 install -m 0644 "$SRC/systemd/99-campus-gate.rules" /etc/udev/rules.d/99-campus-gate.rules
-udevadm control --reload && udevadm trigger --subsystem-match=tty || true
+if command -v udevadm >/dev/null; then
+    udevadm control --reload
+    udevadm trigger --subsystem-match=tty
+fi
 install -m 0644 "$SRC/systemd/gate.service" /etc/systemd/system/gate.service
 install -m 0644 "$SRC/systemd/gate-backup.service" "$SRC/systemd/gate-backup.timer" \
     /etc/systemd/system/

@@ -140,3 +140,17 @@ def test_dashboard_queries_only_metrics_that_exist() -> None:
                if line and not line.startswith("#")}
     assert used and used <= exposed, used - exposed
     assert len(used) >= 10
+
+
+def test_readme_documents_every_metric() -> None:
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Metrics", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"^\| `(gate_[a-z_]+)`", section, re.MULTILINE))
+    m = GateMetrics()
+    families = {metric.name for metric in m.registry.collect()}
+    # counters are documented with the _total their samples carry, info with _info
+    exposed = {f"{name}_total" if f"{name}_total" in documented else
+               f"{name}_info" if f"{name}_info" in documented else name for name in families}
+    assert documented == exposed, (documented ^ exposed)

@@ -80,14 +80,14 @@ def test_udev_rule_gives_stable_names_to_dialout() -> None:
 
 
 def test_install_scripts_parse() -> None:
-    for script in ("install.sh", "gate-doctor"):
+    for script in ("install.sh", "gate-doctor", "lock.sh"):
         path = ROOT / "scripts" / script
         assert path.stat().st_mode & 0o111, f"{script} is not executable"
         out = subprocess.run(["bash", "-n", str(path)], capture_output=True, text=True)
         assert out.returncode == 0, out.stderr
     if shutil.which("shellcheck"):
-        out = subprocess.run(["shellcheck", str(ROOT / "scripts" / "install.sh"),
-                              str(ROOT / "scripts" / "gate-doctor")],
+        out = subprocess.run(["shellcheck", *(str(ROOT / "scripts" / name) for name in
+                                              ("install.sh", "gate-doctor", "lock.sh"))],
                              capture_output=True, text=True)
         assert out.returncode == 0, out.stdout
 
