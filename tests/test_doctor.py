@@ -214,15 +214,23 @@ def test_doctor_passes_on_a_working_gate(tmp_path: Path, broker: Any) -> None:
     config = parse_config(_gate_config(tmp_path, broker.port, pty.path, str(video)))
     Store(config.data_dir, TZ).close()
     _push_watchlist(broker.port)
+    from tests.mqtt_helpers import Subscriber
+
+    guard = Subscriber(broker.port, "guard-zqxx", ["campus/zqxx/main/doctor"])
     card = CardHeld(pty)
     card.start()
     try:
         verdicts = run_doctor(config, config.data_dir, DoctorOptions(listen_s=1.5),
                               clock_runner=_no_clock)
+        topic, probe = guard.get(timeout=5)  # the probe really went through the broker
     finally:
+        guard.close()
         card.stop.set()
         card.join()
         pty.close()
+    assert topic == "campus/zqxx/main/doctor"
+    assert {"schema", "id", "ts", "site", "gate", "type", "severity"} <= set(probe)
+    assert probe["type"] == "doctor" and probe["ts"].endswith("+08:00")
     checks = _by_check(verdicts)
     print(render(verdicts))
     assert exit_code(verdicts) == 0, render(verdicts)

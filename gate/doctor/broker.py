@@ -6,6 +6,8 @@ SUBACK, so publishing is judged by the reason code and reading only by a receive
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import threading
 import uuid
@@ -26,6 +28,15 @@ _REFUSED_FIX = {
          "/etc/mosquitto/campus-gate.passwd {user}` sets it)",
     133: "the broker refuses the client id: another client may use it",
 }
+
+
+def _probe_payload(config: Config) -> str:
+    """A payload like every other on the bus (schema, id, ts, site, gate, type, severity), so a
+    guard's client subscribed to the site sees a well-formed message, not an oddity."""
+    return json.dumps({
+        "schema": "campus-gate/doctor/1", "id": str(uuid.uuid4()),
+        "ts": dt.datetime.now(config.tz).isoformat(timespec="milliseconds"),
+        "site": config.site, "gate": config.gate, "type": "doctor", "severity": "info"})
 
 
 def _read_password(m: MqttConfig) -> str | None:
@@ -114,8 +125,7 @@ def check_broker(config: Config, timeout_s: float = 5.0, listen_s: float = 1.5
         topic = f"{m.root}/{config.site}/{config.gate}/doctor"
         props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
         props.MessageExpiryInterval = 60
-        info = client.publish(topic, b'{"schema":"campus-gate/doctor/1"}', qos=1,
-                              properties=props)
+        info = client.publish(topic, _probe_payload(config), qos=1, properties=props)
         with acked:
             acked.wait_for(lambda: info.mid in pubacks, timeout_s)
         puback = pubacks.get(info.mid)
