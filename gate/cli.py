@@ -491,6 +491,11 @@ def bench(
     Console().print(table)
 
 
+from gate.ops_commands import register as _register_ops  # noqa: E402  (doctor, backup, restore)
+
+_register_ops(app)
+
+
 def main() -> None:
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     app()
