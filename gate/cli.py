@@ -124,12 +124,18 @@ def check_config(path: Path) -> None:
 @app.command()
 def run(ctx: typer.Context) -> None:
     """Run the gate service (systemd runs this)."""
-    from gate.service import Service, setup_logging
+    from gate.backup import backup_before_migrate, configured_key_path
+    from gate.logs import setup_logging
+    from gate.service import Service
 
     g: Globals = ctx.obj
     config = g.config()
     setup_logging(g.verbose)
-    Service(config, g.resolved_data_dir(config)).run_forever()
+    data_dir = g.resolved_data_dir(config)
+    taken = backup_before_migrate(data_dir, key_path=configured_key_path(config))
+    if taken is not None:
+        typer.echo(f"schema upgrade: the database was backed up first to {taken}", err=True)
+    Service(config, data_dir).run_forever()
 
 
 @app.command()
@@ -177,7 +183,7 @@ def demo(
 ) -> None:
     """The whole service on bundled sample data and built-in defaults."""
     from gate.demo import run_demo
-    from gate.service import setup_logging
+    from gate.logs import setup_logging
 
     g: Globals = ctx.obj
     setup_logging(g.verbose)
