@@ -180,6 +180,9 @@ def demo(
     ctx: typer.Context,
     duration: Annotated[float, typer.Option(help="Stop after this many seconds (0: until Ctrl-C).")]
     = 0.0,
+    data_dir: Annotated[Path | None, typer.Option(
+        "--data-dir", help="Keep the demo's database here (for `gate report`); re-runs reuse it.")]
+    = None,
 ) -> None:
     """The whole service on bundled sample data and built-in defaults."""
     from gate.demo import run_demo
@@ -187,7 +190,7 @@ def demo(
 
     g: Globals = ctx.obj
     setup_logging(g.verbose)
-    run_demo(duration=duration, data_dir=g.data_dir)
+    run_demo(duration=duration, data_dir=data_dir or g.data_dir)
 
 
 @rfid_app.command("listen")

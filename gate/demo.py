@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -102,8 +103,20 @@ def _show(decision: Decision) -> None:
     _print(line)
 
 
+def _stop_on_sigterm() -> None:
+    """SIGTERM ends the demo like Ctrl-C does: through ``finally``, so the recognition
+    worker, the private broker and the pseudo-terminals all go with it."""
+
+    def _raise(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise)
+
+
 def run_demo(duration: float = 0.0, data_dir: Path | None = None, tap_interval: float = 2.0
              ) -> None:
+    _stop_on_sigterm()
     workdir = Path(tempfile.mkdtemp(prefix="campus-gate-demo-"))
     ptys = {name: PtyPair() for name in ("L1-in", "L2-in", "L2-out")}
     video = _demo_video(workdir / "gate-cam.avi")

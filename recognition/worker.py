@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
+import os
 import queue
 import threading
 import time
@@ -90,7 +91,11 @@ def _worker_main(jobs: list[CameraJob], rows: list[tuple[str, bytes]], out: Any,
     processed = [0] * len(jobs)
     health_at = time.monotonic()
     try:
+        parent = os.getppid()
         while not stop.is_set():
+            if os.getppid() != parent:  # the service died without stopping us: do not linger
+                log.error("recognition worker: the service is gone; exiting")
+                break
             try:
                 new_rows = control.get_nowait()
             except queue.Empty:
