@@ -1,0 +1,61 @@
+"""``/healthz``'s probe: does the decision path and the store answer within a second?
+
+The probe runs in its own daemon thread so that a wedged store or engine can never hold a
+server worker: the caller waits at most ``timeout`` seconds and reports unhealthy. While a
+probe is still out, later callers wait for that same probe instead of starting another, so
+a hung gate costs one stuck thread, not one per health check.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from gate.store import Store
+
+ProbeResult = dict[str, Any]  # {"ok", "store_ms", "engine_ms", "problems"}
+
+
+def store_probe(store: Store) -> Callable[[float], ProbeResult]:
+    """The fallback when the service has no ``probe`` of its own: the store alone."""
+
+    def probe(timeout: float) -> ProbeResult:
+        start = time.perf_counter()
+        store.query("SELECT 1")
+        ms = (time.perf_counter() - start) * 1000
+        problems = [] if ms <= timeout * 1000 else [f"the store took {ms:.0f} ms"]
+        return {"ok": not problems, "store_ms": round(ms, 2), "engine_ms": None,
+                "problems": problems}
+
+    return probe
+
+
+class Prober:
+    def __init__(self, probe: Callable[[float], ProbeResult]) -> None:
+        self._probe = probe
+        self._lock = threading.Lock()
+        self._done: threading.Event | None = None
+        self._result: list[ProbeResult] = []
+
+    def check(self, timeout: float) -> ProbeResult:
+        with self._lock:
+            if self._done is None or self._done.is_set():  # no probe out: start one
+                self._done, self._result = threading.Event(), []
+                threading.Thread(target=self._run, args=(timeout, self._done, self._result),
+                                 name="console-probe", daemon=True).start()
+            done, result = self._done, self._result
+        if not done.wait(timeout):
+            return {"ok": False, "store_ms": None, "engine_ms": None,
+                    "problems": [f"no answer from the gate within {timeout:g} s"]}
+        return result[0]
+
+    def _run(self, timeout: float, done: threading.Event, result: list[ProbeResult]) -> None:
+        try:
+            answer = dict(self._probe(timeout))
+        except Exception as exc:  # a failing probe is an unhealthy gate, not a 500
+            answer = {"ok": False, "store_ms": None, "engine_ms": None,
+                      "problems": [f"probe failed: {type(exc).__name__}: {exc}"]}
+        result.append(answer)
+        done.set()
