@@ -26,6 +26,7 @@ from gate.console.auth import (
     lockout_until,
 )
 from gate.store import Store
+from tests.argon2_cheap import cheap_argon2
 from tests.conftest import TZ
 
 PASSWORDS = {"guard": "guard-password-1", "guard2": "guard-password-2",
@@ -41,7 +42,9 @@ class Clock:
 
 
 @pytest.fixture
-def auth(tmp_path: Path) -> Iterator[tuple[Authenticator, Clock, Store]]:
+def auth(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+         ) -> Iterator[tuple[Authenticator, Clock, Store]]:
+    cheap_argon2(monkeypatch)
     store = Store(tmp_path / "data", TZ)
     for user, password in PASSWORDS.items():
         add_user(store, user, password, "admin" if user == "admin" else "guard")

@@ -25,6 +25,7 @@ from gate.console.auth import COOKIE, add_user
 from gate.console.deps import admin
 from gate.records import Person
 from gate.service import Service
+from tests.argon2_cheap import cheap_argon2
 
 PUBLIC = {"/", "/favicon.ico", "/healthz", "/api/login", "/static"}
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
@@ -33,7 +34,8 @@ PASSWORDS = {"admin": "admin-password-1", "guard": "guard-password-1",
 
 
 @pytest.fixture
-def service(tmp_path: Path) -> Iterator[Service]:
+def service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Service]:
+    cheap_argon2(monkeypatch)
     config = parse_config({"site": "test", "gate": "main", "data_dir": str(tmp_path / "data"),
                            "lanes": [{"id": "L1"}], "visitors": {"default_minutes": 45},
                            "console": {"enabled": False}})

@@ -70,7 +70,6 @@ def create_app(service: Service) -> FastAPI:
     app = FastAPI(title="campus-gate console", version="1", docs_url=None, redoc_url=None,
                   openapi_url=None, lifespan=lifespan)  # the schema is served behind a session
     app.state.console = Console(service, authenticator, hub, Prober(_probe_of(service)))
-    app.state.hub = hub
 
     @app.middleware("http")
     async def _security_headers(request: Request,

@@ -42,10 +42,6 @@ class Unsupported(ConsoleError):
     status = 415
 
 
-class Unavailable(ConsoleError):
-    status = 501
-
-
 def _json(message: object, status: int, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"detail": str(message)}, status_code=status, headers=headers)
 

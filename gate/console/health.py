@@ -33,22 +33,27 @@ def store_probe(store: Store) -> Callable[[float], ProbeResult]:
 
 
 class Prober:
-    def __init__(self, probe: Callable[[float], ProbeResult]) -> None:
+    def __init__(self, probe: Callable[[float], ProbeResult],
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._probe = probe
+        self._clock = clock
         self._lock = threading.Lock()
         self._done: threading.Event | None = None
         self._result: list[ProbeResult] = []
+        self._started = 0.0
 
     def check(self, timeout: float) -> ProbeResult:
+        """The probe's answer, or unhealthy once ``timeout`` has passed since it started."""
         with self._lock:
             if self._done is None or self._done.is_set():  # no probe out: start one
-                self._done, self._result = threading.Event(), []
+                self._done, self._result, self._started = threading.Event(), [], self._clock()
                 threading.Thread(target=self._run, args=(timeout, self._done, self._result),
                                  name="console-probe", daemon=True).start()
-            done, result = self._done, self._result
-        if not done.wait(timeout):
+            done, result, started = self._done, self._result, self._started
+        if not done.wait(max(0.0, started + timeout - self._clock())):
+            waited = self._clock() - started
             return {"ok": False, "store_ms": None, "engine_ms": None,
-                    "problems": [f"no answer from the gate within {timeout:g} s"]}
+                    "problems": [f"no answer from the gate for {waited:.1f} s"]}
         return result[0]
 
     def _run(self, timeout: float, done: threading.Event, result: list[ProbeResult]) -> None:
