@@ -133,6 +133,43 @@ def run(ctx: typer.Context) -> None:
 
 
 @app.command()
+def status(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="The health model as one JSON object")]
+    = False,
+) -> None:
+    """The running service's health: every loop and device, as the console shows it.
+
+    Exit 0 when everything is up, 1 when something is down or the service is not
+    running (its health file is older than 10 s)."""
+    g: Globals = ctx.obj
+    config = g.config()
+    path = g.resolved_data_dir(config) / "health.json"
+    try:
+        health = json.loads(path.read_text())
+        age = time.time() - path.stat().st_mtime
+    except (OSError, ValueError):
+        fail(f"no health report at {path}: is `gate run` running with this data directory?",
+             1)
+    down = [c for c in health["components"] if not c["up"]]
+    stale = age > 10
+    if as_json:
+        emit({**health, "age_s": round(age, 1), "ok": not down and not stale})
+    else:
+        for c in health["components"]:
+            state = "up  " if c["up"] else "DOWN"
+            extra = f"  ({c['error']})" if c["error"] else ""
+            restarts = f"  restarts {c['restarts']}" if c["restarts"] else ""
+            typer.echo(f"{state} {c['kind']:<11} {c['name']}{restarts}{extra}")
+        for problem in health["probe"]["problems"]:
+            typer.echo(f"PROBLEM {problem}")
+        if stale:
+            typer.echo(f"STALE  the health report is {age:.0f} s old: the service is not running")
+    if down or stale or not health["probe"]["ok"]:
+        raise typer.Exit(1)
+
+
+@app.command()
 def demo(
     ctx: typer.Context,
     duration: Annotated[float, typer.Option(help="Stop after this many seconds (0: until Ctrl-C).")]
@@ -413,11 +450,12 @@ def report_visitors(
     """Each visit of the day: who (identity number masked), host, screening, times, route."""
     import csv
 
+    from gate.journal import Journal
     from gate.visitors import VisitorDesk
 
     with open_store(ctx.obj) as (config, store):
         day = report_day(date, config)
-        visits = VisitorDesk(config, store).list(day)
+        visits = VisitorDesk(config, store, Journal(config, store)).list(day)
     columns = ["id", "name", "id_type", "id_number", "purpose", "host_id", "status",
                "screening", "valid_from", "valid_until", "checked_out_at"]
     if as_json:

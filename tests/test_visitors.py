@@ -127,15 +127,19 @@ def test_registration_screening_and_police_alerts(tmp_path: Path, broker: LocalB
 
 
 @pytest.mark.slow
-def test_police_may_get_full_numbers_when_configured(tmp_path: Path,
-                                                     broker: LocalBroker) -> None:
+def test_no_topic_carries_a_full_number_even_when_configured(tmp_path: Path,
+                                                             broker: LocalBroker) -> None:
+    """``police_full_id`` no longer unmasks: the number is masked on every topic (the full
+    number stays in the visitor record, for the roles that need it)."""
     police = Subscriber(broker.port, "police", ["campus/+/+/alerts/#"])
     with running_gate(tmp_path, FACES, site="zqxx", mqtt=_mqtt(tmp_path, broker),
                       visitors={"police_full_id": True}) as gate:
         v = gate.service.visitors.register(_reg(), "guard")
         assert v["id_number"] == "330702********1237"  # the console still masks
         _t, alert = police.get()
-        assert alert["visitor"]["id_number"] == VALID_ID
+        assert alert["visitor"]["id_number"] == "330702********1237"
+        assert VALID_ID not in json.dumps(alert)
+        assert gate.service.visitors.get(v["id"], full_id=True)["id_number"] == VALID_ID
     police.close()
 
 

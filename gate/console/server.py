@@ -30,6 +30,9 @@ class ConsoleServer:
                 raise RuntimeError(f"the console did not start on {self.host}:{self.port}")
             time.sleep(0.02)
 
+    def alive(self) -> bool:
+        return self._thread.is_alive() and not self.server.should_exit
+
     def stop(self) -> None:
         self.server.should_exit = True
         if self._thread.ident is not None:
