@@ -180,15 +180,23 @@ def test_errors_come_from_types(client: TestClient, service: Service) -> None:
 
 def test_health_and_fire_reset(client: TestClient, service: Service) -> None:
     csrf = log_in(client, "guard")
-    health = client.get("/api/health")
-    assert health.status_code == 200 and isinstance(health.json(), dict) and health.json()
-    r = client.post("/api/fire/reset", headers=csrf, json={})
-    assert r.status_code == 422  # a note is required
-    r = client.post("/api/fire/reset", headers=csrf, json={"note": "drill over, input clear"})
-    if getattr(service.engine, "reset_fire", None) is None:
-        assert r.status_code == 404
-    else:
-        assert r.status_code in (200, 409)
+    health = client.get("/api/health").json()
+    assert health["fire"]["released"] is False and "probe" in health
+    assert client.post("/api/fire/reset", headers=csrf, json={}).status_code == 422  # no note
+    note = {"note": "drill over, input clear"}
+    assert client.post("/api/fire/reset", headers=csrf, json=note).status_code == 409  # no fire
+    service.engine.set_fire_alarm(True)
+    assert client.get("/api/health").json()["fire"]["released"] is True
+    still = client.post("/api/fire/reset", headers=csrf, json=note)
+    assert still.status_code == 409 and "still active" in still.json()["detail"]
+    service.engine.set_fire_alarm(False)
+    assert client.get("/api/health").json()["fire"]["released"] is True  # held until reset
+    done = client.post("/api/fire/reset", headers=csrf, json=note)
+    assert done.status_code == 200 and done.json()["event"]["type"] == "fire_reset"
+    assert client.get("/api/health").json()["fire"]["released"] is False
+    audit = service.store.query("SELECT actor, details FROM audit_log WHERE action ="
+                                " 'fire_reset'")
+    assert [a[0] for a in audit] == ["guard"] and "drill over" in audit[0][1]
 
 
 def test_healthz_reports_a_store_that_does_not_answer(client: TestClient,

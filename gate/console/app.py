@@ -22,7 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from gate.console import errors
 from gate.console.auth import Authenticator
 from gate.console.deps import Console
-from gate.console.health import Prober, ProbeResult, store_probe
+from gate.console.health import Prober
 from gate.console.hub import LiveHub
 from gate.console.routers import (
     admin,
@@ -47,14 +47,6 @@ _CSP = ("default-src 'self'; img-src 'self' data:; connect-src 'self'; "
         "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 
 
-def _probe_of(service: Service) -> Callable[[float], ProbeResult]:
-    """The service's own probe (decision path and store) when it has one, else the store's."""
-    probe = getattr(service, "probe", None)
-    if probe is None:
-        return store_probe(service.store)
-    return lambda timeout: dict(probe(timeout=timeout))
-
-
 def create_app(service: Service) -> FastAPI:
     config = service.config
     authenticator = Authenticator(service.store, config.console.session_idle_minutes * 60,
@@ -69,7 +61,7 @@ def create_app(service: Service) -> FastAPI:
 
     app = FastAPI(title="campus-gate console", version="1", docs_url=None, redoc_url=None,
                   openapi_url=None, lifespan=lifespan)  # the schema is served behind a session
-    app.state.console = Console(service, authenticator, hub, Prober(_probe_of(service)))
+    app.state.console = Console(service, authenticator, hub, Prober(service.probe))
 
     @app.middleware("http")
     async def _security_headers(request: Request,

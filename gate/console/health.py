@@ -1,4 +1,6 @@
-"""``/healthz``'s probe: does the decision path and the store answer within a second?
+"""``/healthz``'s probe: do the decision path and the store answer within a second?
+
+``Service.probe(timeout)`` asks them (``{"ok", "store_ms", "engine_ms", "problems"}``).
 
 The probe runs in its own daemon thread so that a wedged store or engine can never hold a
 server worker: the caller waits at most ``timeout`` seconds and reports unhealthy. While a
@@ -13,23 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from gate.store import Store
-
 ProbeResult = dict[str, Any]  # {"ok", "store_ms", "engine_ms", "problems"}
-
-
-def store_probe(store: Store) -> Callable[[float], ProbeResult]:
-    """The fallback when the service has no ``probe`` of its own: the store alone."""
-
-    def probe(timeout: float) -> ProbeResult:
-        start = time.perf_counter()
-        store.query("SELECT 1")
-        ms = (time.perf_counter() - start) * 1000
-        problems = [] if ms <= timeout * 1000 else [f"the store took {ms:.0f} ms"]
-        return {"ok": not problems, "store_ms": round(ms, 2), "engine_ms": None,
-                "problems": problems}
-
-    return probe
 
 
 class Prober:

@@ -7,7 +7,8 @@ from typing import Any
 from fastapi import APIRouter
 
 from gate.console.deps import Ctx, User
-from gate.console.errors import Conflict, NotFound
+from gate.console.errors import Conflict
+from gate.console.hub import decision_json
 from gate.console.schemas import FireResetBody
 
 router = APIRouter(prefix="/api", tags=["devices"])
@@ -21,20 +22,15 @@ def devices(_u: User, ctx: Ctx) -> dict[str, Any]:
 @router.get("/health")
 def health(_u: User, ctx: Ctx) -> dict[str, Any]:
     """The supervisor's health model (the same one ``gate status`` reads)."""
-    snapshot = getattr(ctx.service, "health_snapshot", None)
-    result: dict[str, Any] = snapshot() if snapshot is not None else ctx.service.device_health()
-    return result
+    return ctx.service.health_snapshot()
 
 
 @router.post("/fire/reset")
-def fire_reset(body: FireResetBody, current: User, ctx: Ctx) -> dict[str, str]:
+def fire_reset(body: FireResetBody, current: User, ctx: Ctx) -> dict[str, Any]:
     """After a fire alarm the lanes stay released until the input clears and a guard resets
-    them with a note; the engine audits the reset."""
-    reset = getattr(ctx.engine, "reset_fire", None)
-    if reset is None:
-        raise NotFound("this gate has no fire reset")
+    them with a note; the engine journals and audits the reset."""
     try:
-        reset(current.username, body.note.strip())
-    except ValueError as exc:  # the fire input is still active
+        d = ctx.engine.reset_fire(current.username, body.note.strip())
+    except ValueError as exc:  # the input is still active, or there is nothing to reset
         raise Conflict(str(exc)) from None
-    return {"status": "reset"}
+    return {"status": "reset", "event": decision_json(d)}
