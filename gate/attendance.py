@@ -38,7 +38,7 @@ def attendance(store: Store, calendar: CalendarConfig, day: dt.date,
     cutoff_passed = day < now.date() or (day == now.date() and now.time() >= calendar.absent_cutoff)
     school = calendar.is_school_day(day)
     rows = []
-    for person in store.students():
+    for person in store.students(existing_on=day):
         mine = passages.get(person.id, [])
         arrivals = [ts for ts, kind in mine if kind == "arrival"]
         departures = [ts for ts, kind in mine if kind == "departure"]

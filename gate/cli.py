@@ -124,12 +124,18 @@ def check_config(path: Path) -> None:
 @app.command()
 def run(ctx: typer.Context) -> None:
     """Run the gate service (systemd runs this)."""
-    from gate.service import Service, setup_logging
+    from gate.backup import backup_before_migrate, configured_key_path
+    from gate.logs import setup_logging
+    from gate.service import Service
 
     g: Globals = ctx.obj
     config = g.config()
     setup_logging(g.verbose)
-    Service(config, g.resolved_data_dir(config)).run_forever()
+    data_dir = g.resolved_data_dir(config)
+    taken = backup_before_migrate(data_dir, key_path=configured_key_path(config))
+    if taken is not None:
+        typer.echo(f"schema upgrade: the database was backed up first to {taken}", err=True)
+    Service(config, data_dir).run_forever()
 
 
 @app.command()
@@ -177,7 +183,7 @@ def demo(
 ) -> None:
     """The whole service on bundled sample data and built-in defaults."""
     from gate.demo import run_demo
-    from gate.service import setup_logging
+    from gate.logs import setup_logging
 
     g: Globals = ctx.obj
     setup_logging(g.verbose)
@@ -412,10 +418,12 @@ def report_attendance(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per student")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV with a header row")] = False,
 ) -> None:
-    """Each student's first arrival, last departure, on-campus state, late and absent marks."""
-    import csv
+    """Each student's first arrival, last departure, on-campus state, late and absent marks.
 
-    from gate.attendance import AttendanceRow, attendance
+    ``--csv`` opens in Excel as it is (UTF-8 BOM, formulas neutralised), with the same
+    columns as the console's download."""
+    from gate.attendance import attendance
+    from gate.reports import ATTENDANCE_COLUMNS, attendance_rows, csv_text, pad
 
     with open_store(ctx.obj) as (config, store):
         day = report_day(date, config)
@@ -424,9 +432,7 @@ def report_attendance(
         for row in rows:
             emit({"date": day.isoformat(), **row.as_dict()})
     elif as_csv:
-        writer = csv.DictWriter(sys.stdout, fieldnames=list(AttendanceRow.__dataclass_fields__))
-        writer.writeheader()
-        writer.writerows(row.as_dict() for row in rows)
+        sys.stdout.write(csv_text(ATTENDANCE_COLUMNS, attendance_rows(rows)))
     else:
         late = sum(r.late for r in rows)
         absent = sum(r.absent for r in rows)
@@ -435,7 +441,7 @@ def report_attendance(
                    f"{absent} absent")
         for r in rows:
             marks = " ".join(m for m, on in (("LATE", r.late), ("ABSENT", r.absent)) if on)
-            typer.echo(f"  {r.person_id:<10} {r.name:<20} {r.class_name:<6} "
+            typer.echo(f"  {pad(r.person_id, 10)} {pad(r.name, 20)} {pad(r.class_name, 6)} "
                        f"in {r.first_arrival or '-':<29} out {r.last_departure or '-':<29} {marks}")
 
 
@@ -448,30 +454,23 @@ def report_visitors(
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV with a header row")] = False,
 ) -> None:
     """Each visit of the day: who (identity number masked), host, screening, times, route."""
-    import csv
-
     from gate.journal import Journal
+    from gate.reports import VISITOR_COLUMNS, csv_text, pad, visitor_rows
     from gate.visitors import VisitorDesk
 
     with open_store(ctx.obj) as (config, store):
         day = report_day(date, config)
         visits = VisitorDesk(config, store, Journal(config, store)).list(day)
-    columns = ["id", "name", "id_type", "id_number", "purpose", "host_id", "status",
-               "screening", "valid_from", "valid_until", "checked_out_at"]
     if as_json:
         for v in visits:
-            emit({k: v[k] for k in (*columns, "route")})
+            emit({k: v[k] for k in VISITOR_COLUMNS})
     elif as_csv:
-        writer = csv.writer(sys.stdout)
-        writer.writerow([*columns, "route"])
-        for v in visits:
-            writer.writerow([v[k] or "" for k in columns]
-                            + [" > ".join(r["place"] for r in v["route"])])
+        sys.stdout.write(csv_text(VISITOR_COLUMNS, visitor_rows(visits)))
     else:
         typer.echo(f"{day}: {len(visits)} visit(s)")
         for v in visits:
-            typer.echo(f"  {v['created_at'][11:16]} {v['name']:<16} {v['id_number']:<20} "
-                       f"host {v['host_id']:<10} {v['screening']:<12} {v['status']}")
+            typer.echo(f"  {v['created_at'][11:16]} {pad(v['name'], 16)} {v['id_number']:<20} "
+                       f"host {pad(v['host_id'], 10)} {v['screening']:<12} {v['status']}")
 
 
 @app.command()
@@ -496,6 +495,11 @@ def bench(
                       "-" if fig.baseline is None else f"{fig.baseline:.3f}",
                       "-" if fig.ratio is None else f"{fig.ratio:.1f}x")
     Console().print(table)
+
+
+from gate.ops_commands import register as _register_ops  # noqa: E402  (doctor, backup, restore)
+
+_register_ops(app)
 
 
 def main() -> None:

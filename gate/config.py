@@ -220,6 +220,7 @@ class ConsoleConfig(Strict):
     session_idle_minutes: Annotated[int, Field(ge=1, le=240)] = 15
     session_absolute_hours: Annotated[int, Field(ge=1, le=24)] = 8
     alert_escalate_minutes: Annotated[int, Field(ge=1, le=120)] = 5
+    metrics_token: str | None = None  # bearer token for /metrics (Prometheus); unset: no /metrics
 
     @field_validator("bind")
     @classmethod

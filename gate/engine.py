@@ -18,15 +18,17 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from gate import rules
+from gate import metrics, rules
 from gate.actuator import Relay
 from gate.config import Config, LaneConfig
 from gate.evidence import FaceEvidence
 from gate.journal import AuditRow, Decision, Entry, Journal, Listener
+from gate.logs import log_fields
 from gate.records import Alert, Event, Person
 from gate.scheduler import Scheduler
 from gate.store import Store
@@ -177,6 +179,12 @@ class Engine:
             decision = self._known_card(read, person, lane, lane_id, direction, now)
         else:
             decision = self._visitor_or_unknown(read, lane_id, direction, now)
+        took = time.monotonic() - read.mono
+        metrics.observe_decision(decision.event.decision or "none", took)
+        log.info("card %s", decision.event.reason, extra=log_fields(
+            lane=lane_id, reader=read.reader, card=read.uid, event=decision.event.id,
+            person=person.id if person else None, verdict=decision.event.decision,
+            reason=decision.event.reason, decision_ms=round(took * 1000, 1)))
         if decision.opened and lane is not None and lane.camera:
             self._watch_tailgating(lane_id, lane.camera, read.mono)
         return decision

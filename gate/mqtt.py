@@ -18,12 +18,14 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import queue
 import ssl
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -31,7 +33,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from gate import __version__
+from gate import __version__, metrics
 from gate.config import Config
 from gate.messages import STATUS_SCHEMA, Topics
 from gate.records import rfc3339
@@ -51,6 +53,17 @@ class LinkHealth:
     refused: int = 0  # publishes the broker refused (ACL): kept in the outbox
     last_refusal: str | None = None
     subscribed: bool = False
+
+
+def _password(path: Path | None) -> str | None:
+    """The MQTT password: the configured file, else the systemd credential
+    ``mqtt-password`` (``LoadCredentialEncrypted=`` in systemd/gate.service)."""
+    if path is not None:
+        return path.read_text().strip()
+    creds = os.environ.get("CREDENTIALS_DIRECTORY")
+    if creds and (Path(creds) / "mqtt-password").is_file():
+        return (Path(creds) / "mqtt-password").read_text().strip()
+    return None
 
 
 def status_payload(config: Config, state: str, now: str) -> str:
@@ -106,7 +119,7 @@ class Publisher:
         self.client.max_queued_messages_set(0)
         self.client.reconnect_delay_set(min_delay=1, max_delay=RECONNECT_MAX_S)
         if m.username:
-            password = m.password_file.read_text().strip() if m.password_file else None
+            password = _password(m.password_file)
             self.client.username_pw_set(m.username, password)
         if m.tls:
             self.client.tls_set(ca_certs=str(m.ca_file) if m.ca_file else None,
@@ -174,6 +187,7 @@ class Publisher:
                       self.config.mqtt.port, reason)
             return
         self.health.connected, self.health.last_error = True, None
+        metrics.set_broker_connected(True)
         log.info("MQTT: connected to %s:%d", self.config.mqtt.host, self.config.mqtt.port)
         info = client.publish(self.topics.status, status_payload(
             self.config, "online", rfc3339(self.store.now())), qos=1, retain=True)
@@ -201,6 +215,7 @@ class Publisher:
             log.warning("MQTT: disconnected (%s); events wait in the outbox", reason)
         self.health.connected = False
         self.health.last_error = str(reason)
+        metrics.set_broker_connected(False)
 
     def _on_publish(self, _client: mqtt.Client, _userdata: Any, mid: int, reason: Any,
                     _props: Any) -> None:

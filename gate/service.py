@@ -14,7 +14,6 @@ import logging
 import os
 import signal
 import sqlite3
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -24,8 +23,10 @@ from typing import Any
 
 import serial
 
+from gate import metrics
 from gate.actuator import Relay, make_relay
 from gate.attendance import notify_absences
+from gate.clock import ClockJumpDetector
 from gate.config import Config
 from gate.console.server import ConsoleServer
 from gate.engine import Engine
@@ -54,30 +55,6 @@ from rfid.protocols import BadFrame
 from rfid.reader import SerialCardReader
 
 log = logging.getLogger("gate.service")
-
-_PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3,
-             logging.CRITICAL: 2}
-
-
-class _JournalFormatter(logging.Formatter):
-    """``<N>logger: message``: journald reads the priority prefix and adds its own time."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        prefix = f"<{_PRIORITY.get(record.levelno, 6)}>"
-        return "\n".join(prefix + line for line in super().format(record).splitlines())
-
-
-def setup_logging(verbose: bool = False) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    if os.environ.get("JOURNAL_STREAM"):
-        handler.setFormatter(_JournalFormatter("%(name)s: %(message)s"))
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    logging.getLogger("yoyo").setLevel(logging.WARNING)  # one line per SQL step is noise
-
 
 class Service:
     """The gate service: every part, wired (docs/ARCHITECTURE.md draws it).
@@ -157,10 +134,10 @@ class Service:
         if self._console_app is not None:
             sup.add_loop("console", "console", self._console_loop)
 
-    def _camera_up(self, camera_id: str) -> tuple[bool, str | None]:
+    def _camera_up(self, camera_id: str) -> tuple[bool | None, str | None]:
         h = self.camera_health.get(camera_id)
-        if h is None:
-            return False, "no report from the recognition worker yet"
+        if h is None:  # the worker is still starting (dlib loads for seconds): not news
+            return None, "no report from the recognition worker yet"
         return h.connected, h.last_error
 
     def _loop_fault(self, name: str, why: str, critical: bool) -> None:
@@ -176,6 +153,7 @@ class Service:
 
     def _device_change(self, name: str, kind: str, up: bool, error: str | None,
                        critical: bool) -> None:
+        metrics.set_device_up(kind, name, up)
         if up:
             self.engine.raise_alert(AlertType.DEVICE_ONLINE, Severity.INFO, None,
                                     {"device": name, "kind": kind})
@@ -466,8 +444,14 @@ class Service:
         notifier("READY=1")
         watchdog_us = int(os.environ.get("WATCHDOG_USEC", "0") or 0)
         interval = watchdog_us / 4e6 if watchdog_us else 5.0
+        clock = ClockJumpDetector(2.0)
         try:
             while not stop.wait(interval):
+                jump = clock.check()
+                if jump is not None:  # an NTP correction: durations stay monotonic regardless
+                    metrics.count_clock_jump()
+                    log.warning("wall clock jumped by %+.1f s (NTP?); timestamps from now on use"
+                                " the corrected clock", jump.offset_s)
                 probe = self.probe(timeout=min(1.0, interval))
                 if probe["ok"]:
                     notifier("WATCHDOG=1")

@@ -246,8 +246,16 @@ class Store:
             f" WHERE c.card_key IN ({marks}) AND c.active = 1 AND p.active = 1 LIMIT 1", keys)
         return _person(rows[0]) if rows else None
 
-    def students(self) -> list[Person]:
-        rows = self.query("SELECT * FROM people WHERE role = 'student' AND active = 1 ORDER BY id")
+    def students(self, existing_on: dt.date | None = None) -> list[Person]:
+        """Active students; with ``existing_on``, only those enrolled by the end of that day
+        (a day before a pupil was on the roster is no day of absence)."""
+        if existing_on is None:
+            rows = self.query("SELECT * FROM people WHERE role = 'student' AND active = 1"
+                              " ORDER BY id")
+        else:
+            rows = self.query("SELECT * FROM people WHERE role = 'student' AND active = 1 AND"
+                              " substr(created_at, 1, 10) <= ? ORDER BY id",
+                              (existing_on.isoformat(),))
         return [_person(r) for r in rows]
 
     def last_passage(self, person_id: str, day: dt.date) -> str | None:

@@ -27,7 +27,7 @@ from typing import Any
 log = logging.getLogger("gate.supervisor")
 
 Loop = Callable[[threading.Event], None]
-Probe = Callable[[], tuple[bool, str | None]]
+Probe = Callable[[], tuple[bool | None, str | None]]  # None: not known yet
 
 
 @dataclass
@@ -199,9 +199,12 @@ class Supervisor:
         now = time.monotonic() if now is None else now
         for spec in self._probes:
             try:
-                up, error = spec.probe()
+                state, error = spec.probe()
             except Exception as exc:
-                up, error = False, f"probe failed: {type(exc).__name__}: {exc}"
+                state, error = False, f"probe failed: {type(exc).__name__}: {exc}"
+            if state is None:  # not known yet (a camera before its worker's first report)
+                continue
+            up = state
             self.health.set(spec.name, up, error)
             if up != spec.pending:
                 spec.pending, spec.pending_since = up, now

@@ -161,6 +161,12 @@ class VisitorDesk:
                                 (number, name))
         reasons += [f"watch list {h['list']}/{h['entry_id']}: {h['reason'] or 'listed'}"
                     for h in hits]
+        since = rfc3339(self.store.now() - dt.timedelta(days=30))
+        reasons += [f"the same document was registered as {r['name']} on {r['created_at'][:10]}"
+                    for r in self.store.query(
+                        "SELECT DISTINCT name, created_at FROM visitors WHERE id_type = ? AND"
+                        " id_number = ? AND name != ? AND created_at >= ? ORDER BY created_at",
+                        (id_type, number, name.strip(), since))]
         if plate:
             reasons += [f"plate on watch list {r['list']}" for r in self.store.query(
                 "SELECT list FROM watchlist_plates WHERE plate = ?", (plate,))]

@@ -87,7 +87,11 @@ class Gate:
                  timeout=timeout, what="the recognition worker to deliver a face")
 
     def alerts(self) -> list[str]:
-        return [r[0] for r in self.service.store.query("SELECT type FROM alerts ORDER BY ts")]
+        """Alerts about people and vehicles (device and service health alerts apart: these
+        gates run without a broker, which the gate rightly reports)."""
+        return [r[0] for r in self.service.store.query(
+            "SELECT type FROM alerts WHERE type NOT IN ('device_offline', 'device_online',"
+            " 'service_fault') ORDER BY ts")]
 
     def outbox(self, topic_part: str) -> list[dict[str, Any]]:
         return [json.loads(m.payload) for m in self.service.store.pending_outbox(10_000)

@@ -239,7 +239,8 @@ def test_attendance_report_cli(tmp_path: Path) -> None:
     result = run_gate("report", "attendance", "--csv",
                       env={"GATE_DATA_DIR": str(tmp_path / "data")})
     assert result.returncode == 0, result.stderr
-    rows = {r["person_id"]: r for r in csv.DictReader(io.StringIO(result.stdout))}
+    assert result.stdout.startswith("\ufeff")  # Excel reads it as UTF-8
+    rows = {r["person_id"]: r for r in csv.DictReader(io.StringIO(result.stdout[1:]))}
     assert set(rows) == {"obama", "biden", "kit_harington", "nocons"}  # students only
     assert rows["obama"]["on_campus"] == "True" and rows["obama"]["first_arrival"]
     assert rows["biden"]["first_arrival"] == ""

@@ -251,3 +251,33 @@ def test_route_from_an_inside_camera_and_restricted_zone(tmp_path: Path) -> None
 
 def photo_b64(rel: str) -> str:
     return base64.b64encode((FACES / rel).read_bytes()).decode()
+
+
+def test_full_width_id_is_matched_and_a_document_under_another_name_is_flagged(
+        store: Any) -> None:
+    """An ID typed with a Chinese input method in full-width mode is the same number: it
+    must hit the watch list; and the same document under another name needs the guard."""
+    from gate.config import parse_config
+    from gate.journal import Journal
+    from gate.records import Person
+    from gate.visitors import VisitorDesk
+
+    config = parse_config({"site": "zqxx"})
+    desk = VisitorDesk(config, store, Journal(config, store))
+    store.upsert_person(Person("staff", "Teacher Wang", role="staff"))
+    with store.transaction() as db:
+        db.execute("INSERT INTO watchlists (name, source, received_at) VALUES ('police', 't', 't')")
+        db.execute("INSERT INTO watchlist_persons (list, entry_id, name, id_number, reason)"
+                   " VALUES ('police', 'P1', 'Zhang San', '11010519491231002X', 'wanted')")
+    full_width = "１１０１０５１９４９１２３１００２Ｘ"
+    hit = desk.register(_reg(name="Li Si", id_number=full_width), "guard")
+    assert hit["screening"] == "flagged" and hit["status"] == "flagged"
+    assert any("P1" in r for r in hit["screening_reasons"])
+    assert desk.get(hit["id"], full_id=True)["id_number"] == "11010519491231002X"
+    first = desk.register(_reg(name="Wang Fang"), "guard")
+    assert first["screening"] == "cleared"
+    again = desk.register(_reg(name="Wang Xiaofang"), "guard")
+    assert again["screening"] == "flagged"
+    assert any("registered as Wang Fang" in r for r in again["screening_reasons"])
+    with pytest.raises(VisitorError, match="name"):
+        desk.register(_reg(name="   "), "guard")
