@@ -15,11 +15,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from gate import __version__
+from gate.cli_output import emit, fail
 from gate.config import Config, ConfigError, load_config, resolve_config
 
 if TYPE_CHECKING:
@@ -76,18 +77,6 @@ def report_day(date: str | None, config: Config) -> dt.date:
         return dt.date.fromisoformat(date) if date else dt.datetime.now(config.tz).date()
     except ValueError:
         fail(f"--date: {date!r} is not a date (YYYY-MM-DD)")
-
-
-def fail(message: str, code: int = 2) -> NoReturn:
-    for line in message.splitlines() or [message]:
-        typer.echo(f"gate: {line}", err=True)
-    raise typer.Exit(code)
-
-
-def emit(obj: dict[str, Any]) -> None:
-    """One JSON object per line, flushed, so pipes see each result at once."""
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
-    sys.stdout.flush()
 
 
 @app.callback()

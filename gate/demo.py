@@ -18,7 +18,6 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 from gate.broker import LocalBroker, find_mosquitto, free_port
@@ -31,6 +30,7 @@ from gate.config import (
     ReaderConfig,
     RelayConfig,
 )
+from gate.demo_media import demo_data_dir
 from gate.engine import Decision
 from gate.roster import import_roster
 from gate.service import Service
@@ -65,10 +65,6 @@ SCRIPT = (
     Tap("L2-in", "6200000003", "staff member arrives at lane 2"),
     Tap("L2-out", "6200000006", "card-only student leaves by lane 2"),
 )
-
-
-def demo_data_dir() -> Path:
-    return Path(str(resources.files("gate") / "demo_data"))
 
 
 class PtyPair:

@@ -26,7 +26,7 @@ def doctor(
     = False,
 ) -> None:
     """Live checks of every configured part; exit 0 all good, 1 with a failure and its fix."""
-    from gate.cli import emit
+    from gate.cli_output import emit
     from gate.doctor import DoctorOptions, exit_code, render, run_doctor
 
     g: Globals = ctx.obj
@@ -52,7 +52,7 @@ def backup(
 
     from gate.backup import BackupError, configured_key_path
     from gate.backup import backup as take_backup
-    from gate.cli import emit, fail
+    from gate.cli_output import emit, fail
 
     g: Globals = ctx.obj
     config = g.config()
@@ -76,7 +76,7 @@ def restore(
     """Restore a backup into the data directory (stop the service first)."""
     from gate.backup import BackupError
     from gate.backup import restore as do_restore
-    from gate.cli import fail
+    from gate.cli_output import fail
 
     g: Globals = ctx.obj
     config = g.config()

@@ -40,6 +40,10 @@ class VisitorError(ValueError):
     """A request the desk cannot carry out; the message says why."""
 
 
+class VisitorNotFound(VisitorError):
+    """No visitor has that id (the console answers 404, any other VisitorError 422)."""
+
+
 @dataclass(frozen=True)
 class Registration:
     name: str
@@ -350,7 +354,7 @@ class VisitorDesk:
     def _row(self, visitor_id: str) -> Any:
         rows = self.store.query("SELECT * FROM visitors WHERE id = ?", (visitor_id,))
         if not rows:
-            raise VisitorError(f"no visitor {visitor_id!r}")
+            raise VisitorNotFound(f"no visitor {visitor_id!r}")
         return rows[0]
 
     @staticmethod

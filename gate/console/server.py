@@ -14,6 +14,7 @@ class ConsoleServer:
     def __init__(self, app: FastAPI, host: str, port: int, certfile: Path | None = None,
                  keyfile: Path | None = None) -> None:
         self.host, self.port = host, port
+        self.app = app
         config = uvicorn.Config(app, host=host, port=port, log_level="warning",
                                 access_log=False, ws="websockets-sansio", lifespan="on",
                                 ssl_certfile=str(certfile) if certfile else None,
