@@ -198,16 +198,20 @@ def _import_roster(config: Config) -> None:
 
 
 def _demo_user(config: Config) -> tuple[str, str]:
-    """A fresh admin for this demo only, with a random password (printed once)."""
+    """The demo's admin, with a new random password each run (printed once); a re-run on
+    the same data directory resets it instead of failing."""
     import secrets
 
-    from gate.console.auth import add_user
+    from gate.console.auth import add_user, set_password
     from gate.store import Store
 
     password = secrets.token_urlsafe(9)
     store = Store(config.data_dir, config.tz)
     try:
-        add_user(store, "demo", password, "admin")
+        if store.query("SELECT 1 FROM users WHERE username = 'demo'"):
+            set_password(store, "demo", password)
+        else:
+            add_user(store, "demo", password, "admin")
     finally:
         store.close()
     return "demo", password

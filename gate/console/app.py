@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 
+from gate import metrics
 from gate.console import errors
 from gate.console.auth import Authenticator
 from gate.console.deps import Console
@@ -77,5 +78,8 @@ def create_app(service: Service) -> FastAPI:
     errors.install(app)
     for module in ROUTERS:
         app.include_router(module.router)
+    # Prometheus, behind its own bearer token (console.metrics_token; 404 without one).
+    app.include_router(metrics.metrics_router(config.console.metrics_token))
+    metrics.watch_store(service.store)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

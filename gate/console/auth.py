@@ -124,6 +124,18 @@ def add_user(store: Store, username: str, password: str, role: Role) -> None:
     store.audit("cli", "user_created", username, {"role": role})
 
 
+def set_password(store: Store, username: str, password: str) -> None:
+    """A new password for an existing user (every session of theirs ends)."""
+    if len(password) < MIN_PASSWORD:
+        raise ValueError(f"a password has at least {MIN_PASSWORD} characters")
+    with store.transaction() as db:
+        if not db.execute("UPDATE users SET password_hash = ? WHERE username = ?",
+                          (_hasher.hash(password), username)).rowcount:
+            raise ValueError(f"no user {username}")
+        db.execute("DELETE FROM sessions WHERE username = ?", (username,))
+    store.audit("cli", "password_set", username)
+
+
 class Authenticator:
     def __init__(self, store: Store, idle_s: float, absolute_s: float,
                  clock: Callable[[], float] = time.time) -> None:
