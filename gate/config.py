@@ -221,6 +221,7 @@ class ConsoleConfig(Strict):
     session_absolute_hours: Annotated[int, Field(ge=1, le=24)] = 8
     alert_escalate_minutes: Annotated[int, Field(ge=1, le=120)] = 5
     metrics_token: str | None = None  # bearer token for /metrics (Prometheus); unset: no /metrics
+    school_name: str = ""  # printed on visitor passes; empty: the site id
 
     @field_validator("bind")
     @classmethod

@@ -163,7 +163,7 @@ def add_local_plate(store: Store, plate: str, reason: str, actor: str) -> None:
 
 def list_users(store: Store) -> list[dict[str, Any]]:
     return [dict(r) for r in store.query(
-        "SELECT username, role, disabled, created_at FROM users ORDER BY username")]
+        "SELECT username, role, disabled, created_at, person_id FROM users ORDER BY username")]
 
 
 def audit_entries(store: Store, limit: int) -> list[dict[str, Any]]:

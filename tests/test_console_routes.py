@@ -27,7 +27,7 @@ from gate.records import Person
 from gate.service import Service
 from tests.argon2_cheap import cheap_argon2
 
-PUBLIC = {"/", "/favicon.ico", "/healthz", "/api/login", "/static",
+PUBLIC = {"/", "/favicon.ico", "/healthz", "/api/login", "/static", "/api/alarm",
           "/metrics"}  # /metrics has its own bearer token (tests/test_metrics*.py)
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 PASSWORDS = {"admin": "admin-password-1", "guard": "guard-password-1",

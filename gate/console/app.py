@@ -27,12 +27,15 @@ from gate.console.health import Prober
 from gate.console.hub import LiveHub
 from gate.console.routers import (
     admin,
+    alarm,
     alerts,
     attendance,
     auth,
+    campus_map,
     devices,
     live,
     people,
+    rollcall,
     system,
     vehicles,
     visitors,
@@ -42,9 +45,11 @@ from gate.console.routers.system import STATIC
 if TYPE_CHECKING:
     from gate.service import Service
 
-ROUTERS = (system, auth, live, alerts, people, attendance, visitors, vehicles, devices, admin)
+ROUTERS = (system, auth, live, alerts, people, attendance, visitors, vehicles, devices, admin,
+           alarm, rollcall, campus_map)
 
-_CSP = ("default-src 'self'; img-src 'self' data:; connect-src 'self'; "
+_CSP = ("default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
+        "connect-src 'self'; "
         "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 
 

@@ -33,7 +33,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from gate.store import Store
 
-Role = Literal["guard", "admin"]
+Role = Literal["guard", "admin", "host"]  # host: a staff member answering their visitors
 COOKIE = "__Host-gate_session"
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,31}$")
 MIN_PASSWORD = 10
@@ -102,25 +102,33 @@ class Session:
     username: str
     role: Role
     csrf: str
+    person_id: str | None = None  # a host's staff record (people.id)
 
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def add_user(store: Store, username: str, password: str, role: Role) -> None:
+def add_user(store: Store, username: str, password: str, role: Role,
+             person_id: str | None = None) -> None:
+    """``person_id``: for a host, the staff member whose visitors they answer."""
     if not USERNAME.match(username):
         raise ValueError("a username is 2-32 letters, digits, _ . -")
     if len(password) < MIN_PASSWORD:
         raise ValueError(f"a password has at least {MIN_PASSWORD} characters")
-    if role not in ("guard", "admin"):
-        raise ValueError("role must be guard or admin")
+    if role not in ("guard", "admin", "host"):
+        raise ValueError("role must be guard, admin or host")
+    if role == "host":
+        host = store.get_person(person_id or "")
+        if host is None or host.role != "staff":
+            raise ValueError(f"host: no staff member {person_id!r}")
     with store.transaction() as db:
         if db.execute("SELECT 1 FROM users WHERE username = ?", (username,)).fetchone():
             raise ValueError(f"user {username} exists")
-        db.execute("INSERT INTO users (username, password_hash, role, created_at) VALUES"
-                   " (?,?,?,?)", (username, _hasher.hash(password), role,
-                                  store.now().isoformat()))
+        db.execute("INSERT INTO users (username, password_hash, role, created_at, person_id)"
+                   " VALUES (?,?,?,?,?)", (username, _hasher.hash(password), role,
+                                           store.now().isoformat(),
+                                           person_id if role == "host" else None))
     store.audit("cli", "user_created", username, {"role": role})
 
 
@@ -172,7 +180,7 @@ class Authenticator:
             self.store.audit(username, "locked_out", None, {"client": client})
             raise AuthError("too many failed logins; try again later", 429,
                             {"Retry-After": str(math.ceil(until - now))})
-        rows = self.store.query("SELECT password_hash, role, disabled FROM users WHERE"
+        rows = self.store.query("SELECT password_hash, role, disabled, person_id FROM users WHERE"
                                 " username = ?", (username,))
         stored = rows[0]["password_hash"] if rows else _DUMMY
         try:
@@ -192,7 +200,7 @@ class Authenticator:
             if _hasher.check_needs_rehash(stored):
                 db.execute("UPDATE users SET password_hash = ? WHERE username = ?",
                            (_hasher.hash(password), username))
-        return token, Session(username, rows[0]["role"], csrf)
+        return token, Session(username, rows[0]["role"], csrf, rows[0]["person_id"])
 
     def _attempt(self, username: str, client: str, now: float, success: bool,
                  action: str) -> None:
@@ -202,13 +210,15 @@ class Authenticator:
             db.execute("DELETE FROM login_attempts WHERE ts_epoch < ?", (now - 7 * 86400,))
         self.store.audit(username, action, None, {"client": client})
 
-    def session(self, token: str | None) -> Session:
+    def session(self, token: str | None, touch: bool = True) -> Session:
+        """The live session for ``token``; ``touch=False`` (the alarm poll) only looks: it
+        must not keep an unattended session alive."""
         if not token:
             raise AuthError("not logged in")
         now = self.clock()
         rows = self.store.query(
             "SELECT s.username, s.csrf_token, s.created_epoch, s.last_seen_epoch, u.role,"
-            " u.disabled FROM sessions s JOIN users u ON u.username = s.username"
+            " u.disabled, u.person_id FROM sessions s JOIN users u ON u.username = s.username"
             " WHERE s.token_hash = ?", (_digest(token),))
         if not rows:
             raise AuthError("session expired")
@@ -217,11 +227,23 @@ class Authenticator:
                 or now - row["created_epoch"] > self.absolute_s):
             self.logout(token)
             raise AuthError("session expired")
-        if now - row["last_seen_epoch"] > 30:  # one write per half minute, not per request
+        if touch and now - row["last_seen_epoch"] > 30:  # one write per 30 s, not per request
             with self.store.transaction() as db:
                 db.execute("UPDATE sessions SET last_seen_epoch = ? WHERE token_hash = ?",
                            (now, _digest(token)))
-        return Session(row["username"], row["role"], row["csrf_token"])
+        return Session(row["username"], row["role"], row["csrf_token"], row["person_id"])
+
+    def renew(self, token: str | None) -> float:
+        """A heartbeat from a live page the guard is watching: the idle timer starts again
+        (never past the absolute time-out). Returns the seconds left before the absolute end."""
+        self.session(token)  # raises if already expired
+        now = self.clock()
+        with self.store.transaction() as db:
+            db.execute("UPDATE sessions SET last_seen_epoch = ? WHERE token_hash = ?",
+                       (now, _digest(token or "")))
+        created: float = self.store.query("SELECT created_epoch FROM sessions WHERE token_hash = ?",
+                                   (_digest(token or ""),))[0][0]
+        return max(0.0, created + self.absolute_s - now)
 
     def logout(self, token: str) -> None:
         with self.store.transaction() as db:

@@ -8,6 +8,7 @@ route of the app to keep it that way.
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
@@ -25,6 +26,8 @@ if TYPE_CHECKING:  # the service imports the console lazily; never the other way
     from gate.service import Service
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# A host (a staff member on their phone) sees their own visitors and nothing else.
+HOST_PATHS = re.compile(r"^/api/(me|logout|heartbeat|host/visitors|visitors/[^/]+/(host|photo))$")
 
 
 @dataclass
@@ -62,6 +65,8 @@ def session(request: Request, ctx: Ctx) -> Session:
     if request.method not in SAFE_METHODS and not secrets.compare_digest(
             request.headers.get("x-csrf-token", "").encode(), current.csrf.encode()):
         raise AuthError("missing or wrong CSRF token", 403)
+    if current.role == "host" and not HOST_PATHS.match(request.url.path):
+        raise AuthError("hosts answer their own visitors only", 403)
     return current
 
 

@@ -15,7 +15,7 @@ def decision_json(d: Decision) -> dict[str, Any]:
     return {"id": e.id, "ts": e.ts.isoformat(timespec="seconds"), "type": e.type,
             "lane": e.lane, "direction": e.direction, "method": e.method,
             "decision": e.decision, "reason": e.reason, "person": person_fields(d.person),
-            "snapshot": e.snapshot,
+            "snapshot": e.snapshot, "opened": d.opened,
             "alerts": [{"id": a.id, "type": a.type, "severity": a.severity} for a in d.alerts]}
 
 

@@ -21,7 +21,8 @@ class AckBody(_Body):
 
 
 class OpenBody(_Body):
-    reason: Annotated[str, Field(min_length=3, max_length=200)]
+    # rules.manual_open wants 2 characters after trimming: "送药" is a complete reason
+    reason: Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class FireResetBody(_Body):
@@ -47,7 +48,8 @@ class VisitorBody(_Body):
     host_id: Annotated[str, Field(min_length=1, max_length=64)]
     minutes: Annotated[int | None, Field(ge=5, le=1440)] = None  # None: visitors.default_minutes
     plate: Annotated[str | None, Field(max_length=16)] = None
-    photo: Annotated[str | None, Field(max_length=4_000_000)] = None  # base64 JPEG/PNG
+    # base64 JPEG/PNG; the page resizes a phone photo (3-5 MB) to about 1280 px first
+    photo: Annotated[str | None, Field(max_length=8_000_000)] = None
 
 
 class GuardDecisionBody(_Body):
@@ -58,6 +60,7 @@ class GuardDecisionBody(_Body):
 class HostDecisionBody(_Body):
     approve: bool
     method: Annotated[str, Field(pattern="^(console|phone)$")] = "console"
+    note: Annotated[str, Field(max_length=500)] = ""  # required when a guard records a call
 
 
 class CardBody(_Body):
@@ -75,4 +78,37 @@ class VehicleBody(_Body):
 class UserBody(_Body):
     username: Annotated[str, Field(min_length=2, max_length=32)]
     password: Annotated[str, Field(min_length=10, max_length=256)]
-    role: Annotated[str, Field(pattern="^(guard|admin)$")]
+    role: Annotated[str, Field(pattern="^(guard|admin|host)$")]
+    person_id: Annotated[str | None, Field(max_length=64)] = None  # a host's staff record
+
+
+class AckManyBody(_Body):
+    """A group of repeats of one cause, acknowledged together with one note."""
+
+    ids: Annotated[list[Annotated[str, Field(max_length=64)]], Field(min_length=1,
+                                                                     max_length=500)]
+    note: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class BulkAckBody(_Body):
+    """Every open alert up to this severity (never a critical one), with one note."""
+
+    max_severity: Annotated[str, Field(pattern="^(info|warning)$")] = "warning"
+    note: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class WatchPersonBody(_Body):
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    id_type: Annotated[str, Field(pattern="^(resident-id|passport|hk-macau-permit|taiwan-permit)$")
+                       ] = "resident-id"
+    id_number: Annotated[str, Field(max_length=32)] = ""
+    reason: Annotated[str, Field(min_length=2, max_length=200)]
+
+
+class MapImageBody(_Body):
+    image: Annotated[str, Field(min_length=8, max_length=8_000_000)]  # base64 JPEG/PNG
+
+
+class MapPointBody(_Body):
+    x: Annotated[float, Field(ge=0, le=1)]
+    y: Annotated[float, Field(ge=0, le=1)]

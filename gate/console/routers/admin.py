@@ -24,9 +24,10 @@ def users(_a: Admin, ctx: Ctx) -> list[dict[str, Any]]:
 def create_user(body: UserBody, current: Admin, ctx: Ctx) -> dict[str, str]:
     try:
         add_user(ctx.store, body.username, body.password,
-                 "admin" if body.role == "admin" else "guard")
+                 "admin" if body.role == "admin" else "host" if body.role == "host" else "guard",
+                 body.person_id)
     except ValueError as exc:  # add_user's refusals (taken name, weak password) are ValueError
-        raise Invalid(str(exc)) from None
+        raise Invalid(str(exc), code="user") from None
     ctx.store.audit(current.username, "user_created", body.username, {"role": body.role})
     return {"username": body.username, "role": body.role}
 

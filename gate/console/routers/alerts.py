@@ -1,4 +1,5 @@
-"""Alerts: the list (open or all) and the guard's acknowledgement with a note."""
+"""Alerts: the list (open or all), the grouped queue of the live page, and the guard's
+acknowledgement with a note: one alert, one group of repeats, or every low-severity one."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from gate.console.deps import Ctx, User
-from gate.console.errors import NotFound
-from gate.console.schemas import AckBody
+from gate.console.errors import Invalid, NotFound
+from gate.console.schemas import AckBody, AckManyBody, BulkAckBody
 from gate.console_queries import acknowledge_alert, list_alerts
+from gate.console_views import acknowledge_low, acknowledge_many, alert_groups, recent_handled
 
 router = APIRouter(prefix="/api", tags=["alerts"])
 
@@ -20,8 +22,39 @@ def alerts(_u: User, ctx: Ctx, open_only: Annotated[bool, Query(alias="open")] =
     return list_alerts(ctx.store, open_only, limit)
 
 
+@router.get("/alerts/queue")
+def queue(_u: User, ctx: Ctx) -> dict[str, Any]:
+    """Open alerts grouped by cause, most severe first; recently handled ones with the
+    police's acknowledgement beside the guard's."""
+    return {"groups": alert_groups(ctx.store), "handled": recent_handled(ctx.store)}
+
+
 @router.post("/alerts/{alert_id}/ack")
 def ack(alert_id: str, body: AckBody, current: User, ctx: Ctx) -> dict[str, str]:
+    if not body.note.strip():
+        raise Invalid("note: an acknowledgement needs a note", code="note_required")
     if not acknowledge_alert(ctx.store, alert_id, current.username, body.note.strip()):
         raise NotFound("no open alert with that id")
     return {"status": "acknowledged"}
+
+
+@router.post("/alerts/ack")
+def ack_many(body: AckManyBody, current: User, ctx: Ctx) -> dict[str, Any]:
+    """A group of repeats of one cause, with one note."""
+    note = body.note.strip()
+    if not note:
+        raise Invalid("note: an acknowledgement needs a note", code="note_required")
+    done = acknowledge_many(ctx.store, body.ids, current.username, note)
+    if not done:
+        raise NotFound("no open alert with those ids")
+    return {"status": "acknowledged", "count": done}
+
+
+@router.post("/alerts/bulk-ack")
+def bulk_ack(body: BulkAckBody, current: User, ctx: Ctx) -> dict[str, Any]:
+    """Every open info (or info and warning) alert at once; critical ones never."""
+    note = body.note.strip()
+    if not note:
+        raise Invalid("note: an acknowledgement needs a note", code="note_required")
+    return {"status": "acknowledged",
+            "count": acknowledge_low(ctx.store, body.max_severity, current.username, note)}

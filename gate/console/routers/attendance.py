@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -13,6 +11,7 @@ from fastapi.responses import PlainTextResponse
 from gate.attendance import attendance
 from gate.console.deps import Ctx, User
 from gate.console.errors import Invalid
+from gate.reports import ATTENDANCE_COLUMNS, attendance_rows, csv_text
 from gate.store import Store
 
 router = APIRouter(prefix="/api", tags=["attendance"])
@@ -38,13 +37,10 @@ def attendance_json(_u: User, ctx: Ctx, date: Day = None) -> dict[str, Any]:
 
 @router.get("/attendance.csv", response_class=PlainTextResponse)
 def attendance_csv(_u: User, ctx: Ctx, date: Day = None) -> PlainTextResponse:
+    """The same file as ``gate report attendance --csv`` (gate/reports.py): BOM, escaped
+    formulas, the same headers."""
     day = day_of(ctx.store, date)
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(["person_id", "name", "class", "first_arrival", "last_departure",
-                     "on_campus", "late", "absent"])
-    for r in attendance(ctx.store, ctx.config.calendar, day):
-        writer.writerow([r.person_id, r.name, r.class_name, r.first_arrival or "",
-                         r.last_departure or "", r.on_campus, r.late, r.absent])
-    return PlainTextResponse(buf.getvalue(), media_type="text/csv", headers={
+    text = csv_text(ATTENDANCE_COLUMNS,
+                    attendance_rows(attendance(ctx.store, ctx.config.calendar, day)))
+    return PlainTextResponse(text, media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="attendance-{day}.csv"'})

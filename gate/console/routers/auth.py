@@ -44,4 +44,6 @@ def me(current: User, ctx: Ctx) -> dict[str, Any]:
     return {"user": current.username, "role": current.role, "csrf": current.csrf,
             "site": config.site, "gate": config.gate, "language": config.console.language,
             "lanes": [lane.id for lane in config.lanes],
-            "visit_minutes": config.visitors.default_minutes}
+            "visit_minutes": config.visitors.default_minutes, "person_id": current.person_id,
+            "school": config.console.school_name or config.site,
+            "idle_s": ctx.auth.idle_s}

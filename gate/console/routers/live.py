@@ -30,9 +30,12 @@ async def live(ws: WebSocket) -> None:
     origin = ws.headers.get("origin")
     host = ws.headers.get("host")
     try:
-        ctx.auth.session(ws.cookies.get(COOKIE))
+        current = ctx.auth.session(ws.cookies.get(COOKIE))
     except AuthError:
         await ws.close(code=4401)
+        return
+    if current.role == "host":  # a host sees their own visitors, not the gate's feed
+        await ws.close(code=4403)
         return
     if origin and host and origin.split("://", 1)[-1] != host:
         await ws.close(code=4403)  # cross-site WebSocket hijacking
@@ -54,7 +57,7 @@ def manual_open(lane_id: str, body: OpenBody, current: User, ctx: Ctx) -> dict[s
     try:
         d = ctx.engine.manual_open(lane_id, current.username, body.reason)
     except KeyError:
-        raise NotFound("no such lane") from None
-    except ValueError as exc:  # the engine refuses (a blank reason)
-        raise Invalid(str(exc)) from None
-    return decision_json(d)
+        raise NotFound("no such lane", code="no_such_lane") from None
+    except ValueError as exc:  # the engine refuses (a reason under 2 characters)
+        raise Invalid(str(exc), code="lane_refused") from None
+    return decision_json(d)  # "opened": whether the relay really moved

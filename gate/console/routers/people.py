@@ -24,7 +24,7 @@ def people(_u: User, ctx: Ctx, q: Annotated[str, Query(max_length=64)] = "",
 def person(person_id: str, current: User, ctx: Ctx) -> dict[str, Any]:
     found = person_detail(ctx.store, person_id)
     if found is None:
-        raise NotFound("no such person")
+        raise NotFound("no such person", code="not_found")
     ctx.store.audit(current.username, "person_viewed", person_id)  # ASVS: access to PII
     return found
 
@@ -35,5 +35,5 @@ def exit_permission(person_id: str, body: ExitPermissionBody, current: User, ctx
     until = grant_exit_permission(ctx.store, person_id, body.minutes, current.username,
                                   body.reason)
     if until is None:
-        raise NotFound("no such person")
+        raise NotFound("no such person", code="not_found")
     return {"person_id": person_id, "valid_until": until.isoformat(timespec="seconds")}

@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import base64
 import io
+import unicodedata
 from typing import Any
 
 import segno
 from fastapi import APIRouter, Response
+from fastapi.responses import PlainTextResponse
 
-from gate.console.deps import Ctx, User
-from gate.console.errors import Conflict, Invalid
+from gate.console.auth import AuthError, Session
+from gate.console.deps import Console, Ctx, User
+from gate.console.errors import Conflict, Invalid, NotFound
 from gate.console.routers.attendance import Day, day_of
 from gate.console.schemas import CardBody, GuardDecisionBody, HostDecisionBody, VisitorBody
 from gate.console_queries import active_staff
+from gate.console_views import has_visitor_photo, person_names, save_visitor_photo, visitor_photo
+from gate.reports import VISITOR_COLUMNS, csv_text, visitor_rows
 from gate.visitors import Registration
 from recognition.enrol import encode_enrolment_photo
 from recognition.images import decode_rgb
@@ -32,34 +37,88 @@ def staff(_u: User, ctx: Ctx) -> list[dict[str, Any]]:
     return active_staff(ctx.store)
 
 
+def _shown(ctx: Console, v: dict[str, Any]) -> dict[str, Any]:
+    """A visit as the desk shows it: the host's name, whether there is a photo, the school."""
+    names = person_names(ctx.store, [v["host_id"]])
+    return {**v, "host_name": names.get(v["host_id"], v["host_id"]),
+            "photo": has_visitor_photo(ctx.store, v["id"]),
+            "school": ctx.config.console.school_name or ctx.config.site}
+
+
+def _guard_or_admin(current: Session) -> None:
+    if current.role == "host":
+        raise AuthError("hosts answer their own visitors only", 403)
+
+
 @router.post("/visitors")
 def register_visitor(body: VisitorBody, current: User, ctx: Ctx) -> dict[str, Any]:
     service = ctx.service
     face = None
+    raw: bytes | None = None
     if body.photo:
         try:
-            rgb = decode_rgb(base64.b64decode(body.photo, validate=True), "photo")
+            raw = base64.b64decode(body.photo, validate=True)
+            rgb = decode_rgb(raw, "photo")
             face = encode_enrolment_photo(service.face_engine(), rgb)
         except ValueError as exc:  # bad base64 (binascii.Error), non-ASCII, image, face
-            raise Invalid(f"photo: {exc}") from None
+            raise Invalid(f"photo: {exc}", code="photo") from None
     minutes = body.minutes or ctx.config.visitors.default_minutes
+    plate = unicodedata.normalize("NFKC", body.plate) if body.plate else None  # full-width
     reg = Registration(body.name, body.id_type, body.id_number, body.phone, body.purpose,
-                       body.host_id, minutes, body.plate)
+                       body.host_id, minutes, plate)
     visitor = service.visitors.register(reg, current.username, face)
+    if raw is not None:
+        save_visitor_photo(ctx.store, visitor["id"], raw,
+                           "image/png" if raw.startswith(b"\x89PNG") else "image/jpeg")
     service.publisher.notify()
-    return visitor
+    return _shown(ctx, visitor)
 
 
 @router.get("/visitors")
 def visitors(_u: User, ctx: Ctx, date: Day = None) -> list[dict[str, Any]]:
-    return ctx.service.visitors.list(day_of(ctx.store, date))
+    rows = ctx.service.visitors.list(day_of(ctx.store, date))
+    names = person_names(ctx.store, [v["host_id"] for v in rows])
+    return [{**v, "host_name": names.get(v["host_id"], v["host_id"])} for v in rows]
+
+
+@router.get("/visitors.csv", response_class=PlainTextResponse)
+def visitors_csv(_u: User, ctx: Ctx, date: Day = None) -> PlainTextResponse:
+    """The same file as ``gate report visitors --csv`` (gate/reports.py)."""
+    day = day_of(ctx.store, date)
+    text = csv_text(VISITOR_COLUMNS, visitor_rows(ctx.service.visitors.list(day)))
+    return PlainTextResponse(text, media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="visitors-{day}.csv"'})
+
+
+@router.get("/host/visitors")
+def host_visitors(current: User, ctx: Ctx) -> list[dict[str, Any]]:
+    """A host's own visitors of today and those still waiting for them."""
+    if current.role != "host" or not current.person_id:
+        raise AuthError("hosts answer their own visitors only", 403)
+    ids = [r[0] for r in ctx.store.query(
+        "SELECT id FROM visitors WHERE host_id = ? AND (status = 'awaiting_host' OR"
+        " created_at >= ?) ORDER BY status != 'awaiting_host', created_at DESC LIMIT 50",
+        (current.person_id, ctx.store.now().date().isoformat()))]
+    return [_shown(ctx, ctx.service.visitors.get(i)) for i in ids]
 
 
 @router.get("/visitors/{visitor_id}")
 def visitor(visitor_id: str, current: User, ctx: Ctx) -> dict[str, Any]:
+    _guard_or_admin(current)
     found = ctx.service.visitors.get(visitor_id)
     ctx.store.audit(current.username, "visitor_viewed", visitor_id)
-    return found
+    return _shown(ctx, found)
+
+
+@router.get("/visitors/{visitor_id}/photo", response_class=Response)
+def visitor_photo_route(visitor_id: str, current: User, ctx: Ctx) -> Response:
+    found = ctx.service.visitors.get(visitor_id)
+    if current.role == "host" and found["host_id"] != current.person_id:
+        raise AuthError("hosts answer their own visitors only", 403)
+    photo = visitor_photo(ctx.store, visitor_id)
+    if photo is None:
+        raise NotFound("no photo of this visitor")
+    return Response(photo[0], media_type=photo[1], headers={"Cache-Control": "no-store"})
 
 
 @router.post("/visitors/{visitor_id}/guard")
@@ -72,10 +131,25 @@ def visitor_guard(visitor_id: str, body: GuardDecisionBody, current: User, ctx: 
 @router.post("/visitors/{visitor_id}/host")
 def visitor_host(visitor_id: str, body: HostDecisionBody, current: User, ctx: Ctx
                  ) -> dict[str, Any]:
-    found = ctx.service.visitors.host_decision(visitor_id, current.username, body.approve,
-                                               body.method)
+    """The host answers for themself (role ``host``, their own visitors only); a guard can
+    only record an answer the host gave by phone, with a note of the call (audited)."""
+    desk = ctx.service.visitors
+    v = desk.get(visitor_id)
+    if current.role == "host":
+        if v["host_id"] != current.person_id:
+            raise Invalid("not this host's visitor", code="not_your_visitor")
+        method = "console"
+    else:
+        note = body.note.strip()
+        if body.method != "phone" or len(note) < 2:
+            raise Invalid("note: a guard records the host's phone answer with a note",
+                          code="phone_note")
+        method = "phone"
+        ctx.store.audit(current.username, "visitor_host_phone", visitor_id,
+                        {"approve": body.approve, "note": note})
+    found = desk.host_decision(visitor_id, current.username, body.approve, method)
     ctx.service.refresh_visitors()
-    return found
+    return _shown(ctx, found)
 
 
 @router.post("/visitors/{visitor_id}/card")
@@ -88,14 +162,14 @@ def visitor_card(visitor_id: str, body: CardBody, current: User, ctx: Ctx) -> di
 @router.post("/visitors/{visitor_id}/checkout")
 def visitor_checkout(visitor_id: str, current: User, ctx: Ctx) -> dict[str, Any]:
     ctx.engine.visitor_checkout(visitor_id, current.username)
-    return ctx.service.visitors.get(visitor_id)
+    return _shown(ctx, ctx.service.visitors.get(visitor_id))
 
 
 @router.get("/visitors/{visitor_id}/pass.svg", response_class=Response)
 def visitor_pass(visitor_id: str, _u: User, ctx: Ctx) -> Response:
     found = ctx.service.visitors.get(visitor_id)
     if not found["pass_code"]:
-        raise Conflict("no pass: the visit is not approved")
+        raise Conflict("no pass: the visit is not approved", code="no_pass")
     buf = io.BytesIO()
     segno.make(found["pass_code"], error="m").save(buf, kind="svg", scale=6, xmldecl=False)
     return Response(buf.getvalue(), media_type="image/svg+xml")
