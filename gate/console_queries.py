@@ -11,6 +11,7 @@ import datetime as dt
 import json
 from typing import Any
 
+from gate.console.hub import shown_details
 from gate.identity import mask
 from gate.messages import person_fields
 from gate.store import Store
@@ -41,6 +42,7 @@ def recent_events(store: Store, limit: int) -> list[dict[str, Any]]:
     return [{"id": r["id"], "ts": r["ts"], "type": r["type"], "lane": r["lane"],
              "direction": r["direction"], "method": r["method"], "decision": r["decision"],
              "reason": r["reason"], "snapshot": r["snapshot"],
+             "details": shown_details(json.loads(r["details"] or "{}")),
              "person": None if r["person_id"] is None else {
                  "id": r["person_id"], "name": r["name"], "role": r["role"],
                  "class": r["class_name"]}} for r in rows]

@@ -39,6 +39,7 @@ def alert_groups(store: Store, limit: int = 2000) -> list[dict[str, Any]]:
         " p.id = a.person_id WHERE a.acknowledged_at IS NULL ORDER BY a.ts DESC LIMIT ?",
         (limit,))
     groups: dict[tuple[str, str, str], dict[str, Any]] = {}
+    names = {r[0]: r[1] for r in store.query("SELECT id, name FROM people")}
     for r in rows:
         details = masked(json.loads(r["details"]))
         key = (r["type"], r["lane"] or "", _cause(r, details))
@@ -52,6 +53,9 @@ def alert_groups(store: Store, limit: int = 2000) -> list[dict[str, Any]]:
                 "class": r["class_name"], "last": r["ts"], "first": r["ts"], "count": 0,
                 "ids": [], "details": details, "snapshot": r["snapshot"],
                 "escalated": False}
+        seen_as = details.get("face_identified_as")
+        if isinstance(seen_as, str) and "face_identified_name" not in details:
+            details["face_identified_name"] = names.get(seen_as, seen_as)
         g["count"] += 1
         g["ids"].append(r["id"])
         g["first"] = r["ts"]

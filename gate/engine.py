@@ -116,6 +116,12 @@ class Engine:
         with self._state:
             return self._fire_latched
 
+    @property
+    def fire_input(self) -> bool:
+        """What the fire input last said (the release may outlast it: ``fire_active``)."""
+        with self._state:
+            return self._fire_input
+
     def probe(self, timeout: float = 1.0) -> bool:
         """The decision path answers: its state lock can be taken within ``timeout``."""
         if not self._state.acquire(timeout=timeout):

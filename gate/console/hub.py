@@ -9,13 +9,22 @@ from typing import Any
 from gate.engine import Decision
 from gate.messages import person_fields
 
+SHOWN_DETAILS = ("plate", "confidence", "visitor", "face_distance", "by", "late", "kind",
+                 "owner")
+
+
+def shown_details(details: dict[str, Any]) -> dict[str, Any]:
+    """What the feed may show of an event's details (the plate text, the face distance);
+    nothing with an ID number in it."""
+    return {k: details[k] for k in SHOWN_DETAILS if k in details}
+
 
 def decision_json(d: Decision) -> dict[str, Any]:
     e = d.event
     return {"id": e.id, "ts": e.ts.isoformat(timespec="seconds"), "type": e.type,
             "lane": e.lane, "direction": e.direction, "method": e.method,
             "decision": e.decision, "reason": e.reason, "person": person_fields(d.person),
-            "snapshot": e.snapshot, "opened": d.opened,
+            "snapshot": e.snapshot, "opened": d.opened, "details": shown_details(e.details),
             "alerts": [{"id": a.id, "type": a.type, "severity": a.severity} for a in d.alerts]}
 
 

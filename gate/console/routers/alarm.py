@@ -29,8 +29,7 @@ def alarm(request: Request, ctx: Ctx) -> dict[str, Any]:
         logged_in = True
     except AuthError:
         logged_in = False
-    fire = ctx.service.fire
-    return {"fire": {"active": bool(fire.active), "released": ctx.engine.fire_active},
+    return {"fire": {"active": ctx.engine.fire_input, "released": ctx.engine.fire_active},
             "critical_open": open_critical(ctx.store), "session": logged_in,
             "ts": ctx.store.now().isoformat(timespec="seconds")}
 

@@ -1,0 +1,145 @@
+// campus-gate console: the shared pieces (words, API calls, messages to the guard).
+// Served from the gate; no external script, font or sound.
+
+const CATALOGUE = await fetch("/static/i18n.json", { credentials: "same-origin" }).then((r) => r.json());
+export const state = { lang: localStorage.getItem("lang") || "zh-CN", me: null };
+
+// A key missing from the catalogue is a console error: tests/test_console_ui.py fails on it.
+export function t(key, vars = {}) {
+  let text = CATALOGUE[state.lang]?.[key] ?? CATALOGUE.en[key];
+  if (text === undefined) { console.error(`missing translation: ${key}`); text = key; }
+  return text.replace(/\{(\w+)\}/g, (_m, name) => (vars[name] ?? ""));
+}
+export const has = (key) => key in (CATALOGUE.en || {});
+// The words for a code of the gate's vocabulary (event types, reasons, methods ...).
+export function word(ns, code) {
+  if (code === null || code === undefined || code === "") return "—";
+  return t(`${ns}.${code}`);
+}
+
+export const $ = (sel, root = document) => root.querySelector(sel);
+export const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
+export function el(tag, attrs = {}, ...kids) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === "class") e.className = v;
+    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v === true ? "" : v);
+  }
+  for (const kid of kids.flat()) if (kid !== null && kid !== undefined && kid !== false) e.append(kid instanceof Node ? kid : document.createTextNode(String(kid)));
+  return e;
+}
+export const table = (headers, rows, attrs = {}) => el("table", attrs,
+  el("thead", {}, el("tr", {}, ...headers.map((h) => el("th", { scope: "col" }, h)))), el("tbody", {}, ...rows));
+export const time = (ts) => (ts || "").slice(11, 19) || "—";
+export const stamp = (ts) => (ts ? ts.slice(0, 16).replace("T", " ") : "—");
+
+export function translatePage() {
+  document.documentElement.lang = state.lang;
+  $$("[data-i18n]").forEach((n) => { n.textContent = t(n.dataset.i18n); });
+  $$("[data-i18n-placeholder]").forEach((n) => { n.placeholder = t(n.dataset.i18nPlaceholder); });
+  $$("[data-i18n-label]").forEach((n) => { n.setAttribute("aria-label", t(n.dataset.i18nLabel)); });
+  $("#lang").textContent = state.lang === "zh-CN" ? "English" : "中文";
+}
+
+// API --------------------------------------------------------------------------------------
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    super(typeof body.detail === "string" ? body.detail : `HTTP ${status}`);
+    this.status = status; this.code = body.code || (status === 0 ? "offline" : "refused"); this.fields = body.fields || [];
+  }
+}
+
+export const hooks = { unauthorised: () => {} };
+
+export async function api(path, options = {}) {
+  const headers = { "Content-Type": "application/json" };
+  if (state.me) headers["X-CSRF-Token"] = state.me.csrf;
+  let res;
+  try {
+    res = await fetch(path, { credentials: "same-origin", ...options, headers });
+  } catch {
+    throw new ApiError(0, { code: "offline" });  // the service is not answering
+  }
+  if (!res.ok) {
+    const body = await res.json().catch(() => ({}));
+    if (res.status === 401) hooks.unauthorised();
+    throw new ApiError(res.status, body);
+  }
+  return res.headers.get("content-type")?.includes("json") ? res.json() : res.text();
+}
+export const post = (path, body) => api(path, { method: "POST", body: JSON.stringify(body) });
+export const put = (path, body) => api(path, { method: "PUT", body: JSON.stringify(body) });
+export const del = (path) => api(path, { method: "DELETE" });
+
+// Why the server refused, in the guard's language.
+export function errorText(err) {
+  if (!(err instanceof ApiError)) return t("error.unexpected");
+  if (err.code === "invalid_field") {
+    const fields = err.fields.map((f) => (has(`field.${f}`) ? t(`field.${f}`) : f));
+    return t("error.invalid_field", { fields: fields.join(state.lang === "zh-CN" ? "、" : ", ") });
+  }
+  return has(`error.${err.code}`) ? t(`error.${err.code}`) : t("error.refused");
+}
+
+// Every action says whether it happened.
+export function notify(text, ok = true) {
+  const box = $("#toasts");
+  const n = el("div", { class: `toast ${ok ? "ok" : "bad"}`, role: ok ? "status" : "alert" }, text);
+  box.append(n);
+  setTimeout(() => n.remove(), ok ? 5000 : 9000);
+  while (box.children.length > 5) box.firstChild.remove();
+}
+
+// Run an action: success and failure both shown; returns the result or undefined.
+export async function act(promise, done, out) {
+  try {
+    const r = await promise;
+    if (done) notify(typeof done === "function" ? done(r) : done, true);
+    if (out) { out.textContent = ""; out.classList.remove("error"); }
+    return r;
+  } catch (err) {
+    const text = `${t("ui.not_done")}: ${errorText(err)}`;
+    notify(text, false);
+    if (out) { out.textContent = text; out.classList.add("error"); }
+    return undefined;
+  }
+}
+
+// Sound, generated locally: no file, no network.
+let audio = null;
+export function beep(freq = 880, ms = 300) {
+  try {
+    audio ||= new AudioContext();
+    if (audio.state === "suspended") audio.resume().catch(() => {});
+    const osc = audio.createOscillator(); const gain = audio.createGain();
+    osc.frequency.value = freq; gain.gain.value = 0.2;
+    osc.connect(gain).connect(audio.destination); osc.start(); osc.stop(audio.currentTime + ms / 1000);
+  } catch { /* no audio device, or autoplay blocked until the guard clicks */ }
+}
+
+// Photos are made small in the browser: a 4 MB phone photo becomes ~200 kB.
+export async function resizedBase64(source, maxSide = 1280, quality = 0.85) {
+  const bitmap = source instanceof Blob ? await createImageBitmap(source) : source;
+  const w = bitmap.width || bitmap.videoWidth; const h = bitmap.height || bitmap.videoHeight;
+  const scale = Math.min(1, maxSide / Math.max(w, h));
+  const canvas = document.createElement("canvas");
+  canvas.width = Math.round(w * scale); canvas.height = Math.round(h * scale);
+  canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+  return canvas.toDataURL("image/jpeg", quality).split(",", 2)[1];
+}
+
+// Words for a screening reason written by the desk (gate/visitors.py: VisitorDesk.screen).
+export function screeningReason(text) {
+  let m = text.match(/^watch list ([^/]+)\/(\S+): (.*)$/);
+  if (m) return t("screen.watchlist", { list: m[1], entry: m[2], reason: m[3] });
+  m = text.match(/^the same document was registered as (.+) on (\S+)$/);
+  if (m) return t("screen.same_document", { name: m[1], day: m[2] });
+  m = text.match(/^plate on watch list (\S+)$/);
+  if (m) return t("screen.plate", { list: m[1] });
+  m = text.match(/^face matches watch list entry (\S+) \(distance ([\d.]+)\)$/);
+  if (m) return t("screen.face", { entry: m[1], distance: m[2] });
+  return text;  // the remote screening service's own words
+}

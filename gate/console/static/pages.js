@@ -1,0 +1,202 @@
+// The other pages: roll call, people, attendance, vehicles and watch lists, campus map,
+// devices, users, audit log.
+import { $, act, api, del, el, errorText, post, put, resizedBase64, stamp, state, t, table, time, word } from "./core.js";
+import { feedRow } from "./live.js";
+
+// Roll call ------------------------------------------------------------------------------------
+
+export async function loadRollcall() {
+  const r = await api("/api/rollcall");
+  const byClass = new Map();
+  for (const p of r.pupils) byClass.set(p.class || "—", [...(byClass.get(p.class || "—") || []), p]);
+  const personRows = (list) => list.map((p) => el("tr", {}, el("td", {}, p.name), el("td", {}, time(p.last_passage)), el("td", {}, p.lane || "—"), el("td", { class: "tick" }, "☐")));
+  const heads = [t("field.name"), t("ui.last_passage"), t("field.lane"), t("ui.checked")];
+  $("#rollcall").replaceChildren(
+    el("h2", {}, t("ui.rollcall_title", { at: stamp(r.at) })),
+    el("p", { id: "rollcall-summary" }, t("ui.rollcall_summary", { pupils: r.pupils.length, staff: r.staff.length, visitors: r.visitors.length })),
+    el("p", { class: "no-print" }, el("button", { type: "button", onclick: () => window.print() }, t("ui.print"))),
+    ...[...byClass.entries()].flatMap(([cls, list]) => [el("h3", {}, `${t("field.class")} ${cls} (${list.length})`), table(heads, personRows(list), { class: "rollcall-class" })]),
+    el("h3", {}, `${t("ui.staff")} (${r.staff.length})`), table(heads, personRows(r.staff)),
+    el("h3", {}, `${t("nav.visitors")} (${r.visitors.length})`),
+    table([t("field.name"), t("ui.host"), t("ui.status"), t("ui.last_passage"), t("ui.place"), t("ui.checked")], r.visitors.map((v) => el("tr", {},
+      el("td", {}, v.name), el("td", {}, v.host), el("td", {}, word("visitor", v.status)), el("td", {}, time(v.last_passage)),
+      el("td", {}, v.place === "desk" ? t("ui.desk") : v.place || "—"), el("td", { class: "tick" }, "☐")))));
+}
+
+// People ---------------------------------------------------------------------------------------
+
+export async function loadPeople(q = "") {
+  $("#person").replaceChildren();
+  $("#people-search").onsubmit = (ev) => { ev.preventDefault(); loadPeople(ev.target.q.value); };
+  const people = await api(`/api/people?q=${encodeURIComponent(q)}`);
+  $("#people-list").replaceChildren(table([t("field.name"), t("field.class"), t("ui.role")], people.map((p) => el("tr", {},
+    el("td", {}, el("a", { href: `#people/${encodeURIComponent(p.id)}` }, p.name)), el("td", {}, p.class || "—"), el("td", {}, word("role", p.role))))));
+}
+
+export async function loadPerson(id) {
+  $("#people-list").replaceChildren();
+  const box = $("#person");
+  box.replaceChildren();  // never leave the previous person on screen under this URL
+  let p;
+  try { p = await api(`/api/people/${encodeURIComponent(id)}`); } catch (err) {
+    box.replaceChildren(el("p", { class: "error", role: "alert", id: "person-error" }, errorText(err)));
+    return;
+  }
+  const minutes = el("input", { type: "number", value: "60", min: "5", max: "600", "aria-label": t("field.minutes") });
+  const why = el("input", { name: "reason", placeholder: t("field.reason"), "aria-label": t("field.reason"), maxlength: "200" });
+  const result = el("span", { role: "status" });
+  box.replaceChildren(
+    el("h2", {}, `${p.name} · ${p.class || word("role", p.role)}`),
+    el("p", {}, el("span", { class: `badge ${p.on_campus ? "ok" : ""}` }, t(p.on_campus ? "ui.on_campus" : "ui.off_campus")),
+      ` ${t("ui.consent")}: ${t(p.face_consent ? "ui.yes" : "ui.no")} · ${t("ui.face_enrolled")}: ${t(p.face_enrolled ? "ui.yes" : "ui.no")}`),
+    el("p", {}, `${t("ui.guardians")}: ${p.guardians.map((g) => `${g.name} ${g.phone}`).join(", ") || "—"}`),
+    el("p", {}, `${t("ui.cards")}: ${p.cards.map((c) => c.card_key).join(", ") || "—"}`),
+    el("form", { id: "exit-form", onsubmit: async (ev) => {
+      ev.preventDefault();
+      if (why.value.trim().length < 2) { result.textContent = t("ui.reason_short"); result.className = "error"; return; }
+      const r = await act(post(`/api/people/${encodeURIComponent(id)}/exit-permissions`, { minutes: Number(minutes.value), reason: why.value.trim() }),
+        (x) => `${t("ui.granted")} ${time(x.valid_until)}`, result);
+      if (r) { result.className = ""; result.textContent = `${t("ui.granted")} ${time(r.valid_until)}`; }
+    } }, minutes, ` ${t("field.minutes")} `, why, el("button", {}, t("ui.exit_permission")), " ", result),
+    el("h3", {}, t("ui.recent")),
+    feedTable(p.recent.map((e) => feedRow({ ...e, person: null }))));
+}
+
+export const feedTable = (rows) => table(["", t("ui.time"), t("field.lane"), t("field.direction"), t("ui.who"), t("field.method"), t("ui.verdict"), t("field.reason")], rows);
+
+// Attendance -----------------------------------------------------------------------------------
+
+export async function loadAttendance(date) {
+  $("#att-form").onsubmit = (ev) => { ev.preventDefault(); loadAttendance(ev.target.date.value); };
+  const q = date ? `?date=${date}` : "";
+  const data = await api(`/api/attendance${q}`);
+  $("#att-csv").href = `/api/attendance.csv${q}`;
+  $("#att-summary").textContent = t("ui.att_summary", { date: data.date, late: data.late.length, absent: data.absent.length });
+  $("#att-table").replaceChildren(table([t("field.name"), t("field.class"), t("ui.arrived"), t("ui.left"), t("ui.status")], data.rows.map((r) => el("tr", {},
+    el("td", {}, r.name), el("td", {}, r.class_name), el("td", {}, time(r.first_arrival)), el("td", {}, time(r.last_departure)),
+    el("td", {}, [r.on_campus ? t("ui.on_campus") : "", r.late ? t("ui.late") : "", r.absent ? t("ui.absent") : ""].filter(Boolean).join(" ") || "—")))));
+}
+
+// Vehicles and watch lists ---------------------------------------------------------------------------
+
+export async function loadVehicles() {
+  const admin = state.me.role === "admin";
+  const [vehicles, wl] = await Promise.all([api("/api/vehicles"), api("/api/watchlists")]);
+  $("#veh-table").replaceChildren(table([t("field.plate"), t("field.kind"), t("ui.owner"), t("ui.valid_until"), t("field.note")], vehicles.map((v) => el("tr", {},
+    el("td", {}, el("span", { class: "plate" }, v.plate)), el("td", {}, word("kind", v.kind)), el("td", {}, v.owner_name || v.owner_id || "—"),
+    el("td", {}, v.valid_until ? stamp(v.valid_until) : t("ui.no_end")), el("td", {}, v.note || "")))));
+  $("#wl-table").replaceChildren(table([t("ui.list"), t("ui.source"), t("ui.version"), t("ui.entries"), t("ui.received")], wl.lists.map((l) => el("tr", {},
+    el("td", {}, l.name === "local" ? t("ui.local_list") : l.name), el("td", {}, l.source), el("td", {}, l.version || "—"), el("td", {}, String(l.entries)), el("td", {}, stamp(l.received_at))))));
+  const remove = (path, label) => (admin ? el("button", { type: "button", class: "danger", "data-delete": label, onclick: async () => {
+    if (await act(del(path), t("ui.removed", { what: label }))) loadVehicles();
+  } }, t("ui.delete")) : "");
+  $("#wl-persons").replaceChildren(table([t("ui.list"), t("field.name"), t("field.id_number"), t("ui.listing_reason"), t("ui.photo_listed"), ""], wl.persons.map((p) => el("tr", {},
+    el("td", {}, p.list === "local" ? t("ui.local_list") : p.list), el("td", {}, p.name), el("td", {}, p.id_number || "—"), el("td", {}, p.reason || "—"),
+    el("td", {}, t(p.photo ? "ui.yes" : "ui.no")),
+    el("td", {}, p.list === "local" ? remove(`/api/watchlists/local/persons/${encodeURIComponent(p.entry_id)}`, p.name) : "")))));
+  $("#wl-plates").replaceChildren(table([t("ui.list"), t("field.plate"), t("ui.listing_reason"), ""], wl.plates.map((p) => el("tr", {},
+    el("td", {}, p.list === "local" ? t("ui.local_list") : p.list), el("td", {}, el("span", { class: "plate" }, p.plate)), el("td", {}, p.reason || "—"),
+    el("td", {}, p.list === "local" ? remove(`/api/watchlists/local/plates/${encodeURIComponent(p.plate)}`, p.plate) : "")))));
+  if (!admin) return;
+  const submit = (form, path, body, done) => { form.onsubmit = async (ev) => {
+    ev.preventDefault();
+    if (await act(post(path, body(form)), done, form.querySelector(".out"))) { form.reset(); loadVehicles(); }
+  }; };
+  submit($("#veh-add"), "/api/vehicles", (f) => ({ plate: f.elements.plate.value, kind: f.elements.kind.value, owner_id: f.elements.owner_id.value.trim() || null,
+    days: f.elements.days.value ? Number(f.elements.days.value) : null, note: f.elements.note.value }), t("ui.saved"));
+  submit($("#wl-add-plate"), "/api/watchlists/local/plates", (f) => ({ plate: f.elements.plate.value, reason: f.elements.reason.value }), t("ui.saved"));
+  submit($("#wl-add-person"), "/api/watchlists/local/persons", (f) => ({ name: f.elements.name.value, id_type: f.elements.id_type.value, id_number: f.elements.id_number.value, reason: f.elements.reason.value }), t("ui.saved"));
+}
+
+// Campus map -------------------------------------------------------------------------------------
+
+export const mapData = () => api("/api/map");
+
+export function drawMap(box, m, editable, onPick) {
+  const img = el("img", { src: `/api/map/image?v=${encodeURIComponent(m.updated_at || "")}`, alt: t("nav.map"), draggable: "false" });
+  const frame = el("div", { class: "map-frame" }, img, ...m.points.map((p) => {
+    const n = el("span", { class: `marker ${p.kind}`, "data-kind": p.kind, "data-ref": p.ref, title: `${word("place", p.kind)} ${p.ref}` }, p.ref);
+    n.style.left = `${p.x * 100}%`; n.style.top = `${p.y * 100}%`;  // CSSOM: allowed by the CSP, a style attribute is not
+    return n;
+  }));
+  if (editable) frame.addEventListener("click", (ev) => {
+    const r = img.getBoundingClientRect();
+    onPick(Math.min(1, Math.max(0, (ev.clientX - r.left) / r.width)), Math.min(1, Math.max(0, (ev.clientY - r.top) / r.height)));
+  });
+  box.replaceChildren(frame);
+}
+
+export async function loadMap() {
+  const m = await mapData();
+  const admin = state.me.role === "admin";
+  const out = $("#map-out");
+  const places = Object.entries(m.places).flatMap(([kind, refs]) => refs.map((ref) => [kind, ref]));
+  const pick = $("#map-place");
+  pick.replaceChildren(...places.map(([kind, ref]) => el("option", { value: `${kind}/${ref}` }, `${word("place", kind)} ${ref}`)));
+  $("#map-admin").hidden = !admin;
+  $("#map-help").textContent = m.image ? (admin ? t("ui.map_help") : "") : t("ui.map_none");
+  const box = $("#map-box");
+  if (m.image) drawMap(box, m, admin, async (x, y) => {
+    const [kind, ref] = pick.value.split("/");
+    if (await act(put(`/api/map/points/${kind}/${encodeURIComponent(ref)}`, { x, y }), t("ui.placed", { place: `${word("place", kind)} ${ref}` }), out)) loadMap();
+  });
+  else box.replaceChildren();
+  $("#map-upload").onchange = async (ev) => {
+    const file = ev.target.files[0];
+    if (!file) return;
+    let image;
+    try { image = await resizedBase64(file, 2000, 0.85); } catch { out.textContent = t("error.map_image"); return; }
+    if (await act(put("/api/map/image", { image }), t("ui.saved"), out)) loadMap();
+  };
+  $("#map-unplace").onclick = async () => {
+    const [kind, ref] = pick.value.split("/");
+    if (await act(del(`/api/map/points/${kind}/${encodeURIComponent(ref)}`), t("ui.removed", { what: ref }), out)) loadMap();
+  };
+}
+
+// Devices ----------------------------------------------------------------------------------------
+
+export async function loadDevices() {
+  const d = await api("/api/devices");
+  const ok = (good) => el("span", { class: `badge ${good ? "ok" : "bad"}` }, t(good ? "ui.ok" : "ui.fault"));
+  const row = (what, name, good, detail) => el("tr", {}, el("td", {}, what), el("td", {}, name), el("td", {}, ok(good)), el("td", {}, detail || ""));
+  $("#devices-table").replaceChildren(table([t("ui.device"), t("field.name"), t("ui.status"), t("ui.detail")], [
+    ...d.readers.map((r) => row(t("ui.reader"), r.id, r.connected, `${r.port} · ${t("ui.reads", { n: r.reads, bad: r.bad_frames })} ${r.error || ""}`)),
+    ...d.cameras.map((c) => row(t("ui.camera"), c.id, c.connected, `${c.fps} fps · ${t("ui.analysed", { fps: c.analysed_fps })} ${c.error || ""}`)),
+    ...d.relays.map((r) => row(t("ui.relay"), r.lane, true, `${r.kind} · ${t(r.open ? "ui.lane_open" : "ui.lane_closed")}${r.held ? ` · ${t("ui.lane_held")}` : ""}`)),
+    row(t("ui.fire_input"), d.fire_alarm.kind, d.fire_alarm.healthy && !d.fire_alarm.active && !d.fire_alarm.released,
+      `${d.fire_alarm.active ? t("ui.fire_active") : ""} ${d.fire_alarm.released ? t("ui.fire_released") : ""} ${d.fire_alarm.error || ""}`),
+    row(t("ui.broker"), `${d.broker.host}:${d.broker.port}`, d.broker.connected,
+      `${d.broker.connected ? t("ui.connected") : t("ui.broker_down")} · ${t("ui.outbox", { pending: d.broker.pending, sent: d.broker.sent })} ${d.broker.error || ""}`),
+    ...(d.components || []).map((c) => row(t("ui.component"), c.name, c.up, `${c.critical ? t("ui.critical_part") : ""} ${t("ui.restarts", { n: c.restarts })} ${c.error || ""}`))]));
+  const note = el("input", { name: "note", placeholder: t("ui.fire_note"), "aria-label": t("ui.fire_note"), maxlength: "500" });
+  const result = el("span", { id: "fire-reset-result", role: "status" });
+  $("#fire-reset").replaceChildren(el("form", { onsubmit: async (ev) => {
+    ev.preventDefault();
+    if (note.value.trim().length < 3) { result.textContent = t("ui.note_required"); result.className = "error"; return; }
+    if (await act(post("/api/fire/reset", { note: note.value.trim() }), t("ui.fire_reset_done"), result)) loadDevices();
+  } }, el("strong", {}, t("ui.fire_reset")), " ", note, " ", el("button", {}, t("ui.reset")), " ", result));
+}
+
+// Users and audit ----------------------------------------------------------------------------------
+
+export async function loadUsers() {
+  const [users, staff] = await Promise.all([api("/api/users"), api("/api/staff")]);
+  const names = Object.fromEntries(staff.map((s) => [s.id, s.name]));
+  $("#users-table").replaceChildren(table([t("field.username"), t("ui.role"), t("ui.staff_member"), t("ui.created")], users.map((u) => el("tr", {},
+    el("td", {}, u.username), el("td", {}, word("role", u.role)), el("td", {}, u.person_id ? names[u.person_id] || u.person_id : "—"), el("td", {}, stamp(u.created_at))))));
+  const f = $("#user-add");
+  f.elements.person_id.replaceChildren(el("option", { value: "" }, "—"), ...staff.map((s) => el("option", { value: s.id }, s.name)));
+  f.onsubmit = async (ev) => {
+    ev.preventDefault();
+    const r = await act(post("/api/users", { username: f.elements.username.value.trim(), password: f.elements.password.value, role: f.elements.role.value, person_id: f.elements.person_id.value || null }),
+      (x) => t("ui.user_added", { user: x.username }), f.querySelector(".out"));
+    if (r) { f.reset(); loadUsers(); }
+  };
+}
+
+export async function loadAudit() {
+  const rows = await api("/api/audit?limit=200");
+  $("#audit-table").replaceChildren(table([t("ui.time"), t("ui.actor"), t("ui.action"), t("ui.target"), t("ui.detail")], rows.map((r) => el("tr", {},
+    el("td", {}, stamp(r.ts)), el("td", {}, r.actor), el("td", {}, r.action), el("td", {}, r.target || ""), el("td", { class: "details" }, JSON.stringify(r.details))))));
+}

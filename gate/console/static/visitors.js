@@ -1,0 +1,218 @@
+// The visitor desk as a kiosk: document -> photo -> screening -> host's answer -> pass
+// (temporary card, route, overstay, checkout). And the host's own page on their phone.
+import { $, act, api, el, errorText, notify, post, resizedBase64, screeningReason, stamp, state, t, table, time, word } from "./core.js";
+
+let desk = { step: 1, doc: null, photo: null, stream: null };
+let pollTimer = null;
+const ID_TYPES = ["resident-id", "passport", "hk-macau-permit", "taiwan-permit"];
+
+function stopCamera() {
+  if (desk.stream) desk.stream.getTracks().forEach((tr) => tr.stop());
+  desk.stream = null;
+}
+function stopPoll() { clearInterval(pollTimer); pollTimer = null; }
+
+function steps(current) {
+  const names = ["step_document", "step_photo", "step_screening", "step_host", "step_pass"];
+  return el("ol", { class: "steps" }, ...names.map((n, i) => el("li", { class: i + 1 === current ? "current" : i + 1 < current ? "done" : "" }, t(`ui.${n}`))));
+}
+
+export async function loadVisitors() {
+  stopPoll(); stopCamera();
+  desk = { step: 1, doc: null, photo: null, stream: null };
+  await renderDesk();
+  await loadToday();
+}
+
+async function loadToday() {
+  const visitors = await api("/api/visitors");
+  $("#visitors-csv").href = "/api/visitors.csv";
+  $("#visitors-today").replaceChildren(table(
+    [t("ui.time"), t("field.name"), t("field.id_number"), t("ui.host"), t("ui.screening"), t("ui.status")],
+    visitors.map((v) => el("tr", { "data-visitor": v.id },
+      el("td", {}, time(v.created_at)), el("td", {}, el("a", { href: `#visitors/${v.id}` }, v.name)),
+      el("td", {}, v.id_number), el("td", {}, v.host_name),
+      el("td", {}, el("span", { class: `screening-${v.screening}` }, word("screening", v.screening))),
+      el("td", {}, word("visitor", v.status), v.overstaying ? el("span", { class: "badge bad" }, t("ui.overstaying")) : "")))));
+}
+
+async function renderDesk() {
+  const box = $("#desk");
+  $("#visitor-detail").replaceChildren();
+  box.hidden = false;
+  if (desk.step === 1) {
+    const staff = await api("/api/staff");
+    const f = el("form", { id: "visitor-form", novalidate: true },
+      el("label", {}, t("field.name"), el("input", { name: "name", required: true, maxlength: "100", autocomplete: "off" })),
+      el("label", {}, t("field.id_type"), el("select", { name: "id_type" }, ...ID_TYPES.map((k) => el("option", { value: k }, word("id_type", k))))),
+      el("label", {}, t("field.id_number"), el("input", { name: "id_number", required: true, maxlength: "32", autocomplete: "off", inputmode: "text" })),
+      el("label", {}, t("field.phone"), el("input", { name: "phone", maxlength: "32", inputmode: "tel" })),
+      el("label", {}, t("field.purpose"), el("input", { name: "purpose", required: true, maxlength: "200" })),
+      el("label", {}, t("field.host_id"), el("select", { name: "host_id", id: "host-select", required: true }, ...staff.map((s) => el("option", { value: s.id }, s.name)))),
+      el("label", {}, t("field.minutes"), el("input", { name: "minutes", type: "number", min: "5", max: "1440", value: String(state.me.visit_minutes) })),
+      el("label", {}, t("field.plate"), el("input", { name: "plate", maxlength: "16" })),
+      el("p", { id: "visitor-error", class: "error", role: "alert" }),
+      el("button", { type: "submit", "data-action": "next" }, t("ui.next")));
+    if (desk.doc) for (const [k, v] of Object.entries(desk.doc)) if (f.elements[k]) f.elements[k].value = v ?? "";
+    f.onsubmit = (ev) => {
+      ev.preventDefault();
+      const missing = ["name", "id_number", "purpose", "host_id"].filter((k) => !f.elements[k].value.trim());
+      if (missing.length) { $("#visitor-error").textContent = t("error.invalid_field", { fields: missing.map((k) => t(`field.${k}`)).join("、") }); return; }
+      desk.doc = Object.fromEntries(["name", "id_type", "id_number", "phone", "purpose", "host_id", "minutes", "plate"].map((k) => [k, f.elements[k].value]));
+      desk.step = 2; renderDesk();
+    };
+    box.replaceChildren(steps(1), f);
+    if (desk.error) { $("#visitor-error").textContent = desk.error; desk.error = null; }
+    return;
+  }
+  // Step 2: the photo, from the desk camera where the browser allows it, or a file.
+  const video = el("video", { id: "desk-video", autoplay: true, playsinline: true, muted: true, hidden: true });
+  const preview = el("img", { id: "photo-preview", alt: t("field.photo"), hidden: !desk.photo, src: desk.photo ? `data:image/jpeg;base64,${desk.photo}` : null });
+  const file = el("input", { type: "file", name: "photo", accept: "image/jpeg,image/png", onchange: async () => {
+    if (!file.files[0]) return;
+    try {
+      desk.photo = await resizedBase64(file.files[0]);  // a 4 MB phone photo goes up as ~200 kB
+      preview.src = `data:image/jpeg;base64,${desk.photo}`; preview.hidden = false;
+    } catch { notify(t("error.photo"), false); }
+  } });
+  const take = el("button", { type: "button", "data-action": "take", hidden: true, onclick: async () => {
+    desk.photo = await resizedBase64(video); preview.src = `data:image/jpeg;base64,${desk.photo}`; preview.hidden = false;
+  } }, t("ui.take_photo"));
+  const out = el("p", { id: "visitor-error", class: "error", role: "alert" });
+  const submit = el("button", { type: "button", "data-action": "register", onclick: async () => {
+    submit.disabled = true;
+    const d = desk.doc;
+    try {
+      const v = await post("/api/visitors", { name: d.name, id_type: d.id_type, id_number: d.id_number, phone: d.phone,
+        purpose: d.purpose, host_id: d.host_id, minutes: d.minutes ? Number(d.minutes) : null, plate: d.plate || null, photo: desk.photo });
+      stopCamera(); notify(t("ui.registered", { name: v.name }));
+      location.hash = `#visitors/${v.id}`;
+    } catch (err) {
+      submit.disabled = false;
+      const text = errorText(err);
+      if (err.code === "photo") { out.textContent = text; return; }
+      desk.error = text; desk.step = 1; stopCamera(); renderDesk();  // back to the document, saying why
+    }
+  } }, t("ui.register"));
+  box.replaceChildren(steps(2),
+    el("p", { class: "notice" }, t("ui.photo_notice")),
+    el("div", { class: "photo-row" }, video, preview),
+    el("p", {}, take, " ", el("label", {}, t("ui.upload_photo"), " ", file)),
+    out,
+    el("p", {}, el("button", { type: "button", onclick: () => { stopCamera(); desk.step = 1; renderDesk(); } }, t("ui.back")), " ", submit));
+  if (navigator.mediaDevices?.getUserMedia && window.isSecureContext) {
+    try {
+      desk.stream = await navigator.mediaDevices.getUserMedia({ video: { width: 1280 }, audio: false });
+      video.srcObject = desk.stream; video.hidden = false; take.hidden = false;
+    } catch { /* no camera or not allowed: the upload stays */ }
+  }
+}
+
+// One visit ------------------------------------------------------------------------------------
+
+function routeList(v) {
+  return table([t("ui.time"), t("ui.place"), t("field.direction"), t("field.method")], v.route.map((r) => {
+    const [method, way] = r.method.split(" ");
+    return el("tr", { class: r.restricted ? "deny" : "" }, el("td", {}, time(r.ts)), el("td", {}, r.place === "desk" ? t("ui.desk") : r.place),
+      el("td", {}, way === "out" ? word("direction", "exit") : way === "in" ? word("direction", "entry") : "—"),
+      el("td", {}, word("method", method)));
+  }), { id: "visitor-route" });
+}
+
+function badge(v) {
+  const voided = !v.pass_code;
+  return el("div", { class: `pass ${voided ? "void" : ""}`, id: "visitor-pass" },
+    el("h3", {}, v.school), el("p", { class: "pass-title" }, t("ui.visitor_pass")),
+    el("div", { class: "pass-body" },
+      v.photo ? el("img", { class: "pass-photo", src: `/api/visitors/${v.id}/photo`, alt: t("field.photo") }) : el("span", { class: "pass-photo empty" }, t("ui.no_photo")),
+      voided ? el("div", { class: "void-mark" }, t("ui.pass_void")) : el("img", { class: "qr", src: `/api/visitors/${v.id}/pass.svg`, alt: "QR" })),
+    el("p", { class: "pass-name" }, v.name),
+    el("p", {}, `${t("ui.host")}: ${v.host_name}`), el("p", {}, `${t("field.purpose")}: ${v.purpose}`),
+    el("p", {}, `${t("ui.valid_from")} ${stamp(v.valid_from)}`), el("p", {}, `${t("ui.valid_until")} ${stamp(v.valid_until)}`));
+}
+
+export async function loadVisitor(id) {
+  stopPoll(); stopCamera();
+  $("#desk").hidden = true;
+  let v;
+  try { v = await api(`/api/visitors/${encodeURIComponent(id)}`); } catch (err) {
+    $("#visitor-detail").replaceChildren(el("p", { class: "error", role: "alert" }, errorText(err)));
+    return;
+  }
+  await loadToday();
+  const box = $("#visitor-detail");
+  const step = { flagged: 3, screening_unavailable: 3, refused: 3, awaiting_host: 4, declined: 4 }[v.status] || 5;
+  const out = el("p", { class: "error", role: "alert", id: "visitor-action-error" });
+  const again = () => loadVisitor(id);
+  const parts = [steps(step), el("h2", {}, `${v.name} · ${v.id_number}`),
+    el("p", { class: `verdict-banner screening-${v.screening}`, id: "screening-result" }, word("screening", v.screening)),
+    el("ul", { id: "screening-reasons" }, ...v.screening_reasons.map((r) => el("li", {}, screeningReason(r)))),
+    el("p", {}, el("span", { id: "visitor-status", "data-status": v.status }, word("visitor", v.status)),
+      v.overstaying ? el("span", { class: "badge bad", id: "overstay" }, t("ui.overstaying")) : "")];
+  if (["flagged", "screening_unavailable"].includes(v.status)) {
+    const note = el("input", { name: "guard-note", placeholder: t("ui.guard_note"), "aria-label": t("ui.guard_note"), maxlength: "500" });
+    const decide = (admit) => async () => {
+      if (note.value.trim().length < 2) { out.textContent = t("ui.note_required"); notify(t("ui.note_required"), false); return; }
+      if (await act(post(`/api/visitors/${id}/guard`, { admit, note: note.value.trim() }), t(admit ? "ui.admitted" : "ui.refused"), out)) again();
+    };
+    parts.push(el("div", { class: "actions" }, note, el("button", { type: "button", "data-action": "admit", onclick: decide(true) }, t("ui.admit")),
+      el("button", { type: "button", "data-action": "refuse", onclick: decide(false) }, t("ui.refuse"))));
+  }
+  if (v.status === "awaiting_host") {
+    const note = el("input", { name: "phone-note", placeholder: t("ui.phone_note"), "aria-label": t("ui.phone_note"), maxlength: "500" });
+    const record = (approve) => async () => {
+      if (note.value.trim().length < 2) { out.textContent = t("ui.note_required"); notify(t("ui.note_required"), false); return; }
+      if (await act(post(`/api/visitors/${id}/host`, { approve, method: "phone", note: note.value.trim() }), t(approve ? "ui.approved" : "ui.declined"), out)) again();
+    };
+    parts.push(el("p", { class: "waiting" }, t("ui.waiting_host", { host: v.host_name })),
+      el("div", { class: "actions" }, note, el("button", { type: "button", "data-action": "phone-approve", onclick: record(true) }, t("ui.phone_approve")),
+        el("button", { type: "button", "data-action": "phone-decline", onclick: record(false) }, t("ui.phone_decline"))));
+    pollTimer = setInterval(async () => {  // the host answers on their phone
+      if ($("#page-visitors").hidden) { stopPoll(); return; }
+      try { const now = await api(`/api/visitors/${encodeURIComponent(id)}`); if (now.status !== v.status) again(); } catch { /* shown by the alarm bar */ }
+    }, 2000);
+  }
+  if (["approved", "on_site", "checked_out"].includes(v.status)) {
+    parts.push(badge(v));
+    if (v.status !== "checked_out") {
+      const card = el("input", { name: "card", placeholder: t("field.card"), "aria-label": t("field.card"), maxlength: "40" });
+      parts.push(el("form", { class: "actions", id: "card-form", onsubmit: async (ev) => {
+        ev.preventDefault();
+        if (!card.value.trim()) { out.textContent = t("ui.card_required"); return; }
+        if (await act(post(`/api/visitors/${id}/card`, { card: card.value.trim() }), (r) => t("ui.card_bound", { card: r.card }), out)) card.value = "";
+      } }, el("strong", {}, t("ui.temp_card")), " ", card, el("button", { type: "submit", "data-action": "card" }, t("ui.bind_card"))),
+      el("p", { class: "actions" },
+        el("button", { type: "button", "data-action": "print", onclick: () => window.print() }, t("ui.print_badge")), " ",
+        el("button", { type: "button", "data-action": "checkout", onclick: async () => {
+          if (await act(post(`/api/visitors/${id}/checkout`, {}), t("ui.checked_out"), out)) again();
+        } }, t("ui.checkout"))));
+    }
+  }
+  parts.push(out, el("h3", {}, t("ui.route")), routeList(v));
+  box.replaceChildren(...parts);
+}
+
+// The host's own page (role host, on their phone) -------------------------------------------------
+
+export async function loadHost() {
+  stopPoll();
+  const render = async () => {
+    const list = await api("/api/host/visitors");
+    $("#host-list").replaceChildren(...(list.length ? list : [null]).map((v) => {
+      if (!v) return el("p", {}, t("ui.no_visitors"));
+      const out = el("p", { class: "error", role: "alert" });
+      const answer = (approve) => async () => {
+        if (await act(post(`/api/visitors/${v.id}/host`, { approve }), t(approve ? "ui.approved" : "ui.declined"), out)) render();
+      };
+      return el("div", { class: "host-card", "data-visitor": v.id },
+        v.photo ? el("img", { src: `/api/visitors/${v.id}/photo`, alt: t("field.photo"), class: "host-photo" }) : "",
+        el("h3", {}, v.name), el("p", {}, `${t("field.purpose")}: ${v.purpose}`), el("p", {}, `${time(v.created_at)} · ${word("visitor", v.status)}`),
+        v.status === "awaiting_host" ? el("p", { class: "actions" },
+          el("button", { type: "button", class: "big ok", "data-action": "host-approve", onclick: answer(true) }, t("ui.host_approve")),
+          el("button", { type: "button", class: "big", "data-action": "host-decline", onclick: answer(false) }, t("ui.host_decline"))) : "",
+        out);
+    }));
+  };
+  await render();
+  pollTimer = setInterval(() => { if (!$("#page-host").hidden) render().catch(() => {}); }, 5000);
+}
