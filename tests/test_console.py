@@ -73,19 +73,20 @@ def test_login_live_feed_ack_and_manual_open(browser: Browser, gate: Gate) -> No
     # a card tapped on a pty reader appears on the live page within a second
     start = time.monotonic()
     gate.ptys["L1-in"].write(em4100_frame("6200000001"))
-    row = page.locator("#feed tbody tr", has_text="Obama (obama)")
+    row = page.locator("#feed tbody tr", has_text="Obama · 7-1")
     expect(row).to_be_visible(timeout=1000)
     assert time.monotonic() - start < 1.5
     # a critical alert stands out until acknowledged with a note
     gate.service.engine.raise_alert("tailgating", "critical", "L1", {"people": 2,
                                                                      "authorised": 1})
-    alert = page.locator(".alert.critical", has_text="tailgating")
+    alert = page.locator(".alert.critical", has_text="尾随通行")
     expect(alert).to_be_visible(timeout=2000)
     shot(page, "live-critical-alert")
-    alert.locator("button").click()  # no note yet: nothing happens
+    alert.locator("button.ack").click()  # no note yet: nothing happens, and it says why
     expect(alert).to_be_visible()
-    alert.locator("input").fill("checked the camera: a parent walked in with the child")
-    alert.locator("button").click()
+    expect(alert.locator(".ack-out")).to_have_text("请填写处理说明")
+    alert.locator("input.ack-note").fill("checked the camera: a parent walked in with the child")
+    alert.locator("button.ack").click()
     expect(alert).to_have_count(0)
     [row_ack] = gate.service.store.query("SELECT acknowledged_by, ack_note FROM alerts"
                                          " WHERE type = 'tailgating'")
@@ -96,9 +97,10 @@ def test_login_live_feed_ack_and_manual_open(browser: Browser, gate: Gate) -> No
     shot(page, "manual-open-dialog")
     page.click("#open-form button[value=ok]")  # empty reason: the form refuses
     expect(page.locator("#open-dialog")).to_be_visible()
+    expect(page.locator("#open-error")).not_to_be_empty()
     page.fill("#open-form input[name=reason]", "ambulance for the school nurse")
     page.click("#open-form button[value=ok]")
-    expect(page.locator("#feed tbody tr", has_text="manual_open").first).to_be_visible()
+    expect(page.locator("#feed tbody tr", has_text="手动开闸").first).to_be_visible()
     audit = gate.service.store.query("SELECT actor, action, target, details FROM audit_log"
                                      " WHERE action = 'manual_open'")
     assert [(a[0], a[2]) for a in audit] == [("guard", "L1")]
@@ -108,7 +110,7 @@ def test_login_live_feed_ack_and_manual_open(browser: Browser, gate: Gate) -> No
 def test_pages_and_roles(browser: Browser, gate: Gate) -> None:
     gate.tap("obama")
     page = login(browser, gate, "guard")
-    loaded = {"people": "#people-list li", "attendance": "#att-table tbody tr",
+    loaded = {"people": "#people-list tbody tr", "attendance": "#att-table tbody tr",
               "vehicles": "#wl-table", "devices": "#devices-table tr"}
     for name, content in loaded.items():
         page.goto(base(gate) + f"/#{name}")
@@ -119,7 +121,7 @@ def test_pages_and_roles(browser: Browser, gate: Gate) -> None:
     page.goto(base(gate) + "/#devices")
     page.fill("#fire-reset input", "drill over, input clear")
     page.click("#fire-reset button")
-    expect(page.locator("#fire-reset-result")).to_contain_text("no fire release")
+    expect(page.locator("#fire-reset-result")).to_contain_text("没有需要复位的火警放行")
     page.goto(base(gate) + "/#people/obama")
     expect(page.locator("#person h2")).to_contain_text("Obama")
     page.fill("#exit-form input[type=text], #exit-form input:not([type=number])", "dentist")
@@ -218,21 +220,27 @@ def test_visitor_desk_in_the_browser(browser: Browser, gate: Gate) -> None:
     form.locator("input[name=id_number]").fill("330702199001011230")  # wrong check digit
     form.locator("input[name=purpose]").fill("家长会")
     form.locator("select[name=host_id]").select_option("staff")
-    form.locator("input[name=photo]").set_input_files(str(FACES / "train/biden/biden.jpg"))
-    form.locator("button").click()
-    expect(page.locator("#visitor-error")).to_contain_text("check digit")
+    form.locator("button[data-action=next]").click()
+    page.locator("input[name=photo]").set_input_files(str(FACES / "train/biden/biden.jpg"))
+    expect(page.locator("#photo-preview")).to_be_visible()
+    page.click("button[data-action=register]")
+    # back on the document step, saying why in the page's language
+    expect(page.locator("#visitor-error")).to_contain_text("校验位")
     form.locator("input[name=id_number]").fill("330702199001011237")
-    form.locator("button").click()
+    form.locator("button[data-action=next]").click()
+    page.locator("input[name=photo]").set_input_files(str(FACES / "train/biden/biden.jpg"))
+    page.click("button[data-action=register]")
     expect(page.locator("#screening-result")).to_have_text("核查通过")
     expect(page.locator("#visitor-detail h2")).to_contain_text("330702********1237")
     shot(page, "visitor-screened")
-    page.click("button[data-action=approve]")
-    qr = page.locator("#visitor-pass img")
+    page.fill("input[name=phone-note]", "王老师电话确认")
+    page.click("button[data-action=phone-approve]")
+    qr = page.locator("#visitor-pass img.qr")
     expect(qr).to_be_visible()
-    page.wait_for_function("document.querySelector('#visitor-pass img').naturalWidth > 100")
+    page.wait_for_function("document.querySelector('#visitor-pass img.qr').naturalWidth > 100")
     shot(page, "visitor-pass")
     page.click("button[data-action=checkout]")
-    expect(page.locator("#visitor-status")).to_have_text("checked_out")
+    expect(page.locator("#visitor-status")).to_have_text("已离校")
     [row] = gate.service.store.query("SELECT status, registered_by FROM visitors")
     assert tuple(row) == ("checked_out", "guard")
     assert gate.service.store.count("visitor_faces") == 1

@@ -32,5 +32,6 @@ def fire_reset(body: FireResetBody, current: User, ctx: Ctx) -> dict[str, Any]:
     try:
         d = ctx.engine.reset_fire(current.username, body.note.strip())
     except ValueError as exc:  # the input is still active, or there is nothing to reset
-        raise Conflict(str(exc)) from None
+        code = "fire_still_active" if "still active" in str(exc) else "no_fire_release"
+        raise Conflict(str(exc), code=code) from None
     return {"status": "reset", "event": decision_json(d)}
