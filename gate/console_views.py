@@ -39,9 +39,10 @@ def alert_groups(store: Store, limit: int = 2000) -> list[dict[str, Any]]:
         " p.id = a.person_id WHERE a.acknowledged_at IS NULL ORDER BY a.ts DESC LIMIT ?",
         (limit,))
     groups: dict[tuple[str, str, str], dict[str, Any]] = {}
-    names = {r[0]: r[1] for r in store.query("SELECT id, name FROM people")}
-    for r in rows:
-        details = masked(json.loads(r["details"]))
+    parsed = [masked(json.loads(r["details"])) for r in rows]
+    names = person_names(store, [d["face_identified_as"] for d in parsed
+                                 if isinstance(d.get("face_identified_as"), str)])
+    for r, details in zip(rows, parsed, strict=True):
         key = (r["type"], r["lane"] or "", _cause(r, details))
         g = groups.get(key)
         if g is None:

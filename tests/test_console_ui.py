@@ -230,6 +230,24 @@ def test_visitor_flow_end_to_end(browser: Browser, gate: Gate, tmp_path: Path) -
     form.locator("button").click()
     expect(form.locator(".out")).to_contain_text("名单中已有该条目")
     assert w_count(store, "watchlist_persons") == 1
+    # a local plate: full-width input normalised, a repeat refused, deletion audited
+    plates = admin.page.locator("#wl-add-plate")
+    for attempt in ("苏Ｅ８８８８８", "苏E88888"):
+        plates.locator("input[name=plate]").fill(attempt)
+        plates.locator("input[name=reason]").fill("多次强闯校门")
+        plates.locator("button").click()
+        if attempt != "苏E88888":
+            expect(admin.page.locator("#wl-plates")).to_contain_text("苏E88888")
+    expect(plates.locator(".out")).to_contain_text("名单中已有该条目")
+    admin.page.locator("#wl-plates button[data-delete='苏E88888']").click()
+    expect(admin.page.locator(".toast.ok", has_text="已删除 苏E88888")).to_be_visible()
+    expect(admin.page.locator("#wl-plates")).not_to_contain_text("苏E88888")
+    assert [tuple(r) for r in store.query(
+        "SELECT actor, target FROM audit_log WHERE action = 'watchlist_local_plate_removed'")
+            ] == [("admin", "苏E88888")]
+    # only Chromium's own lines for the two refusals (409) this test provoked
+    assert [e for e in admin.errors if "status of 409" not in e] == []
+    assert len(admin.errors) == 2
     admin.context.close()
 
     desk = open_page(browser, gate, "guard")

@@ -41,3 +41,6 @@ CREATE TABLE visitor_photos (
     image BLOB NOT NULL,
     media_type TEXT NOT NULL
 );
+
+-- The alarm poll (every page, every 1.5 s) counts open critical alerts.
+CREATE INDEX alerts_open ON alerts(acknowledged_at, severity);
