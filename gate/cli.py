@@ -386,17 +386,20 @@ def plates_read(
 def users_add(
     ctx: typer.Context,
     username: str,
-    role: Annotated[str, typer.Option(help="guard | admin")] = "guard",
+    role: Annotated[str, typer.Option(help="guard | admin | host")] = "guard",
+    person: Annotated[str | None, typer.Option(help="a host's staff id (people.id)")] = None,
 ) -> None:
     """Create a console user; the password is read from stdin (one line)."""
     from gate.console.auth import add_user
 
-    if role not in ("guard", "admin"):
-        fail("--role: must be guard or admin")
+    if role not in ("guard", "admin", "host"):
+        fail("--role: must be guard, admin or host")
     password = sys.stdin.readline().rstrip("\n")
     with open_store(ctx.obj) as (_config, store):
         try:
-            add_user(store, username, password, "admin" if role == "admin" else "guard")
+            add_user(store, username, password,
+                     "admin" if role == "admin" else "host" if role == "host" else "guard",
+                     person)
         except ValueError as exc:
             fail(str(exc))
     typer.echo(f"user {username} ({role}) created")
