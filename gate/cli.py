@@ -21,6 +21,7 @@ import typer
 
 from gate import __version__
 from gate.config import Config, ConfigError, load_config, resolve_config
+from gate.perimeter.cli import perimeter_app
 
 if TYPE_CHECKING:
     from gate.faces import FaceEnroller
@@ -40,6 +41,7 @@ users_app = typer.Typer(no_args_is_help=True, help="Console users.")
 app.add_typer(users_app, name="users")
 report_app = typer.Typer(no_args_is_help=True, help="Daily reports.")
 app.add_typer(report_app, name="report")
+app.add_typer(perimeter_app, name="perimeter")
 
 
 @dataclass
