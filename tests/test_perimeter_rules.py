@@ -1,8 +1,9 @@
-"""Perimeter zone rules as pure functions of sightings and an injected clock (no video, no model)."""
+"""Perimeter zone rules: pure functions of sightings and an injected clock (no video, no model)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Iterable
 from zoneinfo import ZoneInfo
 
@@ -122,7 +123,7 @@ def test_a_loiterer_is_one_alert_updated_and_a_passer_by_none() -> None:
     assert {a.id for a in alerts} == {first.id}, "updates keep the alert's id"
     assert [a.revision for a in alerts] == list(range(len(alerts)))
     assert 2 <= len(alerts) <= 4, "an update every 30 s at most, not one per frame"
-    assert all(b.dwell_s > a.dwell_s for a, b in zip(alerts, alerts[1:], strict=False))
+    assert all(b.dwell_s > a.dwell_s for a, b in itertools.pairwise(alerts))
     # the loiterer walks away and the track ends: a final revision with the whole dwell
     alerts, done = play(rules, clock, 10)
     assert len(alerts) == 1 and alerts[0].final and alerts[0].id == first.id

@@ -60,7 +60,8 @@ def _suites() -> list[Suite]:
     from gate.bench import core, mqtt
 
     suites: list[Suite] = [core.run, mqtt.run]
-    for name in ("gate.bench.faces", "gate.bench.engine", "gate.bench.plates"):
+    for name in ("gate.bench.faces", "gate.bench.engine", "gate.bench.plates",
+                 "gate.bench.perimeter"):
         try:
             module = importlib.import_module(name)
         except ImportError:  # face_recognition not installed

@@ -103,4 +103,5 @@ class PerimeterHealth:
     detect_fps: float  # frames that motion gating let through to the detector
     dropped: int
     live_tracks: int
+    nice: int  # the worker's scheduling niceness (above 0: below the gate lane)
     last_error: str | None = None

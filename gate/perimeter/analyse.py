@@ -95,6 +95,9 @@ def analyse_all(path: Path, camera: str, zones: list[ZoneConfig], settings: Peri
     alerts: list[PerimeterAlert] = []
     tracks: list[TrackSummary] = []
     for item in analyse(path, camera, zones, settings, calendar, start, fps, pipe):
-        (alerts if isinstance(item, PerimeterAlert) else tracks).append(item)
+        if isinstance(item, PerimeterAlert):
+            alerts.append(item)
+        else:
+            tracks.append(item)
     return AnalyseResult(alerts, tracks, pipe.frames, pipe.detections,
                          pipe.frames / (fps or settings.fps))

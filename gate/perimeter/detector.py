@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -69,7 +70,7 @@ class Detector:
         self._grid, self._strides = _grid(height, width)
         self._canvas = np.full((height, width, 3), PAD, np.uint8)
 
-    def detect(self, bgr: npt.NDArray[np.uint8], min_score: float = 0.1,
+    def detect(self, bgr: npt.NDArray[Any], min_score: float = 0.1,
                iou: float = 0.45) -> Detections:
         """People and vehicles above ``min_score`` (keep it low: ByteTrack uses the weak
         detections to carry a track through partial occlusion)."""
@@ -94,8 +95,8 @@ class Detector:
         np.clip(boxes, 0, [w, h, w, h], out=boxes)
         xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], 1)
         xywh[:, 0] += np.array([_group(int(c)) for c in cls], np.float32) * 8192.0
-        idx = cv2.dnn.NMSBoxes(xywh.tolist(), score.tolist(), min_score, iou)
-        idx = np.asarray(idx, dtype=np.int64).reshape(-1)
+        kept = cv2.dnn.NMSBoxes(xywh.tolist(), score.tolist(), min_score, iou)
+        idx = np.asarray(kept, dtype=np.int64).reshape(-1)
         return Detections(boxes[idx].astype(np.float32), score[idx].astype(np.float32),
                           cls[idx].astype(np.int64))
 

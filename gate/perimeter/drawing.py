@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -10,7 +11,7 @@ import numpy.typing as npt
 
 from gate.perimeter.geometry import Point
 
-Frame = npt.NDArray[np.uint8]
+Frame = npt.NDArray[Any]  # H x W x 3 uint8 BGR (OpenCV's stubs type arrays loosely)
 ZONE_COLOUR = (0, 200, 255)  # BGR amber
 PATH_COLOUR = (0, 0, 255)
 TRACK_COLOUR = (0, 255, 0)
@@ -25,7 +26,8 @@ def draw_zone(img: Frame, polygon: Sequence[Point], label: str) -> None:
                 cv2.LINE_AA)
 
 
-def draw_path(img: Frame, path: Sequence[Point], colour: tuple[int, int, int] = PATH_COLOUR) -> None:
+def draw_path(img: Frame, path: Sequence[Point],
+              colour: tuple[int, int, int] = PATH_COLOUR) -> None:
     if len(path) > 1:
         pts = np.array(path, np.int32).reshape(-1, 1, 2)
         cv2.polylines(img, [pts], False, colour, 2, cv2.LINE_AA)

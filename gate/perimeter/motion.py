@@ -3,6 +3,8 @@ detector needs to run, so an empty street costs about a millisecond a frame, not
 
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
 import numpy.typing as npt
@@ -26,7 +28,7 @@ class MotionGate:
                                                        detectShadows=False)
         self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
 
-    def moving(self, bgr: npt.NDArray[np.uint8]) -> bool:
+    def moving(self, bgr: npt.NDArray[Any]) -> bool:
         h, w = bgr.shape[:2]
         scale = WIDTH / w
         small = cv2.resize(bgr, (WIDTH, max(1, int(h * scale))), interpolation=cv2.INTER_AREA)

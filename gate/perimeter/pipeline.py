@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -19,6 +20,8 @@ from gate.perimeter.detector import Detections, Detector
 from gate.perimeter.motion import MotionGate
 from gate.perimeter.rules import Sighting, ZoneRules
 from gate.perimeter.tracking import Track, Tracker
+
+MOVED = 0.5  # a track has moved once its feet travelled half its height
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,8 @@ class PerimeterPipeline:
         self.detections = 0
         self.last_tracks: list[Track] = []
         self._last_detect: dt.datetime | None = None
+        self._origin: dict[int, tuple[float, float]] = {}
+        self._moved: set[int] = set()
 
     def process(self, frame: drawing.Frame, now: dt.datetime) -> FrameResult:
         """Analyse one BGR frame taken at ``now``."""
@@ -52,9 +57,10 @@ class PerimeterPipeline:
         moving = self.motion.moving(frame) if self.motion is not None else True
         due = (self._last_detect is None
                or (now - self._last_detect).total_seconds() >= self.settings.idle_detect_seconds)
-        # Keep detecting while any track is remembered: a loiterer standing still makes no
-        # motion, and is exactly who must not be lost.
-        run = moving or due or self.rules.live_tracks > 0
+        # Keep detecting while a track that came moving is remembered: a loiterer standing
+        # still makes no motion and is exactly who must not be lost. Objects that never moved
+        # (parked cars, a post the model takes for a person) do not keep the detector awake.
+        run = moving or due or bool(self._moved & self.rules.track_ids())
         if run:
             dets = self.detector.detect(frame, min_score=0.1)
             self.detections += 1
@@ -63,9 +69,18 @@ class PerimeterPipeline:
             dets = Detections.empty()
         tracks = self.tracker.update(dets)
         self.last_tracks = tracks
+        for t in tracks:
+            origin = self._origin.setdefault(t.id, t.foot)
+            height = t.box[3] - t.box[1]
+            if math.dist(origin, t.foot) > MOVED * height:
+                self._moved.add(t.id)
         alerts, finished = self.rules.observe(
             now, [Sighting(t.id, t.kind, t.foot) for t in tracks])
-        self.tracker.forget([f.track for f in finished])
+        gone = [f.track for f in finished]
+        self.tracker.forget(gone)
+        for tid in gone:
+            self._origin.pop(tid, None)
+            self._moved.discard(tid)
         boxes = {t.id: t for t in tracks}
         return FrameResult([self._evidence(a, frame, boxes) for a in alerts], finished, tracks,
                            run)

@@ -80,8 +80,9 @@ class Cooldown:
         inc.emitted = update
         return update
 
-    def close(self, key: tuple[str, str | None, str], final: PerimeterAlert) -> PerimeterAlert | None:
-        """The subject is gone: a last revision if the figures moved since the last one sent."""
+    def close(self, key: tuple[str, str | None, str],
+              final: PerimeterAlert) -> PerimeterAlert | None:
+        """The visit is over: a last revision if the dwell grew since the last one sent."""
         inc = self._open.get(key)
         if inc is None or final.dwell_s <= inc.emitted.dwell_s + 0.05:
             return None
@@ -152,6 +153,9 @@ class ZoneRules:
     def live_tracks(self) -> int:
         return len(self._tracks)
 
+    def track_ids(self) -> set[int]:
+        return set(self._tracks)
+
     def observe(self, now: dt.datetime,
                 sightings: Sequence[Sighting]) -> tuple[list[PerimeterAlert], list[TrackSummary]]:
         """The tracks seen in one frame at ``now``; returns new or updated alerts and the
@@ -167,7 +171,7 @@ class ZoneRules:
             for zone in self.zones:
                 visit = tr.visits.get(zone.id)
                 if visit is not None and (now - visit.last_inside).total_seconds() > grace:
-                    self._end_visit(tr, zone.id)
+                    alerts.extend(self._end_visit(s.track, tr, zone.id))
                     visit = None
                 if not inside(s.point, zone.polygon):
                     continue
@@ -236,9 +240,24 @@ class ZoneRules:
 
     # -- track ends --------------------------------------------------------------------------
 
-    def _end_visit(self, tr: _Track, zone_id: str) -> None:
+    def _end_visit(self, tid: int, tr: _Track, zone_id: str) -> list[PerimeterAlert]:
+        """The object left the zone: the incidents this visit started get their last revision
+        with the whole dwell (an incident from revisits spans visits and is left as it is)."""
         visit = tr.visits.pop(zone_id)
         tr.dwell[zone_id] = tr.dwell.get(zone_id, 0.0) + visit.dwell_s
+        out: list[PerimeterAlert] = []
+        for key in self.cooldown.keys_for(str(tid)):
+            if key[1] != zone_id:
+                continue
+            sent = self.cooldown.last_sent(key)
+            if sent.first_ts != visit.entered or sent.final:
+                continue
+            final = dataclasses.replace(sent, ts=visit.last_inside, dwell_s=visit.dwell_s,
+                                        path=tuple(tr.path))
+            closed = self.cooldown.close(key, final)
+            if closed is not None:
+                out.append(closed)
+        return out
 
     def _finish_lost(self, now: dt.datetime, alerts: list[PerimeterAlert]) -> list[TrackSummary]:
         lost_s = self.settings.track_lost_seconds + self.settings.exit_grace_seconds
@@ -249,19 +268,8 @@ class ZoneRules:
         return done
 
     def _summary(self, tid: int, tr: _Track, alerts: list[PerimeterAlert]) -> TrackSummary:
-        for key in self.cooldown.keys_for(str(tid)):
-            kind, zone_id, _ = key
-            visit = tr.visits.get(zone_id or "")
-            if visit is None or kind == "circling_vehicle":
-                continue
-            inc = self.cooldown.last_sent(key)
-            final = dataclasses.replace(inc, ts=visit.last_inside, dwell_s=(
-                visit.last_inside - inc.first_ts).total_seconds(), path=tuple(tr.path))
-            closed = self.cooldown.close(key, final)
-            if closed is not None:
-                alerts.append(closed)
         for zone_id in list(tr.visits):
-            self._end_visit(tr, zone_id)
+            alerts.extend(self._end_visit(tid, tr, zone_id))
         zones = tuple(z.id for z in self.zones if z.id in tr.dwell)
         return TrackSummary(self.camera, tid, tr.kind, tr.first, tr.last, zones,
                             {z: tr.dwell[z] for z in zones})

@@ -77,7 +77,8 @@ def run_perimeter_worker(camera: CameraConfig, zones: Sequence[ZoneConfig] | Non
             now_mono = time.monotonic()
             if frame is not None and new_seq != seq and now_mono >= next_due:
                 seq = new_seq
-                next_due = max(next_due + period, now_mono - period)  # no catching up in bursts
+                # the configured rate, and no burst to catch up after a slow frame
+                next_due = max(next_due + period, now_mono + period / 2)
                 result = pipeline.process(frame, dt.datetime.now(tz))
                 processed += 1
                 detected += result.detected
@@ -98,7 +99,7 @@ def run_perimeter_worker(camera: CameraConfig, zones: Sequence[ZoneConfig] | Non
                 dropped = max(0, frames - frames_at_report - processed)
                 _put(out_queue, PerimeterHealth(
                     camera.id, cam.health.connected, cam.health.fps, processed / elapsed,
-                    detected / elapsed, dropped, pipeline.rules.live_tracks,
+                    detected / elapsed, dropped, pipeline.rules.live_tracks, os.nice(0),
                     cam.health.last_error), block=False)
                 frames_at_report, processed, detected, report_at = frames, 0, 0, now_mono
             if not cam.health.connected and cam.is_file and not loop and frame is not None:
