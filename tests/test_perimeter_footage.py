@@ -6,6 +6,7 @@ annotated by watching the footage; the zone is in tests/data/perimeter_vtest.tom
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import gzip
 import json
@@ -161,10 +162,8 @@ def test_analyse_rejects_bad_input(tmp_path: Path) -> None:
 def _drain(q: Any, deadline: float, until: Any) -> list[Any]:
     got: list[Any] = []
     while time.monotonic() < deadline and not until(got):
-        try:
+        with contextlib.suppress(queue.Empty):
             got.append(q.get(timeout=0.5))
-        except queue.Empty:
-            pass
     return got
 
 
