@@ -187,7 +187,7 @@ class ZoneConfig(Strict):
 class PerimeterConfig(Strict):
     """Site-wide perimeter settings; zones belong to each ``role = "perimeter"`` camera."""
 
-    fps: Annotated[float, Field(gt=0, le=30)] = 4.0  # frames analysed per second per camera
+    fps: Annotated[float, Field(gt=0, le=30)] = 5.0  # frames analysed per second per camera
     input_size: tuple[Annotated[int, Field(ge=96, le=1920, multiple_of=32)],
                       Annotated[int, Field(ge=96, le=1920, multiple_of=32)]] = (640, 384)
     min_confidence: Annotated[float, Field(gt=0, lt=1)] = 0.3
@@ -215,6 +215,11 @@ class CameraConfig(Strict):
     roi: tuple[int, int, int, int] | None = None  # x, y, width, height in pixels
     max_fps: Annotated[float, Field(gt=0, le=60)] = 10.0
     zones: list[ZoneConfig] = []  # role = "perimeter": see README "Perimeter cameras"
+
+    @model_validator(mode="after")
+    def _zones_unique(self) -> CameraConfig:
+        _unique("zones", [z.id for z in self.zones])
+        return self
 
 
 class FireAlarmConfig(Strict):

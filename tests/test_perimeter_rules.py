@@ -104,6 +104,10 @@ def test_zone_config_keys_and_errors() -> None:
         parse_config({"cameras": [{"id": "n", "source": "x", "role": "perimeter",
                                    "zones": [{"id": "z", "polygon": SQUARE,
                                               "armed_times": ["19:00"]}]}]})
+    with pytest.raises(ConfigError, match=r"cameras\[0\]: .*duplicate id z"):
+        parse_config({"cameras": [{"id": "n", "source": "x", "role": "perimeter",
+                                   "zones": [{"id": "z", "polygon": SQUARE},
+                                             {"id": "z", "polygon": SQUARE}]}]})
     with pytest.raises(ConfigError, match=r"zones\[0\]\.loiter_secs: unknown key"):
         parse_config({"cameras": [{"id": "n", "source": "x", "role": "perimeter",
                                    "zones": [{"id": "z", "polygon": SQUARE,
