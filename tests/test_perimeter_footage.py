@@ -206,3 +206,49 @@ def _worker(camera: CameraConfig, out: Any, stop: Any) -> None:
     run_perimeter_worker(camera, None, out, stop, settings=PerimeterConfig(fps=4),
                          calendar=CalendarConfig(school_days=[]), health_every_s=1.0,
                          view_every_s=None)
+
+
+def test_analyse_start_applies_the_school_calendar(clip: Path, tmp_path: Path) -> None:
+    """The same footage replayed on a Monday morning raises loitering; on a Saturday, when
+    loitering rules are off, it raises nothing (the tracks are still reported)."""
+    cfg = tmp_path / "gate.toml"
+    cfg.write_text('[perimeter]\nfps = 5\ninput_size = [768, 576]\n\n[[cameras]]\nid = "clip"\n'
+                   f'source = "{clip}"\nrole = "perimeter"\n\n  [[cameras.zones]]\n'
+                   '  id = "all"\n  polygon = [[0, 0], [768, 0], [768, 576], [0, 576]]\n'
+                   '  loiter_seconds = 4\n')
+    runs = {}
+    for day in ("2026-03-02T10:00", "2026-03-07T10:00"):
+        done = run_gate("perimeter", "analyse", str(clip), "--camera", "clip", "--config",
+                        str(cfg), "--start", day, "--tracks", "--json")
+        assert done.returncode == 0, done.stderr
+        runs[day] = [json.loads(line) for line in done.stdout.splitlines()]
+    monday, saturday = runs.values()
+    assert any(x.get("type") == "loitering" for x in monday)
+    assert monday[0]["ts"].startswith("2026-03-02T10:00:0") and monday[0]["ts"].endswith("+08:00")
+    assert not any("type" in x for x in saturday)
+    assert sum("track" in x and "class" in x for x in saturday) >= 5
+
+
+def test_live_view_and_head_crops(vtest: Path) -> None:
+    from gate.bench.perimeter import read_frames
+    from gate.perimeter.heads import head_crop
+    from gate.perimeter.pipeline import PerimeterPipeline
+
+    cfg = load_config(CONFIG)
+    pipe = PerimeterPipeline("vtest", cfg.cameras[0].zones, cfg.perimeter, fps=10,
+                             ignore_schedule=True)
+    frames = read_frames(vtest, every=1, limit=20)
+    t0 = dt.datetime(2026, 3, 2, 10, tzinfo=dt.UTC)
+    for i, frame in enumerate(frames):
+        result = pipe.process(frame, t0 + dt.timedelta(seconds=i / 10))
+    view = cv2.imdecode(np.frombuffer(pipe.view_jpeg(frames[-1]), np.uint8), 1)
+    amber = (view[:, :, 2] > 200) & (view[:, :, 1] > 150) & (view[:, :, 0] < 80)
+    green = (view[:, :, 1] > 200) & (view[:, :, 0] < 80) & (view[:, :, 2] < 80)
+    assert amber.sum() > 500 and green.sum() > 200
+
+    near = max((t for t in result.tracks if t.kind == "person"),
+               key=lambda t: t.box[3] - t.box[1])
+    crop = head_crop(frames[-1], near.box, min_head_px=10, target_head_px=80)
+    assert crop is not None and crop.shape[0] >= 100  # upscaled to a face detector's size
+    far = (222.0, 60.0, 236.0, 95.0)  # the person at the far end of the path, 35 px tall
+    assert head_crop(frames[-1], far, min_head_px=10) is None  # too few real pixels

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from gate.config import CalendarConfig, ConfigError, PerimeterConfig, ZoneConfig, parse_config
 from gate.perimeter.alerts import ObjectKind, PerimeterAlert, TrackSummary
 from gate.perimeter.geometry import in_window, inside
-from gate.perimeter.rules import PlateCircling, Sighting, ZoneRules
+from gate.perimeter.rules import Cooldown, PlateCircling, Sighting, WatchlistHits, ZoneRules
 
 TZ = ZoneInfo("Asia/Shanghai")
 MONDAY_10 = dt.datetime(2026, 3, 2, 10, 0, tzinfo=TZ)  # a school day, in school hours
@@ -285,3 +285,53 @@ def test_passes_spread_wider_than_the_window_are_not_circling() -> None:
     alerts = [circling.observe("粤B12345", "car-cam", MONDAY_10 + dt.timedelta(minutes=m))
               for m in (0, 10, 20, 30)]
     assert alerts == [None] * 4
+
+
+# -- one incident, one alert ------------------------------------------------------------------
+
+@given(gaps=st.lists(st.floats(0.1, 1200), min_size=1, max_size=40),
+       cooldown=st.floats(1, 900), update=st.floats(1, 120))
+def test_cooldown_one_alert_per_incident(gaps: list[float], cooldown: float,
+                                         update: float) -> None:
+    """Triggers closer than the cooldown are one incident (one id, consecutive revisions, no
+    two sent within ``update`` seconds); a quiet gap longer than the cooldown starts another."""
+    cd = Cooldown(update)
+    now = MONDAY_10
+    sent: list[PerimeterAlert] = []
+    incidents = 1
+    for i, gap in enumerate(gaps):
+        step = dt.timedelta(seconds=gap)  # microsecond resolution: compare what was applied
+        now += step
+        if i and step.total_seconds() > cooldown:
+            incidents += 1
+        alert = PerimeterAlert(type="loitering", rule="loiter", ts=now, first_ts=now,
+                               dwell_s=0.0)
+        out = cd.trigger(("loitering", "z", "1"), alert, cooldown)
+        if out is not None:
+            sent.append(out)
+    assert len({a.id for a in sent}) == incidents
+    for a, b in itertools.pairwise(sent):
+        if a.id == b.id:
+            assert b.revision == a.revision + 1 and b.first_ts == a.first_ts
+            assert (b.ts - a.ts).total_seconds() >= update
+        else:
+            assert b.revision == 0
+
+
+def test_watchlist_hits_are_one_alert_per_person_and_camera() -> None:
+    hits = WatchlistHits(SETTINGS, cooldown_minutes=5)
+    t0 = MONDAY_10
+    got = [hits.observe("watchlist_face", "north", "W-17", t0 + dt.timedelta(seconds=s),
+                        track=4) for s in (0, 5, 40, 80)]
+    other = hits.observe("watchlist_face", "south", "W-17", t0 + dt.timedelta(seconds=90))
+    later = hits.observe("watchlist_face", "north", "W-17", t0 + dt.timedelta(minutes=20))
+    plate = hits.observe("watchlist_plate", "north", "粤B12345", t0)
+    sent = [a for a in got if a is not None]
+    assert [a.revision for a in sent] == [0, 1, 2] and len({a.id for a in sent}) == 1
+    assert sent[0].severity == "critical" and sent[0].details()["watch_id"] == "W-17"
+    assert sent[2].dwell_s == 80
+    assert other is not None and other.id != sent[0].id
+    assert later is not None and later.revision == 0 and later.id != sent[0].id
+    assert plate is not None and plate.plate == "粤B12345" and plate.object == "vehicle"
+    with pytest.raises(ValueError):
+        hits.observe("loitering", "north", "x", t0)

@@ -23,8 +23,9 @@ class PerimeterAlert:
     journal can replace the row (and the police see one alert whose dwell grows), not a flood.
 
     ``rule`` says which rule fired: ``loiter``, ``revisits``, ``no_stopping``, ``armed``,
-    ``track_reentry`` or ``plate_passes``. ``path`` is the track's ground points (frame pixels),
-    oldest first; ``snapshot_jpeg`` is the frame with the zone and that path drawn.
+    ``track_reentry``, ``plate_passes`` or ``watchlist``. ``path`` is the track's ground
+    points (frame pixels), oldest first; ``snapshot_jpeg`` is the frame with the zone and that
+    path drawn.
     """
 
     type: AlertType
@@ -39,6 +40,7 @@ class PerimeterAlert:
     plate: str | None = None
     cameras: tuple[str, ...] = ()
     passes: int | None = None
+    watch_id: str | None = None  # watchlist_face: the watch-list entry that matched
     revision: int = 0
     final: bool = False
     path: tuple[tuple[float, float], ...] = ()
@@ -58,6 +60,8 @@ class PerimeterAlert:
                                "final": self.final}
         if self.plate is not None:
             out.update(plate=self.plate, cameras=list(self.cameras), passes=self.passes)
+        if self.watch_id is not None:
+            out["watch_id"] = self.watch_id
         return out
 
     def to_json(self) -> dict[str, Any]:

@@ -96,6 +96,15 @@ class Cooldown:
                     if (now - inc.last_trigger).total_seconds() > max_cooldown_s]:
             del self._open[key]
 
+    def trigger_is_new(self, key: tuple[str, str | None, str], now: dt.datetime,
+                       cooldown_s: float) -> bool:
+        """Would a trigger at ``now`` start a new incident?"""
+        inc = self._open.get(key)
+        return inc is None or (now - inc.last_trigger).total_seconds() > cooldown_s
+
+    def is_open(self, key: tuple[str, str | None, str]) -> bool:
+        return key in self._open
+
     def last_sent(self, key: tuple[str, str | None, str]) -> PerimeterAlert:
         return self._open[key].emitted
 
@@ -321,3 +330,32 @@ class PlateCircling:
         for plate in stale:
             del self._passes[plate]
         self.cooldown.expire(now, max(self.cooldown_s, self.window_s))
+
+
+class WatchlistHits:
+    """Watch-list hits on perimeter cameras (a face matched from a head crop, a plate read on
+    the street): one alert per person or plate and camera, updated while it is still seen,
+    new after ``cooldown_minutes`` without a sighting."""
+
+    def __init__(self, settings: PerimeterConfig, cooldown_minutes: float = 10.0) -> None:
+        self.cooldown_s = cooldown_minutes * 60
+        self.cooldown = Cooldown(settings.alert_update_seconds)
+        self._first: dict[tuple[str, str, str], dt.datetime] = {}
+
+    def observe(self, kind: AlertType, camera: str, subject: str, now: dt.datetime,
+                track: int | None = None) -> PerimeterAlert | None:
+        """``subject``: the watch-list entry's id (faces) or the plate text (plates)."""
+        if kind not in ("watchlist_face", "watchlist_plate"):
+            raise ValueError(f"not a watch-list alert type: {kind}")
+        key = (kind, camera, subject)
+        self.cooldown.expire(now, self.cooldown_s)
+        self._first = {k: v for k, v in self._first.items() if self.cooldown.is_open(k)}
+        if self.cooldown.trigger_is_new(key, now, self.cooldown_s):
+            self._first[key] = now
+        first = self._first[key]
+        plate = subject if kind == "watchlist_plate" else None
+        alert = PerimeterAlert(type=kind, rule="watchlist", ts=now, first_ts=first,
+                               dwell_s=(now - first).total_seconds(), camera=camera, track=track,
+                               object="vehicle" if plate else "person", plate=plate,
+                               cameras=(camera,), watch_id=None if plate else subject)
+        return self.cooldown.trigger(key, alert, self.cooldown_s)
