@@ -71,6 +71,7 @@ def run_perimeter_worker(camera: CameraConfig, zones: Sequence[ZoneConfig] | Non
     frames_at_report = cam.health.frames
     report_at = view_at = time.monotonic()
     next_due = 0.0
+    error: str | None = None
     try:
         while not stop_event.is_set():
             new_seq, frame = cam.wait_newer(seq, timeout=0.5)
@@ -79,7 +80,13 @@ def run_perimeter_worker(camera: CameraConfig, zones: Sequence[ZoneConfig] | Non
                 seq = new_seq
                 # the configured rate, and no burst to catch up after a slow frame
                 next_due = max(next_due + period, now_mono + period / 2)
-                result = pipeline.process(frame, dt.datetime.now(tz))
+                try:
+                    result = pipeline.process(frame, dt.datetime.now(tz))
+                except Exception as exc:  # one bad frame must not stop the camera's watch
+                    log.exception("perimeter %s: frame failed", camera.id)
+                    error = f"frame failed: {exc}"
+                    continue
+                error = None
                 processed += 1
                 detected += result.detected
                 for alert in result.alerts:
@@ -100,7 +107,7 @@ def run_perimeter_worker(camera: CameraConfig, zones: Sequence[ZoneConfig] | Non
                 _put(out_queue, PerimeterHealth(
                     camera.id, cam.health.connected, cam.health.fps, processed / elapsed,
                     detected / elapsed, dropped, pipeline.rules.live_tracks, os.nice(0),
-                    cam.health.last_error), block=False)
+                    error or cam.health.last_error), block=False)
                 frames_at_report, processed, detected, report_at = frames, 0, 0, now_mono
             if not cam.health.connected and cam.is_file and not loop and frame is not None:
                 break  # a video file played to its end
