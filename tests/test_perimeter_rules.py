@@ -335,3 +335,27 @@ def test_watchlist_hits_are_one_alert_per_person_and_camera() -> None:
     assert plate is not None and plate.plate == "粤B12345" and plate.object == "vehicle"
     with pytest.raises(ValueError):
         hits.observe("loitering", "north", "x", t0)
+
+
+@given(stay=st.floats(1, 300), threshold=st.floats(1, 300))
+def test_loitering_fires_exactly_when_the_stay_reaches_the_threshold(stay: float,
+                                                                     threshold: float) -> None:
+    rules = ZoneRules("north", [zone(loiter_seconds=threshold)], SETTINGS)
+    clock = Clock(MONDAY_10)
+    frames = round(stay * 4)
+    alerts, _ = play(rules, clock, frames / 4, (1, "person", IN))
+    dwell = (frames - 1) / 4  # from the first frame inside to the last
+    incidents = {a.id for a in alerts}
+    assert len(incidents) == (1 if dwell >= threshold else 0)
+    if alerts:
+        assert threshold <= alerts[0].dwell_s < threshold + 0.25
+
+
+def test_a_holiday_arms_the_zone_all_day() -> None:
+    holiday = MONDAY_10.date()
+    rules = ZoneRules("yard", [zone(armed_non_school_days=True)], SETTINGS,
+                      CalendarConfig(holidays=[holiday]))
+    alerts, _ = play(rules, Clock(MONDAY_10), 0.25, (3, "person", IN))
+    workday = ZoneRules("yard", [zone(armed_non_school_days=True)], SETTINGS, CalendarConfig())
+    none, _ = play(workday, Clock(MONDAY_10), 0.25, (3, "person", IN))
+    assert [a.type for a in alerts] == ["intrusion"] and none == []
