@@ -48,8 +48,8 @@ def analyse_cmd(
     start: Annotated[str | None, typer.Option(
         "--start", help="Wall time of the first frame (ISO 8601): applies school hours and "
         "armed/no-stopping windows. Without it every rule runs.")] = None,
-    fps: Annotated[float | None, typer.Option("--fps", help="Frames analysed per second "
-                                                            "(default [perimeter] fps).")] = None,
+    fps: Annotated[float | None, typer.Option(
+        "--fps", help="Frames analysed per second (default: perimeter.fps).")] = None,
     snapshots: Annotated[Path | None, typer.Option(
         "--snapshots", help="Write each alert's snapshot JPEG into this directory.")] = None,
 ) -> None:
