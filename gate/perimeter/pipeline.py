@@ -69,18 +69,15 @@ class PerimeterPipeline:
             dets = Detections.empty()
         tracks = self.tracker.update(dets)
         self.last_tracks = tracks
-        for t in tracks:
-            origin = self._origin.setdefault(t.id, t.foot)
-            height = t.box[3] - t.box[1]
-            if math.dist(origin, t.foot) > MOVED * height:
-                self._moved.add(t.id)
         alerts, finished = self.rules.observe(
             now, [Sighting(t.id, t.kind, t.foot) for t in tracks])
-        gone = [f.track for f in finished]
-        self.tracker.forget(gone)
-        for tid in gone:
-            self._origin.pop(tid, None)
-            self._moved.discard(tid)
+        for t in tracks:
+            origin = self._origin.setdefault(t.id, t.foot)
+            if math.dist(origin, t.foot) > MOVED * (t.box[3] - t.box[1]):
+                self._moved.add(t.id)
+        for f in finished:
+            self._origin.pop(f.track, None)
+            self._moved.discard(f.track)
         boxes = {t.id: t for t in tracks}
         return FrameResult([self._evidence(a, frame, boxes) for a in alerts], finished, tracks,
                            run)

@@ -44,11 +44,15 @@ class Tracker:
                                 minimum_consecutive_frames=2)
             for group in ("person", "vehicle")}
         self._kinds: dict[int, Counter[ObjectKind]] = {}
+        self._updates = 0
 
     def update(self, dets: Detections) -> list[Track]:
         """The tracks confirmed in this frame; call with empty detections on frames the motion
         gate skipped, so lost tracks age."""
         out: list[Track] = []
+        self._updates += 1
+        if self._updates % 100 == 0:
+            self._prune()
         is_person = dets.classes == 0
         for group, sel in (("person", is_person), ("vehicle", ~is_person)):
             part = dets.select(sel)
@@ -66,6 +70,8 @@ class Tracker:
                 out.append(Track(int(tid), (x1, y1, x2, y2), float(score), kinds))
         return out
 
-    def forget(self, track_ids: list[int]) -> None:
-        for tid in track_ids:
-            self._kinds.pop(tid, None)
+    def _prune(self) -> None:
+        """Drop the kind counts of tracks ByteTrack no longer holds (it never tells)."""
+        alive = {int(t.external_track_id) for bt in self._trackers.values()
+                 for t in [*bt.tracked_tracks, *bt.lost_tracks]}
+        self._kinds = {k: v for k, v in self._kinds.items() if k in alive}
