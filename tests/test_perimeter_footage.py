@@ -26,6 +26,7 @@ from gate.config import CalendarConfig, CameraConfig, PerimeterConfig, ZoneConfi
 from gate.perimeter.alerts import PerimeterAlert, PerimeterHealth
 from gate.perimeter.analyse import analyse_all
 from gate.perimeter.detector import Detector
+from gate.perimeter.worker import PerimeterView
 from tests.conftest import run_gate
 
 DATA = Path(__file__).parent / "data"
@@ -181,6 +182,7 @@ def test_the_worker_process_alerts_drops_frames_and_runs_below_the_lane(clip: Pa
     try:
         got = _drain(out, time.monotonic() + 60, lambda g: any(
             isinstance(x, PerimeterAlert) for x in g) and any(
+            isinstance(x, PerimeterView) for x in g) and any(
             isinstance(x, PerimeterHealth) and x.processed_fps > 0 for x in g))
     finally:
         stop.set()
@@ -194,6 +196,9 @@ def test_the_worker_process_alerts_drops_frames_and_runs_below_the_lane(clip: Pa
     snap = cv2.imdecode(np.frombuffer(alerts[0].snapshot_jpeg or b"", np.uint8), 1)
     assert snap is not None and snap.shape[1] == 768
     assert health, got
+    view = next(x for x in got if isinstance(x, PerimeterView))
+    live = cv2.imdecode(np.frombuffer(view.jpeg, np.uint8), 1)
+    assert view.camera == "clip" and live is not None and live.shape == (576, 768, 3)
     h = health[0]
     assert h.nice == min(19, os.nice(0) + 10) and h.connected
     # 4 fps asked of a 10 fps camera: about half its frames are dropped (1 s windows are coarse)
@@ -205,7 +210,7 @@ def _worker(camera: CameraConfig, out: Any, stop: Any) -> None:
 
     run_perimeter_worker(camera, None, out, stop, settings=PerimeterConfig(fps=4),
                          calendar=CalendarConfig(school_days=[]), health_every_s=1.0,
-                         view_every_s=None)
+                         view_every_s=1.0)
 
 
 def test_analyse_start_applies_the_school_calendar(clip: Path, tmp_path: Path) -> None:
