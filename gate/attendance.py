@@ -7,9 +7,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from gate.config import CalendarConfig, Config
-from gate.messages import guardian_notification
+from gate.journal import Entry, Journal
 from gate.records import Event
 from gate.store import Store
+from gate.vocab import EventType, Method, Verdict
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ def attendance(store: Store, calendar: CalendarConfig, day: dt.date,
     cutoff_passed = day < now.date() or (day == now.date() and now.time() >= calendar.absent_cutoff)
     school = calendar.is_school_day(day)
     rows = []
-    for person in store.students():
+    for person in store.students(existing_on=day):
         mine = passages.get(person.id, [])
         arrivals = [ts for ts, kind in mine if kind == "arrival"]
         departures = [ts for ts, kind in mine if kind == "departure"]
@@ -51,11 +52,12 @@ def attendance(store: Store, calendar: CalendarConfig, day: dt.date,
     return rows
 
 
-def notify_absences(store: Store, config: Config, now: dt.datetime) -> int:
+def notify_absences(journal: Journal, config: Config, now: dt.datetime) -> int:
     """Once a school day, after the cut-off: tell the guardians of students not arrived.
 
     Restart-safe: a student already marked absent today is not marked again.
     """
+    store = journal.store
     calendar = config.calendar
     if not calendar.is_school_day(now.date()) or now.time() < calendar.absent_cutoff:
         return 0
@@ -66,10 +68,9 @@ def notify_absences(store: Store, config: Config, now: dt.datetime) -> int:
             continue
         person = store.get_person(row.person_id)
         assert person is not None
-        event = Event(type="absent", ts=now, person_id=person.id, decision="none",
-                      reason="not_arrived_by_cutoff", method="system")
-        messages = [guardian_notification(config, event, person, g.id)
-                    for g in store.guardians_of(person.id)]
-        store.record_event(event, messages)
+        event = Event(type=EventType.ABSENT, ts=now, person_id=person.id,
+                      decision=Verdict.NONE, reason="not_arrived_by_cutoff", method=Method.SYSTEM)
+        journal.record(Entry(event=event, person=person,
+                             guardians=tuple(g.id for g in store.guardians_of(person.id))))
         count += 1
     return count

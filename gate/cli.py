@@ -15,11 +15,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from gate import __version__
+from gate.cli_output import emit, fail
 from gate.config import Config, ConfigError, load_config, resolve_config
 from gate.perimeter.cli import perimeter_app
 
@@ -80,18 +81,6 @@ def report_day(date: str | None, config: Config) -> dt.date:
         fail(f"--date: {date!r} is not a date (YYYY-MM-DD)")
 
 
-def fail(message: str, code: int = 2) -> NoReturn:
-    for line in message.splitlines() or [message]:
-        typer.echo(f"gate: {line}", err=True)
-    raise typer.Exit(code)
-
-
-def emit(obj: dict[str, Any]) -> None:
-    """One JSON object per line, flushed, so pipes see each result at once."""
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
-    sys.stdout.flush()
-
-
 @app.callback()
 def main_options(
     ctx: typer.Context,
@@ -126,12 +115,55 @@ def check_config(path: Path) -> None:
 @app.command()
 def run(ctx: typer.Context) -> None:
     """Run the gate service (systemd runs this)."""
-    from gate.service import Service, setup_logging
+    from gate.backup import backup_before_migrate, configured_key_path
+    from gate.logs import setup_logging
+    from gate.service import Service
 
     g: Globals = ctx.obj
     config = g.config()
     setup_logging(g.verbose)
-    Service(config, g.resolved_data_dir(config)).run_forever()
+    data_dir = g.resolved_data_dir(config)
+    taken = backup_before_migrate(data_dir, key_path=configured_key_path(config))
+    if taken is not None:
+        typer.echo(f"schema upgrade: the database was backed up first to {taken}", err=True)
+    Service(config, data_dir).run_forever()
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="The health model as one JSON object")]
+    = False,
+) -> None:
+    """The running service's health: every loop and device, as the console shows it.
+
+    Exit 0 when everything is up, 1 when something is down or the service is not
+    running (its health file is older than 10 s)."""
+    g: Globals = ctx.obj
+    config = g.config()
+    path = g.resolved_data_dir(config) / "health.json"
+    try:
+        health = json.loads(path.read_text())
+        age = time.time() - path.stat().st_mtime
+    except (OSError, ValueError):
+        fail(f"no health report at {path}: is `gate run` running with this data directory?",
+             1)
+    down = [c for c in health["components"] if not c["up"]]
+    stale = age > 10
+    if as_json:
+        emit({**health, "age_s": round(age, 1), "ok": not down and not stale})
+    else:
+        for c in health["components"]:
+            state = "up  " if c["up"] else "DOWN"
+            extra = f"  ({c['error']})" if c["error"] else ""
+            restarts = f"  restarts {c['restarts']}" if c["restarts"] else ""
+            typer.echo(f"{state} {c['kind']:<11} {c['name']}{restarts}{extra}")
+        for problem in health["probe"]["problems"]:
+            typer.echo(f"PROBLEM {problem}")
+        if stale:
+            typer.echo(f"STALE  the health report is {age:.0f} s old: the service is not running")
+    if down or stale or not health["probe"]["ok"]:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -139,14 +171,17 @@ def demo(
     ctx: typer.Context,
     duration: Annotated[float, typer.Option(help="Stop after this many seconds (0: until Ctrl-C).")]
     = 0.0,
+    data_dir: Annotated[Path | None, typer.Option(
+        "--data-dir", help="Keep the demo's database here (for `gate report`); re-runs reuse it.")]
+    = None,
 ) -> None:
     """The whole service on bundled sample data and built-in defaults."""
     from gate.demo import run_demo
-    from gate.service import setup_logging
+    from gate.logs import setup_logging
 
     g: Globals = ctx.obj
     setup_logging(g.verbose)
-    run_demo(duration=duration, data_dir=g.data_dir)
+    run_demo(duration=duration, data_dir=data_dir or g.data_dir)
 
 
 @rfid_app.command("listen")
@@ -377,10 +412,12 @@ def report_attendance(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per student")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV with a header row")] = False,
 ) -> None:
-    """Each student's first arrival, last departure, on-campus state, late and absent marks."""
-    import csv
+    """Each student's first arrival, last departure, on-campus state, late and absent marks.
 
-    from gate.attendance import AttendanceRow, attendance
+    ``--csv`` opens in Excel as it is (UTF-8 BOM, formulas neutralised), with the same
+    columns as the console's download."""
+    from gate.attendance import attendance
+    from gate.reports import ATTENDANCE_COLUMNS, attendance_rows, csv_text, pad
 
     with open_store(ctx.obj) as (config, store):
         day = report_day(date, config)
@@ -389,9 +426,7 @@ def report_attendance(
         for row in rows:
             emit({"date": day.isoformat(), **row.as_dict()})
     elif as_csv:
-        writer = csv.DictWriter(sys.stdout, fieldnames=list(AttendanceRow.__dataclass_fields__))
-        writer.writeheader()
-        writer.writerows(row.as_dict() for row in rows)
+        sys.stdout.write(csv_text(ATTENDANCE_COLUMNS, attendance_rows(rows)))
     else:
         late = sum(r.late for r in rows)
         absent = sum(r.absent for r in rows)
@@ -400,7 +435,7 @@ def report_attendance(
                    f"{absent} absent")
         for r in rows:
             marks = " ".join(m for m, on in (("LATE", r.late), ("ABSENT", r.absent)) if on)
-            typer.echo(f"  {r.person_id:<10} {r.name:<20} {r.class_name:<6} "
+            typer.echo(f"  {pad(r.person_id, 10)} {pad(r.name, 20)} {pad(r.class_name, 6)} "
                        f"in {r.first_arrival or '-':<29} out {r.last_departure or '-':<29} {marks}")
 
 
@@ -413,29 +448,23 @@ def report_visitors(
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV with a header row")] = False,
 ) -> None:
     """Each visit of the day: who (identity number masked), host, screening, times, route."""
-    import csv
-
+    from gate.journal import Journal
+    from gate.reports import VISITOR_COLUMNS, csv_text, pad, visitor_rows
     from gate.visitors import VisitorDesk
 
     with open_store(ctx.obj) as (config, store):
         day = report_day(date, config)
-        visits = VisitorDesk(config, store).list(day)
-    columns = ["id", "name", "id_type", "id_number", "purpose", "host_id", "status",
-               "screening", "valid_from", "valid_until", "checked_out_at"]
+        visits = VisitorDesk(config, store, Journal(config, store)).list(day)
     if as_json:
         for v in visits:
-            emit({k: v[k] for k in (*columns, "route")})
+            emit({k: v[k] for k in VISITOR_COLUMNS})
     elif as_csv:
-        writer = csv.writer(sys.stdout)
-        writer.writerow([*columns, "route"])
-        for v in visits:
-            writer.writerow([v[k] or "" for k in columns]
-                            + [" > ".join(r["place"] for r in v["route"])])
+        sys.stdout.write(csv_text(VISITOR_COLUMNS, visitor_rows(visits)))
     else:
         typer.echo(f"{day}: {len(visits)} visit(s)")
         for v in visits:
-            typer.echo(f"  {v['created_at'][11:16]} {v['name']:<16} {v['id_number']:<20} "
-                       f"host {v['host_id']:<10} {v['screening']:<12} {v['status']}")
+            typer.echo(f"  {v['created_at'][11:16]} {pad(v['name'], 16)} {v['id_number']:<20} "
+                       f"host {pad(v['host_id'], 10)} {v['screening']:<12} {v['status']}")
 
 
 @app.command()
@@ -460,6 +489,11 @@ def bench(
                       "-" if fig.baseline is None else f"{fig.baseline:.3f}",
                       "-" if fig.ratio is None else f"{fig.ratio:.1f}x")
     Console().print(table)
+
+
+from gate.ops_commands import register as _register_ops  # noqa: E402  (doctor, backup, restore)
+
+_register_ops(app)
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Strict as StrictType
 
 DEFAULT_CONFIG_PATH = Path("/etc/campus-gate/gate.toml")
 DEFAULT_DATA_DIR = Path("/var/lib/campus-gate")
@@ -31,7 +32,15 @@ class ConfigError(Exception):
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """No coercion: ``port = "1883"`` is an error, not a number (strict mode). Paths,
+    dates and tuples, which TOML cannot spell natively, are the marked exceptions."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+# TOML has no path type, writes a pair as an array, and a quoted date is still a date.
+LaxPath = Annotated[Path, StrictType(False)]
+LaxDate = Annotated[dt.date, StrictType(False)]
 
 
 def _parse_hhmm(value: Any) -> Any:
@@ -66,9 +75,9 @@ class CalendarConfig(Strict):
     """When school is in session: drives late marks, early-departure alerts and absences."""
 
     school_days: list[Annotated[int, Field(ge=1, le=7)]] = [1, 2, 3, 4, 5]
-    term_start: dt.date | None = None
-    term_end: dt.date | None = None
-    holidays: list[dt.date] = []
+    term_start: LaxDate | None = None
+    term_end: LaxDate | None = None
+    holidays: list[LaxDate] = []
     lessons: list[Period] = [
         Period(start=dt.time(8, 0), end=dt.time(11, 50), name="morning"),
         Period(start=dt.time(13, 30), end=dt.time(16, 30), name="afternoon"),
@@ -137,6 +146,9 @@ class LaneConfig(Strict):
     vehicle_camera: Identifier | None = None
     relay: RelayConfig = RelayConfig()
     readers: list[ReaderConfig] = []
+    # Liveness of the faces at this lane's camera (README "Liveness"): "alert" raises
+    # spoof_attempt on a card+face passage, "required" also refuses face-only passages.
+    liveness: Literal["off", "alert", "required"] = "off"
 
 
 def _parse_window(value: Any) -> Any:
@@ -164,7 +176,8 @@ class ZoneConfig(Strict):
     """
 
     id: Identifier
-    polygon: Annotated[list[tuple[float, float]], Field(min_length=3)]
+    polygon: Annotated[list[Annotated[tuple[float, float], StrictType(False)]],
+                       Field(min_length=3)]
     loiter_seconds: Annotated[float, Field(gt=0)] | None = None  # a person staying this long
     revisits: Annotated[int, Field(ge=2)] | None = None  # K entries of one track in T minutes
     revisit_minutes: Annotated[float, Field(gt=0)] = 10.0
@@ -188,8 +201,9 @@ class PerimeterConfig(Strict):
     """Site-wide perimeter settings; zones belong to each ``role = "perimeter"`` camera."""
 
     fps: Annotated[float, Field(gt=0, le=30)] = 5.0  # frames analysed per second per camera
-    input_size: tuple[Annotated[int, Field(ge=96, le=1920, multiple_of=32)],
-                      Annotated[int, Field(ge=96, le=1920, multiple_of=32)]] = (640, 384)
+    input_size: Annotated[tuple[Annotated[int, Field(ge=96, le=1920, multiple_of=32)],
+                                Annotated[int, Field(ge=96, le=1920, multiple_of=32)]],
+                          StrictType(False)] = (640, 384)  # model input: width, height
     min_confidence: Annotated[float, Field(gt=0, lt=1)] = 0.3
     motion_gating: bool = True
     motion_fraction: Annotated[float, Field(ge=0, lt=1)] = 0.002  # of the frame that changed
@@ -212,7 +226,8 @@ class CameraConfig(Strict):
     role: Literal["gate", "vehicle", "perimeter", "inside"]
     zone: str = ""
     restricted: bool = False
-    roi: tuple[int, int, int, int] | None = None  # x, y, width, height in pixels
+    # x, y, width, height in pixels
+    roi: Annotated[tuple[int, int, int, int], StrictType(False)] | None = None
     max_fps: Annotated[float, Field(gt=0, le=60)] = 10.0
     zones: list[ZoneConfig] = []  # role = "perimeter": see README "Perimeter cameras"
 
@@ -233,9 +248,10 @@ class FireAlarmConfig(Strict):
     port: str | None = None
     line: Literal["cts", "dsr", "cd", "ri"] = "dsr"
     gpio_line: Annotated[int, Field(ge=0)] = 0
-    path: Path | None = None
+    path: LaxPath | None = None
     active: Literal["closed", "open"] = "closed"
     poll_ms: Annotated[int, Field(ge=10, le=2000)] = 100
+    on_input_lost: Literal["release", "hold"] = "release"  # what lanes do if unreadable
 
     @model_validator(mode="after")
     def _source_given(self) -> FireAlarmConfig:
@@ -251,13 +267,13 @@ class MqttConfig(Strict):
     port: Annotated[int, Field(ge=1, le=65535)] = 1883
     root: TopicSegment = "campus"
     username: str | None = None
-    password_file: Path | None = None
+    password_file: LaxPath | None = None
     client_id: str | None = None
     keepalive: Annotated[int, Field(ge=5, le=3600)] = 30
     tls: bool = False
-    ca_file: Path | None = None
-    cert_file: Path | None = None
-    key_file: Path | None = None
+    ca_file: LaxPath | None = None
+    cert_file: LaxPath | None = None
+    key_file: LaxPath | None = None
     snapshot: Literal["none", "link", "inline"] = "link"
     snapshot_max_bytes: Annotated[int, Field(ge=1024, le=1_000_000)] = 60_000
     outbox_max_messages: Annotated[int, Field(ge=100)] = 200_000
@@ -273,12 +289,13 @@ class MqttConfig(Strict):
 class ConsoleConfig(Strict):
     enabled: bool = True
     bind: str = "127.0.0.1:8080"
-    tls_cert: Path | None = None  # serve HTTPS (needed off the gate computer itself)
-    tls_key: Path | None = None
+    tls_cert: LaxPath | None = None  # serve HTTPS (needed off the gate computer itself)
+    tls_key: LaxPath | None = None
     language: Literal["zh-CN", "en"] = "zh-CN"
     session_idle_minutes: Annotated[int, Field(ge=1, le=240)] = 15
     session_absolute_hours: Annotated[int, Field(ge=1, le=24)] = 8
     alert_escalate_minutes: Annotated[int, Field(ge=1, le=120)] = 5
+    metrics_token: str | None = None  # bearer token for /metrics (Prometheus); unset: no /metrics
 
     @field_validator("bind")
     @classmethod
@@ -320,6 +337,9 @@ class FacesConfig(Strict):
     min_sharpness: Annotated[float, Field(ge=0)] = 15.0
     detect_scale: Annotated[float, Field(gt=0.05, le=1)] = 0.4
     workers: Annotated[int, Field(ge=1, le=16)] = 1
+    # A face is live when its fused liveness score (0..1) is >= this; README "Liveness".
+    liveness_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    liveness_frames: Annotated[int, Field(ge=1, le=30)] = 3
 
 
 class RulesConfig(Strict):
@@ -353,7 +373,7 @@ class Config(Strict):
     site: TopicSegment = "demo"
     gate: TopicSegment = "main"
     timezone: str = "Asia/Shanghai"
-    data_dir: Path = DEFAULT_DATA_DIR
+    data_dir: LaxPath = DEFAULT_DATA_DIR
     calendar: CalendarConfig = CalendarConfig()
     retention: RetentionConfig = RetentionConfig()
     faces: FacesConfig = FacesConfig()
@@ -396,6 +416,8 @@ class Config(Strict):
                 if cameras[ref].role != wanted:
                     raise ValueError(f"lanes[{i}].{key}: camera {ref!r} has role "
                                      f"{cameras[ref].role!r}, expected {wanted!r}")
+            if lane.liveness != "off" and lane.camera is None:
+                raise ValueError(f"lanes[{i}].liveness: {lane.liveness!r} needs a lane camera")
         self._serial_ports_exclusive()
         return self
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 from gate.broker import LocalBroker, find_mosquitto, free_port
@@ -30,6 +30,7 @@ from gate.config import (
     ReaderConfig,
     RelayConfig,
 )
+from gate.demo_media import demo_data_dir
 from gate.engine import Decision
 from gate.roster import import_roster
 from gate.service import Service
@@ -66,10 +67,6 @@ SCRIPT = (
 )
 
 
-def demo_data_dir() -> Path:
-    return Path(str(resources.files("gate") / "demo_data"))
-
-
 class PtyPair:
     """A pseudo-terminal standing in for a USB-serial reader: readers open ``path``."""
     def __init__(self) -> None:
@@ -102,8 +99,20 @@ def _show(decision: Decision) -> None:
     _print(line)
 
 
+def _stop_on_sigterm() -> None:
+    """SIGTERM ends the demo like Ctrl-C does: through ``finally``, so the recognition
+    worker, the private broker and the pseudo-terminals all go with it."""
+
+    def _raise(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise)
+
+
 def run_demo(duration: float = 0.0, data_dir: Path | None = None, tap_interval: float = 2.0
              ) -> None:
+    _stop_on_sigterm()
     workdir = Path(tempfile.mkdtemp(prefix="campus-gate-demo-"))
     ptys = {name: PtyPair() for name in ("L1-in", "L2-in", "L2-out")}
     video = _demo_video(workdir / "gate-cam.avi")
@@ -189,16 +198,20 @@ def _import_roster(config: Config) -> None:
 
 
 def _demo_user(config: Config) -> tuple[str, str]:
-    """A fresh admin for this demo only, with a random password (printed once)."""
+    """The demo's admin, with a new random password each run (printed once); a re-run on
+    the same data directory resets it instead of failing."""
     import secrets
 
-    from gate.console.auth import add_user
+    from gate.console.auth import add_user, set_password
     from gate.store import Store
 
     password = secrets.token_urlsafe(9)
     store = Store(config.data_dir, config.tz)
     try:
-        add_user(store, "demo", password, "admin")
+        if store.query("SELECT 1 FROM users WHERE username = 'demo'"):
+            set_password(store, "demo", password)
+        else:
+            add_user(store, "demo", password, "admin")
     finally:
         store.close()
     return "demo", password

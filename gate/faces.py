@@ -29,13 +29,21 @@ def people_gallery(store: Store) -> Gallery:
     return Gallery.from_rows(store.face_encodings())
 
 
-def pipeline_settings(config: Config, roi: tuple[int, int, int, int] | None = None
-                      ) -> PipelineSettings:
+def pipeline_settings(config: Config, roi: tuple[int, int, int, int] | None = None,
+                      camera_id: str | None = None) -> PipelineSettings:
     f = config.faces
     return PipelineSettings(detect_scale=f.detect_scale, roi=roi, min_face_px=f.min_face_px,
                             min_sharpness=f.min_sharpness,
                             identify_threshold=f.identify_threshold,
-                            identify_margin=f.identify_margin)
+                            identify_margin=f.identify_margin,
+                            liveness=liveness_enabled(config, camera_id),
+                            liveness_frames=f.liveness_frames)
+
+
+def liveness_enabled(config: Config, camera_id: str | None) -> bool:
+    """Liveness costs ~10 ms per face and frame: only cameras of lanes that use it run it."""
+    return camera_id is not None and any(
+        lane.camera == camera_id and lane.liveness != "off" for lane in config.lanes)
 
 
 class FaceEnroller:

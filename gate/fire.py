@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -52,46 +53,72 @@ def _read_flag(path: Path) -> bool:
 
 
 class FireMonitor:
-    """Polls the input; two equal readings in a row change the state (contact bounce)."""
+    """Polls the input; two equal readings in a row change the state (contact bounce).
 
-    def __init__(self, config: FireAlarmConfig, on_change: Callable[[bool], None]) -> None:
+    ``on_change`` is called with the new state; it must not raise, but if it does the
+    loop goes on (a failed record must never stop the next reading). ``on_lost`` is
+    called once when the input has been unreadable for ``lost_after_s`` (the installer's
+    ``on_input_lost`` policy is applied there), and again with False once it reads.
+    """
+
+    def __init__(self, config: FireAlarmConfig, on_change: Callable[[bool], None],
+                 on_lost: Callable[[bool], None] | None = None,
+                 lost_after_s: float = 1.0) -> None:
         self.config = config
         self.input = FireInput(config)
         self.on_change = on_change
+        self.on_lost = on_lost
+        self.lost_after_s = lost_after_s
         self.active = False
         self.healthy = True
+        self.lost = False
         self.last_error: str | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="fire-alarm", daemon=True)
 
-    def start(self) -> None:
-        if self.config.kind != "none":
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(2)
-        self.input.close()
+    @property
+    def enabled(self) -> bool:
+        return self.config.kind != "none"
 
     def _alarm(self, closed: bool) -> bool:
         return closed if self.config.active == "closed" else not closed
 
-    def _run(self) -> None:
+    def run(self, stop: threading.Event) -> None:
+        """The polling loop (run by the supervisor until ``stop``)."""
         previous: bool | None = None
-        while not self._stop.wait(self.config.poll_ms / 1000):
-            try:
-                reading = self._alarm(self.input.read())
-            except (OSError, serial.SerialException, ValueError) as exc:
-                if self.healthy:
-                    log.error("fire-alarm input unreadable: %s", exc)
-                self.healthy, self.last_error = False, str(exc)
-                self.input.close()
-                continue
-            self.healthy, self.last_error = True, None
-            if reading == previous and reading != self.active:
-                self.active = reading
-                log.critical("FIRE ALARM %s", "ACTIVE: all lanes released" if reading
-                             else "cleared")
-                self.on_change(reading)
-            previous = reading
+        failing_since: float | None = None
+        try:
+            while not stop.wait(self.config.poll_ms / 1000):
+                try:
+                    reading = self._alarm(self.input.read())
+                except (OSError, serial.SerialException, ValueError) as exc:
+                    if self.healthy:
+                        log.error("fire-alarm input unreadable: %s", exc)
+                    self.healthy, self.last_error = False, str(exc)
+                    self.input.close()
+                    now = time.monotonic()
+                    failing_since = failing_since or now
+                    if not self.lost and now - failing_since >= self.lost_after_s:
+                        self.lost = True
+                        self._call(self.on_lost, True)
+                    continue
+                failing_since = None
+                self.healthy, self.last_error = True, None
+                if self.lost:
+                    self.lost = False
+                    log.warning("fire-alarm input readable again")
+                    self._call(self.on_lost, False)
+                if reading == previous and reading != self.active:
+                    self.active = reading
+                    log.critical("FIRE ALARM input %s", "ACTIVE" if reading else "cleared")
+                    self._call(self.on_change, reading)
+                previous = reading
+        finally:
+            self.input.close()
+
+    @staticmethod
+    def _call(callback: Callable[[bool], None] | None, value: bool) -> None:
+        if callback is None:
+            return
+        try:
+            callback(value)
+        except Exception:
+            log.exception("fire-alarm handler failed (the input is still watched)")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from typing import Literal
 
 IdType = Literal["resident-id", "passport", "hk-macau-permit", "taiwan-permit"]
@@ -46,8 +47,12 @@ def validate_resident_id(number: str, today: dt.date | None = None) -> str:
 
 
 def validate_document(id_type: str, number: str) -> str:
-    """The normalised document number, or IdentityError."""
-    n = re.sub(r"[\s-]", "", number).upper()
+    """The normalised document number, or IdentityError.
+
+    NFKC first: a number typed with a Chinese input method in full-width mode
+    (``１１０１…２X``) is the same number, and must match the watch list as such.
+    """
+    n = re.sub(r"[\s\-]", "", unicodedata.normalize("NFKC", number)).upper()
     if id_type == "resident-id":
         return validate_resident_id(n)
     if id_type == "passport":

@@ -1,5 +1,10 @@
 """MQTT: drains the SQLite outbox to the broker, and receives watch lists.
 
+MQTT 5, so that delivery is confirmed per message: Mosquitto answers a publish its
+ACL denies with PUBACK reason 0x87 "Not authorized" (under 3.1.1 it acknowledges and
+drops it silently). A refused message is *not* marked sent: it stays in the outbox,
+is tried again later, and the guard sees a ``service_fault``. Every SUBACK is checked.
+
 Store-and-forward: every message was committed to the outbox with the record
 it announces. The sender hands pending rows to paho in order, a bounded
 window at a time, and marks a row sent only on the broker's PUBACK. While the
@@ -13,18 +18,22 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import queue
 import ssl
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
-from gate import __version__
+from gate import __version__, metrics
 from gate.config import Config
 from gate.messages import STATUS_SCHEMA, Topics
 from gate.records import rfc3339
@@ -41,6 +50,20 @@ class LinkHealth:
     pending: int = 0
     backlog_warning: bool = False
     last_ack_mono: float | None = None
+    refused: int = 0  # publishes the broker refused (ACL): kept in the outbox
+    last_refusal: str | None = None
+    subscribed: bool = False
+
+
+def _password(path: Path | None) -> str | None:
+    """The MQTT password: the configured file, else the systemd credential
+    ``mqtt-password`` (``LoadCredentialEncrypted=`` in systemd/gate.service)."""
+    if path is not None:
+        return path.read_text().strip()
+    creds = os.environ.get("CREDENTIALS_DIRECTORY")
+    if creds and (Path(creds) / "mqtt-password").is_file():
+        return (Path(creds) / "mqtt-password").read_text().strip()
+    return None
 
 
 def status_payload(config: Config, state: str, now: str) -> str:
@@ -48,32 +71,55 @@ def status_payload(config: Config, state: str, now: str) -> str:
                        "ts": now, "site": config.site, "gate": config.gate})
 
 
+Fault = Callable[[str, dict[str, Any]], None]
+
+#: How long a message the broker refused waits before it is offered again.
+REFUSED_RETRY_S = 30.0
+#: Reconnect back-off: quick once the broker is back (paho doubles up to this cap).
+RECONNECT_MAX_S = 4
+
+
 class Publisher:
+    """The outbox sender and the watch-list inbox.
+
+    Threads: paho's network thread only moves acknowledgements and received messages
+    onto queues (it must never wait on our locks or do heavy work: a watch list with
+    photos needs dlib); ``run_sender`` and ``run_inbox`` are loops the supervisor runs.
+    """
+
     def __init__(self, config: Config, store: Store,
                  on_watchlist: Callable[[str, bytes], None] | None = None,
-                 window: int = 100) -> None:
+                 window: int = 100, on_fault: Fault | None = None,
+                 on_ack: Callable[[bytes], None] | None = None) -> None:
         self.config = config
         self.store = store
         self.topics = Topics(config)
         self.health = LinkHealth()
         self.window = window
         self._on_watchlist = on_watchlist
+        self._on_fault = on_fault
+        self._on_police_ack = on_ack
+        self._inbox: queue.Queue[tuple[str, bytes] | None] = queue.Queue()
         self._acks: queue.Queue[int] = queue.Queue()
+        self._refused: queue.Queue[tuple[int, str]] = queue.Queue()
+        self._refused_until: dict[int, float] = {}
+        self._fault_reported: set[str] = set()
         self._handed: dict[int, int] = {}  # paho mid -> outbox seq
-        self._early: set[int] = set()  # mids acknowledged before publish() returned
+        self._early: set[int] = set()  # mids acknowledged before publish() returned (-mid: refused)
+        self._early_reasons: dict[int, str] = {}
+        self._own_mids: set[int] = set()  # status publishes: not outbox rows
         self._mid_lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._sender = threading.Thread(target=self._run, name="mqtt-sender", daemon=True)
         m = config.mqtt
         client_id = m.client_id or f"campus-gate-{config.site}-{config.gate}"
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                                  clean_session=False, protocol=mqtt.MQTTv311)
+                                  protocol=mqtt.MQTTv5)
         self.client.max_inflight_messages_set(window)
         self.client.max_queued_messages_set(0)
-        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self.client.reconnect_delay_set(min_delay=1, max_delay=RECONNECT_MAX_S)
         if m.username:
-            password = m.password_file.read_text().strip() if m.password_file else None
+            password = _password(m.password_file)
             self.client.username_pw_set(m.username, password)
         if m.tls:
             self.client.tls_set(ca_certs=str(m.ca_file) if m.ca_file else None,
@@ -84,24 +130,41 @@ class Publisher:
         self.client.on_disconnect = self._on_disconnect
         self.client.on_publish = self._on_publish
         self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
 
     # Lifecycle ----------------------------------------------------------------------
 
     def start(self) -> None:
+        """Connect in the background (paho's network thread); the sender and inbox loops
+        are started by the supervisor (gate/service.py) or by :meth:`start_loops`."""
         m = self.config.mqtt
         # The broker publishes this if the gate vanishes; ts is when the gate came online.
         self.client.will_set(self.topics.status, status_payload(
             self.config, "offline", rfc3339(self.store.now())), qos=1, retain=True)
-        self.client.connect_async(m.host, m.port, keepalive=m.keepalive)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = 7 * 24 * 3600  # keep our session (and QoS 1) a week
+        self.client.connect_async(m.host, m.port, keepalive=m.keepalive, clean_start=False,
+                                  properties=props)
         self.client.loop_start()
-        self._sender.start()
+
+    def start_loops(self) -> list[threading.Thread]:
+        """Run the sender and inbox loops on plain threads (tools and benchmarks)."""
+        threads = [threading.Thread(target=self.run_sender, args=(self._stop,),
+                                    name="mqtt-sender", daemon=True),
+                   threading.Thread(target=self.run_inbox, args=(self._stop,),
+                                    name="mqtt-inbox", daemon=True)]
+        for t in threads:
+            t.start()
+        self._threads = threads
+        return threads
 
     def stop(self, timeout: float = 3.0) -> None:
         """Flush what can be flushed, say ``offline`` and disconnect."""
         self._stop.set()
         self._wake.set()
-        if self._sender.ident is not None:
-            self._sender.join(timeout)
+        self._inbox.put(None)
+        for t in getattr(self, "_threads", []):
+            t.join(timeout)
         if self.health.connected:
             info = self.client.publish(self.topics.status, status_payload(
                 self.config, "offline", rfc3339(self.store.now())), qos=1, retain=True)
@@ -124,11 +187,27 @@ class Publisher:
                       self.config.mqtt.port, reason)
             return
         self.health.connected, self.health.last_error = True, None
+        metrics.set_broker_connected(True)
         log.info("MQTT: connected to %s:%d", self.config.mqtt.host, self.config.mqtt.port)
-        client.publish(self.topics.status, status_payload(
+        info = client.publish(self.topics.status, status_payload(
             self.config, "online", rfc3339(self.store.now())), qos=1, retain=True)
-        client.subscribe(self.topics.watchlist(), qos=1)
+        with self._mid_lock:  # its PUBACK must never be taken for an outbox row's
+            self._own_mids.add(info.mid)
+        client.subscribe([(self.topics.watchlist(), 1), (self.topics.acks, 1)])
+        with self._mid_lock:  # refused messages get another chance on a new connection
+            self._refused_until.clear()
+        self._fault_reported.clear()
         self._wake.set()
+
+    def _on_subscribe(self, _client: mqtt.Client, _userdata: Any, _mid: int,
+                      reasons: list[Any], _props: Any) -> None:
+        failed = [str(r) for r in reasons if r.is_failure]
+        self.health.subscribed = not failed
+        if failed:
+            log.error("MQTT: the broker refused our subscriptions: %s", ", ".join(failed))
+            self._queue_fault("subscribe_refused", {
+                "what": "watch-list subscription refused by the broker",
+                "reasons": failed})
 
     def _on_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any,
                        reason: Any, _props: Any) -> None:
@@ -136,32 +215,71 @@ class Publisher:
             log.warning("MQTT: disconnected (%s); events wait in the outbox", reason)
         self.health.connected = False
         self.health.last_error = str(reason)
+        metrics.set_broker_connected(False)
 
-    def _on_publish(self, _client: mqtt.Client, _userdata: Any, mid: int, _reason: Any,
+    def _on_publish(self, _client: mqtt.Client, _userdata: Any, mid: int, reason: Any,
                     _props: Any) -> None:
+        refused = bool(getattr(reason, "is_failure", False))
         with self._mid_lock:
+            if mid in self._own_mids:
+                self._own_mids.discard(mid)
+                return
             seq = self._handed.pop(mid, None)
             if seq is None:
-                self._early.add(mid)
+                self._early.add(-mid if refused else mid)
+                if refused:
+                    self._early_reasons[mid] = str(reason)
                 return
-        self._acks.put(seq)
+        if refused:
+            self._refused.put((seq, str(reason)))
+        else:
+            self._acks.put(seq)
         self._wake.set()
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        if self._on_watchlist is None:
+        self._inbox.put((msg.topic, bytes(msg.payload)))  # handled on the inbox loop
+
+    def _queue_fault(self, key: str, details: dict[str, Any]) -> None:
+        """Report a delivery fault once per kind per connection (the guard sees it)."""
+        if key in self._fault_reported:
             return
-        name = msg.topic.rsplit("/", 1)[-1]
-        try:
-            self._on_watchlist(name, bytes(msg.payload))
-        except Exception:
-            log.exception("watch list %s: handler failed", name)
+        self._fault_reported.add(key)
+        if self._on_fault is not None:
+            self._inbox.put(("\0fault", json.dumps({"key": key, **details}).encode()))
+
+    # Inbox loop -------------------------------------------------------------------------
+
+    def run_inbox(self, stop: threading.Event) -> None:
+        """Watch lists, police acknowledgements and fault reports, off paho's thread."""
+        while not stop.is_set():
+            try:
+                item = self._inbox.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            if item is None:
+                return
+            topic, payload = item
+            if topic == "\0fault":
+                details = json.loads(payload)
+                if self._on_fault is not None:
+                    self._on_fault(details.pop("key"), details)
+            elif topic == self.topics.acks:
+                if self._on_police_ack is not None:
+                    self._on_police_ack(payload)
+            elif self._on_watchlist is not None:
+                name = topic.rsplit("/", 1)[-1]
+                try:
+                    self._on_watchlist(name, payload)
+                except Exception:
+                    log.exception("watch list %s: handler failed", name)
 
     # Sender thread ------------------------------------------------------------------------
 
-    def _run(self) -> None:
+    def run_sender(self, stop: threading.Event) -> None:
+        """The sender loop (run by the supervisor until ``stop``)."""
         handed_seqs: set[int] = set()
         last_warn = 0.0
-        while not self._stop.is_set():
+        while not stop.is_set() and not self._stop.is_set():
             self._wake.wait(1.0)
             self._wake.clear()
             acked = []
@@ -175,6 +293,7 @@ class Publisher:
                 handed_seqs.difference_update(acked)
                 self.health.sent += len(acked)
                 self.health.last_ack_mono = time.monotonic()
+            self._take_refusals(handed_seqs)
             pending = self.store.pending_count()
             self.health.pending = pending
             last_warn = self._check_backlog(pending, last_warn)
@@ -183,8 +302,11 @@ class Publisher:
             room = self.window - len(handed_seqs)
             if room <= 0:
                 continue
-            for msg in self.store.pending_outbox(limit=room + len(handed_seqs)):
-                if msg.seq in handed_seqs:
+            now = time.monotonic()
+            with self._mid_lock:
+                waiting = {s for s, t in self._refused_until.items() if t > now}
+            for msg in self.store.pending_outbox(limit=room + len(handed_seqs) + len(waiting)):
+                if msg.seq in handed_seqs or msg.seq in waiting:
                     continue
                 # Never hold our lock while calling paho: its network thread holds paho's
                 # own lock when it calls _on_publish, which takes ours (lock-order deadlock).
@@ -197,11 +319,40 @@ class Publisher:
                     if info.mid in self._early:
                         self._early.discard(info.mid)
                         self._acks.put(msg.seq)
+                    elif -info.mid in self._early:
+                        self._early.discard(-info.mid)
+                        self._refused.put((msg.seq, self._early_reasons.pop(info.mid, "")))
                     else:
                         self._handed[info.mid] = msg.seq
                 handed_seqs.add(msg.seq)
                 if len(handed_seqs) >= self.window:
                     break
+
+    def _take_refusals(self, handed_seqs: set[int]) -> None:
+        """Messages the broker refused stay in the outbox, wait, and are reported."""
+        refused: list[tuple[int, str]] = []
+        while True:
+            try:
+                refused.append(self._refused.get_nowait())
+            except queue.Empty:
+                break
+        if not refused:
+            return
+        until = time.monotonic() + REFUSED_RETRY_S
+        with self._mid_lock:
+            for seq, _why in refused:
+                self._refused_until[seq] = until
+        handed_seqs.difference_update(seq for seq, _ in refused)
+        self.health.refused += len(refused)
+        self.health.last_refusal = refused[-1][1]
+        topics = self.store.outbox_topics([seq for seq, _ in refused])
+        log.error("MQTT: the broker refused %d message(s) (%s), e.g. on %s: kept in the "
+                  "outbox; check the MQTT username and the broker's ACL", len(refused),
+                  refused[-1][1], topics[0] if topics else "?")
+        self._queue_fault("publish_refused", {
+            "what": "the broker refused to accept messages (ACL): they wait in the outbox",
+            "reason": refused[-1][1], "topic": topics[0] if topics else None,
+            "username": self.config.mqtt.username})
 
     def _check_backlog(self, pending: int, last_warn: float) -> float:
         """Warn the operator long before the outbox cap; nothing unsent is ever dropped."""

@@ -7,8 +7,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from gate.vocab import Severity
+
 Role = Literal["student", "staff"]
-Severity = Literal["info", "warning", "critical"]
 
 
 def new_id() -> str:

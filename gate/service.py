@@ -8,10 +8,12 @@ leaves every relay in its configured fail mode.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import json
 import logging
 import os
 import signal
-import sys
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -21,16 +23,24 @@ from typing import Any
 
 import serial
 
+from gate import metrics
 from gate.actuator import Relay, make_relay
 from gate.attendance import notify_absences
+from gate.clock import ClockJumpDetector
 from gate.config import Config
 from gate.console.server import ConsoleServer
 from gate.engine import Engine
 from gate.faces import people_gallery, pipeline_settings
 from gate.fire import FireMonitor
+from gate.journal import AuditRow, Entry, Journal
+from gate.log_throttle import Throttle
 from gate.mqtt import Publisher
+from gate.rules import needs_escalation
+from gate.scheduler import Scheduler
 from gate.store import Store
+from gate.supervisor import Supervisor
 from gate.visitors import VisitorDesk
+from gate.vocab import AlertType, Severity
 from gate.watchlist import (
     WatchlistError,
     apply_watchlist,
@@ -46,71 +56,196 @@ from rfid.reader import SerialCardReader
 
 log = logging.getLogger("gate.service")
 
-_PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3,
-             logging.CRITICAL: 2}
-
-
-class _JournalFormatter(logging.Formatter):
-    """``<N>logger: message``: journald reads the priority prefix and adds its own time."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        prefix = f"<{_PRIORITY.get(record.levelno, 6)}>"
-        return "\n".join(prefix + line for line in super().format(record).splitlines())
-
-
-def setup_logging(verbose: bool = False) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    if os.environ.get("JOURNAL_STREAM"):
-        handler.setFormatter(_JournalFormatter("%(name)s: %(message)s"))
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    logging.getLogger("yoyo").setLevel(logging.WARNING)  # one line per SQL step is noise
-
-
 class Service:
+    """The gate service: every part, wired (docs/ARCHITECTURE.md draws it).
+
+    Every long-lived loop runs under the supervisor (gate/supervisor.py); every record
+    goes through the journal (gate/journal.py); timed work runs on the scheduler
+    (gate/scheduler.py).
+    """
+
     def __init__(self, config: Config, data_dir: Path, *, loop_video: bool = False) -> None:
         self.config = config
         self.store = Store(data_dir, config.tz)
+        self.journal = Journal(config, self.store)
+        self.scheduler = Scheduler()
+        self.supervisor = Supervisor(on_fault=self._loop_fault, on_device=self._device_change)
+        self.health = self.supervisor.health
+        self._fault_throttle: dict[str, float] = {}
         self._ports: dict[str, serial.Serial] = {}
         self.relays: dict[str, Relay] = {
             lane.id: make_relay(lane.id, lane.relay, self._ports) for lane in config.lanes}
-        self.engine = Engine(config, self.store, self.relays, people_gallery(self.store))
+        self.engine = Engine(config, self.store, self.relays, people_gallery(self.store),
+                             journal=self.journal, scheduler=self.scheduler)
         self.readers = [
             SerialCardReader(r.id, r.port, self.engine.on_card, protocol=r.protocol, baud=r.baud,
                              direction=r.direction, byte_order=r.byte_order,
-                             holdoff_s=r.holdoff_ms / 1000, on_bad_frame=_report_bad_frame)
+                             holdoff_s=r.holdoff_ms / 1000, on_bad_frame=self._bad_frame)
             for lane in config.lanes for r in lane.readers]
+        self._bad_frames = Throttle(log, 30.0)
         self.camera_health: dict[str, WorkerHealth] = {}
-        jobs = [CameraJob(c.id, c.source, pipeline_settings(config, c.roi), c.max_fps,
-                          loop=loop_video,
-                          plates_region=config.plates.region if c.role == "vehicle" else None)
-                for c in config.cameras]
+        self.recognition_jobs = [
+            CameraJob(c.id, c.source, pipeline_settings(config, c.roi, camera_id=c.id), c.max_fps,
+                      loop=loop_video,
+                      plates_region=config.plates.region if c.role == "vehicle" else None)
+            for c in config.cameras if c.role != "perimeter"]
+        self.recognition: RecognitionWorkers | None = None
         self._lane_of_vehicle_camera = {lane.vehicle_camera: lane.id for lane in config.lanes
                                         if lane.vehicle_camera}
-        self.recognition = RecognitionWorkers(
-            jobs, self.store.face_encodings(), config.faces.workers,
-            on_sightings=self.engine.on_sightings, on_health=self._camera_health,
-            on_plate=self._on_plate) if jobs else None
-        self.fire = FireMonitor(config.fire_alarm, self.engine.set_fire_alarm)
-        self.publisher = Publisher(config, self.store, on_watchlist=self.on_watchlist)
-        self.visitors = VisitorDesk(config, self.store)
+        self.fire = FireMonitor(config.fire_alarm, self.engine.set_fire_alarm,
+                                on_lost=self._fire_input_lost)
+        self.publisher = Publisher(config, self.store, on_watchlist=self.on_watchlist,
+                                   on_fault=self._delivery_fault, on_ack=self.on_police_ack)
+        self.visitors = VisitorDesk(config, self.store, self.journal)
         self.engine.visitors = self.visitors
-        self.engine.subscribe(lambda _decision: self.publisher.notify())
+        self.journal.subscribe(lambda _decision: self.publisher.notify())
         self._face_engine: FaceEngine | None = None
         self.refresh_watchlists()
         self.console: ConsoleServer | None = None
+        self._console_app: Any = None
         if config.console.enabled:  # last: the console reads all of the above
             from gate.console.app import create_app
 
-            c = config.console
-            self.console = ConsoleServer(create_app(self), c.host, c.port, c.tls_cert,
-                                         c.tls_key)
+            self._console_app = create_app(self)
         self.stopped = threading.Event()
-        self._housekeeping = threading.Thread(target=self._housekeep, name="housekeeping",
-                                              daemon=True)
+
+    # Supervision ---------------------------------------------------------------------------
+
+    def _register(self) -> None:
+        sup = self.supervisor
+        sup.add_loop("scheduler", "scheduler", self.scheduler.run, critical=True)
+        sup.add_loop("mqtt-sender", "mqtt", self.publisher.run_sender, critical=True)
+        sup.add_loop("mqtt-inbox", "mqtt", self.publisher.run_inbox, critical=True)
+        for reader in self.readers:
+            sup.add_loop(f"reader-loop-{reader.reader_id}", "reader", reader.run, critical=True)
+            sup.add_probe(f"reader {reader.reader_id}", "reader", _reader_probe(reader))
+        if self.fire.enabled:
+            sup.add_loop("fire-loop", "fire", self.fire.run, critical=True)
+            sup.add_probe("fire input", "fire", lambda: (self.fire.healthy, self.fire.last_error),
+                          critical=True, debounce_s=0.5)
+        if self.recognition_jobs:
+            sup.add_loop("recognition", "recognition", self._recognition_loop)
+            for job in self.recognition_jobs:
+                sup.add_probe(f"camera {job.camera_id}", "camera",
+                              functools.partial(self._camera_up, job.camera_id), debounce_s=5.0)
+        sup.add_probe("broker", "broker", lambda: (self.publisher.health.connected,
+                                                   self.publisher.health.last_error),
+                      debounce_s=3.0)
+        if self._console_app is not None:
+            sup.add_loop("console", "console", self._console_loop)
+
+    def _camera_up(self, camera_id: str) -> tuple[bool | None, str | None]:
+        h = self.camera_health.get(camera_id)
+        if h is None:  # the worker is still starting (dlib loads for seconds): not news
+            return None, "no report from the recognition worker yet"
+        return h.connected, h.last_error
+
+    def _loop_fault(self, name: str, why: str, critical: bool) -> None:
+        """A loop crashed (the supervisor restarts it): the guard sees it, once a minute at
+        most per loop."""
+        now = time.monotonic()
+        if now - self._fault_throttle.get(name, -1e9) < 60:
+            return
+        self._fault_throttle[name] = now
+        self.engine.raise_alert(AlertType.SERVICE_FAULT,
+                                Severity.CRITICAL if critical else Severity.WARNING, None,
+                                {"component": name, "error": why, "restarting": True})
+
+    def _device_change(self, name: str, kind: str, up: bool, error: str | None,
+                       critical: bool) -> None:
+        metrics.set_device_up(kind, name, up)
+        if up:
+            self.engine.raise_alert(AlertType.DEVICE_ONLINE, Severity.INFO, None,
+                                    {"device": name, "kind": kind})
+        else:
+            self.engine.raise_alert(AlertType.DEVICE_OFFLINE,
+                                    Severity.CRITICAL if critical else Severity.WARNING, None,
+                                    {"device": name, "kind": kind, "error": error})
+
+    def _delivery_fault(self, key: str, details: dict[str, Any]) -> None:
+        self.engine.raise_alert(AlertType.SERVICE_FAULT, Severity.CRITICAL, None,
+                                {"component": "mqtt", "fault": key, **details})
+
+    def _fire_input_lost(self, lost: bool) -> None:
+        """The installer's choice (``fire_alarm.on_input_lost``): release every lane, or
+        hold them as they are; the device alert comes from the supervisor's probe."""
+        if lost and self.config.fire_alarm.on_input_lost == "release":
+            self.engine.set_fire_alarm(True, why="fire input unreadable")
+
+    def _bad_frame(self, reader_id: str, bad: BadFrame) -> None:
+        self._bad_frames.log(logging.WARNING, f"{reader_id}:{bad.reason}",
+                             "reader %s: rejected %s frame (%s): %s", reader_id, bad.protocol,
+                             bad.reason, bad.raw[:32].hex(" "))
+
+    def _recognition_loop(self, stop: threading.Event) -> None:
+        workers = RecognitionWorkers(
+            self.recognition_jobs, self.store.face_encodings(), self.config.faces.workers,
+            on_sightings=self.engine.on_sightings, on_health=self._camera_health,
+            on_plate=self._on_plate)
+        workers.start()
+        self.recognition = workers
+        try:
+            while not stop.wait(0.5):
+                dead = workers.exit_codes()
+                if dead:
+                    raise RuntimeError(f"recognition worker process(es) died: {dead}")
+        finally:
+            self.recognition = None
+            workers.stop()
+
+    def _start_console(self) -> None:
+        c = self.config.console
+        server = ConsoleServer(self._console_app, c.host, c.port, c.tls_cert, c.tls_key)
+        server.start()
+        self.console = server
+
+    def _console_loop(self, stop: threading.Event) -> None:
+        if self.console is None or not self.console.alive():
+            self._start_console()
+        server = self.console
+        assert server is not None
+        try:
+            while not stop.wait(0.5):
+                if not server.alive():
+                    raise RuntimeError("the console server stopped")
+        finally:
+            if stop.is_set():
+                server.stop()
+
+    def probe(self, timeout: float = 1.0) -> dict[str, Any]:
+        """Does the decision path answer? What ``/healthz`` and the watchdog ask."""
+        problems: list[str] = []
+        start = time.monotonic()
+        engine_ok = self.engine.probe(timeout)
+        engine_ms = (time.monotonic() - start) * 1000 if engine_ok else None
+        if not engine_ok:
+            problems.append(f"the decision path did not answer within {timeout:.1f} s")
+        store_ms = self.store.ping(timeout)
+        if store_ms is None:
+            problems.append(f"the database did not answer within {timeout:.1f} s")
+        if self.supervisor.stop_event.is_set():
+            problems.append("stopping")
+        elif down := self.supervisor.dead_critical():
+            problems.append("critical loop(s) not running: " + ", ".join(down))
+        return {"ok": not problems, "engine_ms": engine_ms, "store_ms": store_ms,
+                "problems": problems}
+
+    def health_snapshot(self) -> dict[str, Any]:
+        return {"components": self.health.snapshot(), "probe": self.probe(1.0),
+                "fire": {"input_active": self.fire.active, "released": self.engine.fire_active,
+                         "healthy": self.fire.healthy},
+                "outbox": {"pending": self.publisher.health.pending,
+                           "refused": self.publisher.health.refused}}
+
+    def _write_health(self) -> None:
+        """``gate status`` (another process) reads the same health model from this file."""
+        path = self.store.data_dir / "health.json"
+        tmp = path.with_suffix(".tmp")
+        snapshot = {**self.health_snapshot(), "written": self.store.now().isoformat()}
+        tmp.write_text(json.dumps(snapshot, ensure_ascii=False, default=str))
+        tmp.replace(path)
+
+    # Recognition results -----------------------------------------------------------------
 
     def _on_plate(self, sighting: PlateSighting) -> None:
         lane = self._lane_of_vehicle_camera.get(sighting.camera_id)
@@ -129,34 +264,48 @@ class Service:
         if self.recognition:
             self.recognition.set_gallery(rows)
 
+    # Housekeeping (on the scheduler) -------------------------------------------------------
+
     def escalate_alerts(self) -> int:
         """Critical alerts nobody acknowledged in time go out again, to the police and the
         console, as ``alert_escalated``."""
-        limit = self.store.now() - dt.timedelta(minutes=self.config.console.alert_escalate_minutes)
-        rows = self.store.query(
-            "SELECT id, type, lane FROM alerts WHERE severity = 'critical' AND acknowledged_at"
-            " IS NULL AND escalated_at IS NULL AND type != 'alert_escalated' AND ts < ?",
-            (limit.isoformat(timespec="milliseconds"),))
-        for row in rows:
-            with self.store.transaction() as db:
-                db.execute("UPDATE alerts SET escalated_at = ? WHERE id = ?",
-                           (self.store.now().isoformat(), row["id"]))
-                self.engine.raise_alert("alert_escalated", "critical", row["lane"], {
-                    "original_id": row["id"], "original_type": row["type"],
-                    "unacknowledged_minutes": self.config.console.alert_escalate_minutes})
-        return len(rows)
+        now = self.store.now()
+        minutes = self.config.console.alert_escalate_minutes
+        count = 0
+        stamp = now.isoformat()
+        for facts in self.store.escalation_candidates(now - dt.timedelta(minutes=minutes)):
+            if not needs_escalation(facts, now, minutes):
+                continue
+
+            def mark(db: sqlite3.Connection, alert_id: str = facts.alert_id) -> None:
+                db.execute("UPDATE alerts SET escalated_at = ? WHERE id = ?", (stamp, alert_id))
+
+            self.engine.raise_alert(AlertType.ALERT_ESCALATED, Severity.CRITICAL, facts.lane, {
+                "original_id": facts.alert_id, "original_type": facts.alert_type,
+                "unacknowledged_minutes": minutes}, writes=(mark,))
+            count += 1
+        return count
 
     def apply_retention(self) -> None:
         """Data is kept only as long as configured (visitors' records, photos and faces too)."""
-        r = self.config.retention
-        now = self.store.now()
-        with self.store.transaction() as db:
-            for table, days in (("events", r.events_days), ("alerts", r.alerts_days),
-                                ("audit_log", r.audit_days)):
-                db.execute(f"DELETE FROM {table} WHERE ts < ?",
-                           ((now - dt.timedelta(days=days)).isoformat(),))
-            db.execute("DELETE FROM visitors WHERE created_at < ?",
-                       ((now - dt.timedelta(days=r.visitors_days)).isoformat(),))
+        self.store.purge(self.config.retention, self.store.now())
+
+    def on_police_ack(self, raw: bytes) -> None:
+        """A police acknowledgement from the district (``.../acks``): shown on the console."""
+        try:
+            ack = json.loads(raw)
+            alert_id, by = str(ack["alert_id"]), str(ack.get("by") or "police")
+            note = str(ack.get("note") or "")
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("police acknowledgement ignored: not the contract's JSON (%s)", exc)
+            return
+
+        def acknowledge(db: sqlite3.Connection) -> None:
+            db.execute("UPDATE alerts SET police_ack_at = ?, police_ack_by = ?, police_ack_note"
+                       " = ? WHERE id = ?", (self.store.now().isoformat(), by, note, alert_id))
+
+        self.journal.record(Entry(writes=(acknowledge,), audit=(
+            AuditRow(f"police:{by}", "alert_police_acknowledged", alert_id, {"note": note}),)))
 
     def device_health(self) -> dict[str, Any]:
         now = time.monotonic()
@@ -180,14 +329,20 @@ class Service:
                    "held": bool(getattr(relay, "held", False))}
                   for i, (lane, relay) in enumerate(self.relays.items())]
         link = self.publisher.health
+        broker_error = link.last_error
+        if link.refused:
+            broker_error = (f"the broker refused {link.refused} message(s): {link.last_refusal}"
+                            f" (check mqtt.username {self.config.mqtt.username!r} and the ACL)")
         return {"readers": readers, "cameras": cameras, "relays": relays,
                 "fire_alarm": {"kind": self.config.fire_alarm.kind, "active": self.fire.active,
+                               "released": self.engine.fire_active,
                                "healthy": self.fire.healthy, "error": self.fire.last_error},
                 "broker": {"host": self.config.mqtt.host, "port": self.config.mqtt.port,
                            "connected": link.connected, "pending": link.pending,
-                           "sent": link.sent, "backlog_warning": link.backlog_warning,
-                           "error": link.last_error},
-                "recognition": {"running": bool(self.recognition and self.recognition.alive())}}
+                           "sent": link.sent, "refused": link.refused,
+                           "backlog_warning": link.backlog_warning, "error": broker_error},
+                "recognition": {"running": bool(self.recognition and self.recognition.alive())},
+                "components": self.health.snapshot()}
 
     def refresh_watchlists(self) -> None:
         faces = watch_gallery(self.store)
@@ -204,7 +359,8 @@ class Service:
         return self._face_engine
 
     def on_watchlist(self, name: str, raw: bytes) -> None:
-        """A watch list pushed on MQTT: applied whole, or rejected whole with an alert."""
+        """A watch list pushed on MQTT (on the inbox loop, never on paho's network thread):
+        applied whole, or rejected whole with an alert."""
         if not raw:
             log.warning("watch list %s: empty retained message ignored; the list in force stays"
                         " (publish an empty list to clear it)", name)
@@ -217,7 +373,7 @@ class Service:
             entries = apply_watchlist(self.store, payload, f"mqtt:{name}", engine)
         except WatchlistError as exc:
             log.error("watch list %s rejected, the previous list stays in force: %s", name, exc)
-            self.engine.raise_alert("watchlist_rejected", "warning", None,
+            self.engine.raise_alert(AlertType.WATCHLIST_REJECTED, Severity.WARNING, None,
                                     {"list": name, "reason": str(exc)})
             return
         self.refresh_watchlists()
@@ -226,49 +382,41 @@ class Service:
         log.info("watch list %s applied: %d entries (version %s)", name, entries,
                  payload.version or "-")
 
+    # Lifecycle ------------------------------------------------------------------------------
+
+    def _schedule_housekeeping(self) -> None:
+        every = self.scheduler.every
+        every(5, self.escalate_alerts, "escalate-alerts")
+        every(5, self.visitors.overstays, "visitor-overstays")
+        every(5, self.refresh_visitors, "refresh-visitors")
+        every(3600, self.apply_retention, "retention", first=30)
+        every(600, lambda: self.store.prune_sent_outbox(
+            self.store.now() - dt.timedelta(days=7)), "prune-outbox", first=60)
+        every(2, self._write_health, "health-file", first=0.5)
+        if self.config.rules.notify_absent:
+            every(30, lambda: notify_absences(self.journal, self.config, self.store.now()),
+                  "absences", first=5)
+
     def start(self) -> None:
         self.publisher.start()
-        if self.recognition:
-            self.recognition.start()
-        for reader in self.readers:
-            reader.start()
-        self.fire.start()
-        if self.console:
+        if self._console_app is not None:
             try:
-                self.console.start()
-            except RuntimeError as exc:  # the gate keeps working without its console
+                self._start_console()
+            except RuntimeError as exc:  # the gate keeps working; the supervisor retries
                 log.error("%s (is console.bind %s free?)", exc, self.config.console.bind)
-                self.console = None
-        self._housekeeping.start()
+        self._register()
+        self._schedule_housekeeping()
+        self.supervisor.start()
         log.info("gate %s/%s up: %d lane(s), %d reader(s), %d camera(s), data in %s",
                  self.config.site, self.config.gate, len(self.config.lanes), len(self.readers),
                  len(self.config.cameras), self.store.path)
 
-    def _housekeep(self) -> None:
-        while not self.stopped.wait(5):
-            for job in (self.escalate_alerts, self.visitors.overstays, self.refresh_visitors,
-                        self.apply_retention):
-                try:
-                    job()
-                except Exception:
-                    log.exception("housekeeping: %s failed", job.__name__)
-            self.store.prune_sent_outbox(self.store.now() - dt.timedelta(days=7))
-            if self.config.rules.notify_absent:
-                try:
-                    notify_absences(self.store, self.config, self.store.now())
-                except Exception:
-                    log.exception("absence notification failed")
-
     def stop(self) -> None:
         self.stopped.set()
+        self.engine.close()
+        self.supervisor.stop()
         if self.console:
             self.console.stop()
-        self.engine.close()
-        self.fire.stop()
-        if self.recognition:
-            self.recognition.stop()
-        for reader in self.readers:
-            reader.stop()
         for relay in self.relays.values():
             try:
                 relay.close()
@@ -281,7 +429,8 @@ class Service:
         log.info("gate stopped")
 
     def run_forever(self) -> None:
-        """Run until SIGTERM/SIGINT, talking to systemd if it started us."""
+        """Run until SIGTERM/SIGINT, talking to systemd if it started us. The watchdog is
+        petted only while every critical loop runs and the decision path answers."""
         stop = threading.Event()
 
         def _on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -294,18 +443,27 @@ class Service:
         self.start()
         notifier("READY=1")
         watchdog_us = int(os.environ.get("WATCHDOG_USEC", "0") or 0)
-        interval = watchdog_us / 2e6 if watchdog_us else 5.0
+        interval = watchdog_us / 4e6 if watchdog_us else 5.0
+        clock = ClockJumpDetector(2.0)
         try:
             while not stop.wait(interval):
-                notifier("WATCHDOG=1")
+                jump = clock.check()
+                if jump is not None:  # an NTP correction: durations stay monotonic regardless
+                    metrics.count_clock_jump()
+                    log.warning("wall clock jumped by %+.1f s (NTP?); timestamps from now on use"
+                                " the corrected clock", jump.offset_s)
+                probe = self.probe(timeout=min(1.0, interval))
+                if probe["ok"]:
+                    notifier("WATCHDOG=1")
+                else:
+                    log.error("not petting the watchdog: %s", "; ".join(probe["problems"]))
         finally:
             notifier("STOPPING=1")
             self.stop()
 
 
-def _report_bad_frame(reader_id: str, bad: BadFrame) -> None:
-    log.warning("reader %s: rejected %s frame (%s): %s", reader_id, bad.protocol, bad.reason,
-                bad.raw.hex(" "))
+def _reader_probe(reader: SerialCardReader) -> Callable[[], tuple[bool, str | None]]:
+    return lambda: (reader.health.connected, reader.health.last_error)
 
 
 def _systemd_notifier() -> Callable[[str], None]:

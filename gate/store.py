@@ -13,6 +13,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,7 +22,9 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from gate.config import RetentionConfig
 from gate.records import Alert, Event, Guardian, OutboxMessage, Person, rfc3339
+from gate.rules import EscalationFacts
 
 DB_NAME = "gate.sqlite3"
 Change = Literal["added", "updated", "unchanged"]
@@ -76,7 +79,13 @@ class Passage:
 
 
 class Store:
-    """All reads and writes of the gate's database, serialised through one connection."""
+    """All reads and writes of the gate's database, serialised through one connection.
+
+    Lock discipline (docs/ARCHITECTURE.md): ``_lock`` is the innermost lock of the
+    service. Code holding it runs SQL and nothing else: it never calls back into the
+    engine, a listener, a device or paho, and never takes another lock, so no cycle
+    through it can exist.
+    """
 
     def __init__(self, data_dir: Path, tz: ZoneInfo) -> None:
         self.tz = tz
@@ -96,6 +105,27 @@ class Store:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    def in_transaction(self) -> bool:
+        """True when this thread has a transaction open (the lock is re-entrant)."""
+        if not self._lock.acquire(blocking=False):
+            return False  # another thread holds it: not ours
+        try:
+            return self._depth > 0
+        finally:
+            self._lock.release()
+
+    def ping(self, timeout: float = 1.0) -> float | None:
+        """Milliseconds for a trivial read, or None when the store did not answer in time
+        (a stuck writer): what ``/healthz`` and the watchdog ask."""
+        start = time.monotonic()
+        if not self._lock.acquire(timeout=timeout):
+            return None
+        try:
+            self._db.execute("SELECT 1").fetchone()
+        finally:
+            self._lock.release()
+        return (time.monotonic() - start) * 1000
 
     def now(self) -> dt.datetime:
         return dt.datetime.now(self.tz)
@@ -216,8 +246,16 @@ class Store:
             f" WHERE c.card_key IN ({marks}) AND c.active = 1 AND p.active = 1 LIMIT 1", keys)
         return _person(rows[0]) if rows else None
 
-    def students(self) -> list[Person]:
-        rows = self.query("SELECT * FROM people WHERE role = 'student' AND active = 1 ORDER BY id")
+    def students(self, existing_on: dt.date | None = None) -> list[Person]:
+        """Active students; with ``existing_on``, only those enrolled by the end of that day
+        (a day before a pupil was on the roster is no day of absence)."""
+        if existing_on is None:
+            rows = self.query("SELECT * FROM people WHERE role = 'student' AND active = 1"
+                              " ORDER BY id")
+        else:
+            rows = self.query("SELECT * FROM people WHERE role = 'student' AND active = 1 AND"
+                              " substr(created_at, 1, 10) <= ? ORDER BY id",
+                              (existing_on.isoformat(),))
         return [_person(r) for r in rows]
 
     def last_passage(self, person_id: str, day: dt.date) -> str | None:
@@ -301,22 +339,31 @@ class Store:
     def record_event(self, event: Event, outbox: Sequence[OutboxMessage] = ()) -> None:
         """Durable on return (WAL + synchronous=FULL), together with its outbox messages."""
         with self.transaction() as db:
-            db.execute(
-                "INSERT INTO events (id, ts, type, lane, direction, method, person_id, decision,"
-                " reason, snapshot, details) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (event.id, rfc3339(event.ts), event.type, event.lane, event.direction,
-                 event.method, event.person_id, event.decision, event.reason, event.snapshot,
-                 json.dumps(event.details, ensure_ascii=False)))
+            _insert_event(db, event)
             _enqueue(db, outbox, self._stamp())
 
     def record_alert(self, alert: Alert, outbox: Sequence[OutboxMessage] = ()) -> None:
         with self.transaction() as db:
-            db.execute(
-                "INSERT INTO alerts (id, ts, type, severity, lane, person_id, snapshot, details)"
-                " VALUES (?,?,?,?,?,?,?,?)",
-                (alert.id, rfc3339(alert.ts), alert.type, alert.severity, alert.lane,
-                 alert.person_id, alert.snapshot, json.dumps(alert.details, ensure_ascii=False)))
+            _insert_alert(db, alert)
             _enqueue(db, outbox, self._stamp())
+
+    def write_entry(self, event: Event | None, alerts: Sequence[Alert],
+                    outbox: Sequence[OutboxMessage],
+                    audit: Sequence[tuple[str, str, str | None, dict[str, Any]]],
+                    writes: Sequence[Any] = ()) -> None:
+        """One journal entry (gate/journal.py) in one transaction: its state changes, its
+        event, alerts, audit rows and outbox messages commit together or not at all."""
+        with self.transaction() as db:
+            for write in writes:
+                write(db)
+            if event is not None:
+                _insert_event(db, event)
+            for alert in alerts:
+                _insert_alert(db, alert)
+            stamp = self._stamp()
+            for actor, action, target, details in audit:
+                _insert_audit(db, stamp, actor, action, target, details)
+            _enqueue(db, outbox, stamp)
 
     def enqueue(self, outbox: Sequence[OutboxMessage]) -> None:
         with self.transaction() as db:
@@ -325,10 +372,7 @@ class Store:
     def audit(self, actor: str, action: str, target: str | None = None,
               details: dict[str, Any] | None = None) -> None:
         with self.transaction() as db:
-            db.execute("INSERT INTO audit_log (ts, actor, action, target, details)"
-                       " VALUES (?,?,?,?,?)",
-                       (self._stamp(), actor, action, target,
-                        json.dumps(details or {}, ensure_ascii=False)))
+            _insert_audit(db, self._stamp(), actor, action, target, details or {})
 
     def passages(self, day: dt.date) -> list[Passage]:
         rows = self.query(
@@ -354,6 +398,34 @@ class Store:
             db.executemany("UPDATE outbox SET sent_at = ? WHERE seq = ?",
                            [(now, s) for s in seqs])
 
+    def escalation_candidates(self, raised_before: dt.datetime) -> list[EscalationFacts]:
+        rows = self.query(
+            "SELECT id, type, severity, lane, ts, acknowledged_at, escalated_at FROM alerts"
+            " WHERE severity = 'critical' AND acknowledged_at IS NULL AND escalated_at IS NULL"
+            " AND type != 'alert_escalated' AND ts < ? ORDER BY ts",
+            (rfc3339(raised_before.astimezone(self.tz)),))
+        return [EscalationFacts(r["id"], r["type"], r["severity"], False, False,
+                                dt.datetime.fromisoformat(r["ts"]), r["lane"]) for r in rows]
+
+    def purge(self, retention: RetentionConfig, now: dt.datetime) -> dict[str, int]:
+        """Rows older than their class's retention go (visitors with their faces, routes
+        and cards, by the schema's ON DELETE CASCADE)."""
+        done: dict[str, int] = {}
+        with self.transaction() as db:
+            for table, days in (("events", retention.events_days),
+                                ("alerts", retention.alerts_days),
+                                ("audit_log", retention.audit_days)):
+                done[table] = db.execute(f"DELETE FROM {table} WHERE ts < ?",
+                                         (_older(now, days),)).rowcount
+            done["visitors"] = db.execute("DELETE FROM visitors WHERE created_at < ?",
+                                          (_older(now, retention.visitors_days),)).rowcount
+        return done
+
+    def outbox_topics(self, seqs: Sequence[int]) -> list[str]:
+        marks = ",".join("?" * len(seqs))
+        return [r[0] for r in self.query(f"SELECT topic FROM outbox WHERE seq IN ({marks})",
+                                         list(seqs))]
+
     def pending_count(self) -> int:
         return int(self.query("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")[0][0])
 
@@ -362,6 +434,33 @@ class Store:
         with self.transaction() as db:
             return db.execute("DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?",
                               (rfc3339(older_than.astimezone(self.tz)),)).rowcount
+
+
+def _insert_event(db: sqlite3.Connection, event: Event) -> None:
+    db.execute(
+        "INSERT INTO events (id, ts, type, lane, direction, method, person_id, decision,"
+        " reason, snapshot, details) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        (event.id, rfc3339(event.ts), event.type, event.lane, event.direction,
+         event.method, event.person_id, event.decision, event.reason, event.snapshot,
+         json.dumps(event.details, ensure_ascii=False)))
+
+
+def _insert_alert(db: sqlite3.Connection, alert: Alert) -> None:
+    db.execute(
+        "INSERT INTO alerts (id, ts, type, severity, lane, person_id, snapshot, details)"
+        " VALUES (?,?,?,?,?,?,?,?)",
+        (alert.id, rfc3339(alert.ts), alert.type, alert.severity, alert.lane,
+         alert.person_id, alert.snapshot, json.dumps(alert.details, ensure_ascii=False)))
+
+
+def _insert_audit(db: sqlite3.Connection, stamp: str, actor: str, action: str,
+                  target: str | None, details: dict[str, Any]) -> None:
+    db.execute("INSERT INTO audit_log (ts, actor, action, target, details) VALUES (?,?,?,?,?)",
+               (stamp, actor, action, target, json.dumps(details, ensure_ascii=False)))
+
+
+def _older(now: dt.datetime, days: int) -> str:
+    return rfc3339(now - dt.timedelta(days=days))
 
 
 def _enqueue(db: sqlite3.Connection, outbox: Sequence[OutboxMessage], now: str) -> None:

@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import logging
 import secrets
+import sqlite3
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -21,9 +22,12 @@ import numpy as np
 
 from gate.config import Config
 from gate.identity import IdentityError, mask, validate_document
-from gate.messages import Topics, alert_message
+from gate.journal import AuditRow, Entry, Journal, Write
+from gate.messages import Topics, staff_notification
 from gate.records import Alert, OutboxMessage, new_id, rfc3339
+from gate.rules import VisitFacts, VisitOutcome, decide_visit
 from gate.store import Store
+from gate.vocab import AlertType, Direction, Severity, VisitorState
 from gate.watchlist import normalise_plate
 from recognition.gallery import Gallery
 
@@ -34,6 +38,10 @@ PASS_PREFIX = "CGV1:"
 
 class VisitorError(ValueError):
     """A request the desk cannot carry out; the message says why."""
+
+
+class VisitorNotFound(VisitorError):
+    """No visitor has that id (the console answers 404, any other VisitorError 422)."""
 
 
 @dataclass(frozen=True)
@@ -80,10 +88,14 @@ class RemoteScreening:
 
 
 class VisitorDesk:
-    def __init__(self, config: Config, store: Store,
+    """Every record of the desk goes through the journal (gate/journal.py): a visit's state
+    change, its audit row, its alerts and its notifications commit together."""
+
+    def __init__(self, config: Config, store: Store, journal: Journal,
                  watch_faces: Gallery | None = None) -> None:
         self.config = config
         self.store = store
+        self.journal = journal
         self.topics = Topics(config)
         self.watch_faces = watch_faces or Gallery.from_rows([])
         c = config.visitors
@@ -98,6 +110,10 @@ class VisitorDesk:
             number = validate_document(reg.id_type, reg.id_number)
         except IdentityError as exc:
             raise VisitorError(f"id_number: {exc}") from None
+        if not reg.name.strip():
+            raise VisitorError("name: a visitor needs a name")
+        if not reg.purpose.strip():
+            raise VisitorError("purpose: a visit needs a purpose")
         host = self.store.get_person(reg.host_id)
         if host is None or host.role != "staff":
             raise VisitorError(f"host: no staff member {reg.host_id!r}")
@@ -105,30 +121,36 @@ class VisitorDesk:
         screening = self.screen(reg.name, reg.id_type, number, plate, face)
         now = self.store.now()
         visitor_id = new_id()
-        status = {"cleared": "awaiting_host", "flagged": "flagged",
-                  "unavailable": "screening_unavailable"}[screening.outcome]
-        with self.store.transaction() as db:
+        status = {"cleared": VisitorState.AWAITING_HOST, "flagged": VisitorState.FLAGGED,
+                  "unavailable": VisitorState.SCREENING_UNAVAILABLE}[screening.outcome]
+        row = (visitor_id, reg.name.strip(), reg.id_type, number, reg.phone,
+               reg.purpose.strip(), reg.host_id, plate, status, rfc3339(now),
+               rfc3339(now + dt.timedelta(minutes=reg.minutes)), rfc3339(now),
+               screening.outcome,
+               json.dumps({"reasons": list(screening.reasons)}, ensure_ascii=False), actor)
+
+        def insert(db: sqlite3.Connection) -> None:
             db.execute(
                 "INSERT INTO visitors (id, name, id_type, id_number, phone, purpose, host_id,"
                 " plate, status, valid_from, valid_until, created_at, screening,"
-                " screening_detail, registered_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (visitor_id, reg.name, reg.id_type, number, reg.phone, reg.purpose, reg.host_id,
-                 plate, status, rfc3339(now), rfc3339(now + dt.timedelta(minutes=reg.minutes)),
-                 rfc3339(now), screening.outcome,
-                 json.dumps({"reasons": list(screening.reasons)}, ensure_ascii=False), actor))
+                " screening_detail, registered_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", row)
             if face is not None:
                 db.execute("INSERT INTO visitor_faces (visitor_id, encoding) VALUES (?,?)",
                            (visitor_id, np.asarray(face, np.float32).tobytes()))
-            self.store.audit(actor, "visitor_registered", visitor_id,
-                             {"screening": screening.outcome})
-            if self.config.visitors.notify_police:
-                self._alert("visitor_registered", "info", visitor_id,
-                            {"screening": screening.outcome})
-            if screening.outcome == "flagged":
-                self._alert("visitor_flagged", "critical", visitor_id,
-                            {"reasons": list(screening.reasons)})
-            if screening.outcome == "cleared":
-                self._notify_host(visitor_id, "visitor_waiting")
+
+        public = self._public_fields(row)
+        alerts = []
+        if self.config.visitors.notify_police:
+            alerts.append(self._alert(AlertType.VISITOR_REGISTERED, Severity.INFO, public,
+                                      {"screening": screening.outcome}))
+        if screening.outcome == "flagged":
+            alerts.append(self._alert(AlertType.VISITOR_FLAGGED, Severity.CRITICAL, public,
+                                      {"reasons": list(screening.reasons)}))
+        messages = ([self._host_message(reg.host_id, public, "visitor_waiting")]
+                    if screening.outcome == "cleared" else [])
+        self.journal.record(Entry(alerts=alerts, messages=messages, writes=(insert,),
+                                  audit=(AuditRow(actor, "visitor_registered", visitor_id,
+                                                  {"screening": screening.outcome}),)))
         return self.get(visitor_id)
 
     def screen(self, name: str, id_type: str, number: str, plate: str | None,
@@ -139,6 +161,12 @@ class VisitorDesk:
                                 (number, name))
         reasons += [f"watch list {h['list']}/{h['entry_id']}: {h['reason'] or 'listed'}"
                     for h in hits]
+        since = rfc3339(self.store.now() - dt.timedelta(days=30))
+        reasons += [f"the same document was registered as {r['name']} on {r['created_at'][:10]}"
+                    for r in self.store.query(
+                        "SELECT DISTINCT name, created_at FROM visitors WHERE id_type = ? AND"
+                        " id_number = ? AND name != ? AND created_at >= ? ORDER BY created_at",
+                        (id_type, number, name.strip(), since))]
         if plate:
             reasons += [f"plate on watch list {r['list']}" for r in self.store.query(
                 "SELECT list FROM watchlist_plates WHERE plate = ?", (plate,))]
@@ -160,49 +188,66 @@ class VisitorDesk:
     def guard_decision(self, visitor_id: str, actor: str, admit: bool, note: str) -> dict[str, Any]:
         """A flagged or unscreened visitor goes no further without this."""
         v = self._row(visitor_id)
-        if v["status"] not in ("flagged", "screening_unavailable"):
+        if v["status"] not in (VisitorState.FLAGGED, VisitorState.SCREENING_UNAVAILABLE):
             raise VisitorError(f"visitor is {v['status']}: no guard decision is pending")
-        with self.store.transaction() as db:
+        if len(note.strip()) < 2:
+            raise VisitorError("note: the guard's decision needs a note")
+        status = VisitorState.AWAITING_HOST if admit else VisitorState.REFUSED
+
+        def update(db: sqlite3.Connection) -> None:
             db.execute("UPDATE visitors SET guard_decision = ?, guard_by = ?, status = ?"
-                       " WHERE id = ?", ("admit" if admit else "refuse", actor,
-                                         "awaiting_host" if admit else "refused", visitor_id))
-            self.store.audit(actor, "visitor_guard_decision", visitor_id,
-                             {"admit": admit, "note": note})
-            if admit:
-                self._notify_host(visitor_id, "visitor_waiting")
+                       " WHERE id = ?", ("admit" if admit else "refuse", actor, status,
+                                         visitor_id))
+
+        messages = [self._host_message(v["host_id"], self._public_fields(v),
+                                       "visitor_waiting")] if admit else []
+        self.journal.record(Entry(writes=(update,), messages=messages, audit=(
+            AuditRow(actor, "visitor_guard_decision", visitor_id,
+                     {"admit": admit, "note": note.strip()}),)))
         return self.get(visitor_id)
 
     def host_decision(self, visitor_id: str, actor: str, approve: bool,
                       method: str = "console") -> dict[str, Any]:
         v = self._row(visitor_id)
-        if v["status"] != "awaiting_host":
+        if v["status"] != VisitorState.AWAITING_HOST:
             raise VisitorError(f"visitor is {v['status']}: not waiting for the host")
         now = self.store.now()
         code = PASS_PREFIX + secrets.token_urlsafe(12) if approve else None
-        with self.store.transaction() as db:
+        # A late approval still gives the whole visit: the pass runs from now.
+        length = (dt.datetime.fromisoformat(v["valid_until"])
+                  - dt.datetime.fromisoformat(v["valid_from"]))
+        until = max(dt.datetime.fromisoformat(v["valid_until"]), now + length)
+        status = VisitorState.APPROVED if approve else VisitorState.DECLINED
+
+        def update(db: sqlite3.Connection) -> None:
             db.execute("UPDATE visitors SET approval = ?, approved_by = ?, status = ?,"
-                       " pass_code = ?, valid_from = ? WHERE id = ?",
+                       " pass_code = ?, valid_from = ?, valid_until = ? WHERE id = ?",
                        ("approved" if approve else "declined", f"{actor} ({method})",
-                        "approved" if approve else "declined", code, rfc3339(now), visitor_id))
-            self.store.audit(actor, "visitor_host_decision", visitor_id,
-                             {"approve": approve, "method": method})
+                        status, code, rfc3339(now), rfc3339(until), visitor_id))
+
+        self.journal.record(Entry(writes=(update,), audit=(
+            AuditRow(actor, "visitor_host_decision", visitor_id,
+                     {"approve": approve, "method": method}),)))
         return self.get(visitor_id)
 
     def bind_card(self, visitor_id: str, card_key: str, actor: str) -> None:
         """A temporary card for the visit, valid only in the visit's window."""
         v = self._row(visitor_id)
-        if v["status"] not in ("approved", "on_site"):
+        if v["status"] not in (VisitorState.APPROVED, VisitorState.ON_SITE):
             raise VisitorError("a card is bound only to an approved visit")
-        with self.store.transaction() as db:
-            taken = db.execute("SELECT person_id, visitor_id FROM cards WHERE card_key = ?",
-                               (card_key,)).fetchone()
-            if taken and (taken["person_id"] or taken["visitor_id"] != visitor_id):
-                raise VisitorError("that card belongs to someone else")
+        taken = self.store.query("SELECT person_id, visitor_id FROM cards WHERE card_key = ?",
+                                 (card_key,))
+        if taken and (taken[0]["person_id"] or taken[0]["visitor_id"] != visitor_id):
+            raise VisitorError("that card belongs to someone else")
+
+        def bind(db: sqlite3.Connection) -> None:
             db.execute("INSERT OR REPLACE INTO cards (card_key, visitor_id, valid_from,"
                        " valid_until, created_at) VALUES (?,?,?,?,?)",
                        (card_key, visitor_id, v["valid_from"], v["valid_until"],
                         rfc3339(self.store.now())))
-            self.store.audit(actor, "visitor_card", visitor_id, {"card": card_key})
+
+        self.journal.record(Entry(writes=(bind,), audit=(
+            AuditRow(actor, "visitor_card", visitor_id, {"card": card_key}),)))
 
     # At the gate and inside -----------------------------------------------------------------------
 
@@ -216,41 +261,46 @@ class VisitorDesk:
         rows = self.store.query("SELECT id FROM visitors WHERE pass_code = ?", (code.strip(),))
         return rows[0][0] if rows else None
 
-    def at_lane(self, visitor_id: str, lane: str, direction: str, method: str
-                ) -> tuple[str, str, str]:
-        """(event type, decision, reason) for a visitor's pass at a lane; records the route."""
+    def at_lane(self, visitor_id: str, lane: str, direction: Direction, method: str,
+                now: dt.datetime) -> tuple[VisitOutcome, tuple[Write, ...]]:
+        """The rules' outcome for a visitor's pass at a lane, and the state changes to
+        journal with it (the caller records them in its own entry)."""
         v = self._row(visitor_id)
-        now = self.store.now()
-        start = dt.datetime.fromisoformat(v["valid_from"])
-        end = dt.datetime.fromisoformat(v["valid_until"])
-        if direction == "exit":
-            if v["status"] not in ("on_site", "approved"):
-                return "denied", "deny", f"visitor_{v['status']}"
-            with self.store.transaction() as db:
-                db.execute("UPDATE visitors SET status = 'checked_out', checked_out_at = ?"
-                           " WHERE id = ?", (rfc3339(now), visitor_id))
+        outcome = decide_visit(VisitFacts(
+            now=now, status=VisitorState(v["status"]),
+            valid_from=dt.datetime.fromisoformat(v["valid_from"]),
+            valid_until=dt.datetime.fromisoformat(v["valid_until"]), direction=direction))
+        if outcome.new_status is None:
+            return outcome, ()
+        stamp = rfc3339(now)
+        status = outcome.new_status
+        way = "out" if direction is Direction.EXIT else "in"
+
+        def update(db: sqlite3.Connection) -> None:
+            if status is VisitorState.CHECKED_OUT:
+                db.execute("UPDATE visitors SET status = ?, checked_out_at = ?, pass_code ="
+                           " NULL WHERE id = ?", (status, stamp, visitor_id))
                 db.execute("UPDATE cards SET active = 0 WHERE visitor_id = ?", (visitor_id,))
-                self.add_route(visitor_id, lane, method)
-            return "visitor_out", "open", "checkout"
-        if v["status"] not in ("approved", "on_site"):
-            return "denied", "deny", f"visitor_{v['status']}"
-        if now < start:
-            return "denied", "deny", "pass_not_yet_valid"
-        if now > end:
-            return "denied", "deny", "pass_expired"
-        with self.store.transaction() as db:
-            db.execute("UPDATE visitors SET status = 'on_site' WHERE id = ?", (visitor_id,))
-            self.add_route(visitor_id, lane, method)
-        return "visitor_in", "open", "valid_pass"
+            else:
+                db.execute("UPDATE visitors SET status = ? WHERE id = ?", (status, visitor_id))
+            db.execute("INSERT INTO visitor_route (visitor_id, ts, place, method, restricted)"
+                       " VALUES (?,?,?,?,0)", (visitor_id, stamp, lane, f"{method} {way}"))
+
+        return outcome, (update,)
 
     def add_route(self, visitor_id: str, place: str, method: str, restricted: bool = False
                   ) -> None:
-        with self.store.transaction() as db:
+        stamp = rfc3339(self.store.now())
+
+        def insert(db: sqlite3.Connection) -> None:
             db.execute("INSERT INTO visitor_route (visitor_id, ts, place, method, restricted)"
-                       " VALUES (?,?,?,?,?)", (visitor_id, rfc3339(self.store.now()), place,
-                                               method, int(restricted)))
-            if restricted:
-                self._alert("visitor_restricted_zone", "critical", visitor_id, {"zone": place})
+                       " VALUES (?,?,?,?,?)", (visitor_id, stamp, place, method,
+                                               int(restricted)))
+
+        alerts = [self._alert(AlertType.VISITOR_RESTRICTED_ZONE, Severity.CRITICAL,
+                              self._public_fields(self._row(visitor_id)), {"zone": place})
+                  ] if restricted else []
+        self.journal.record(Entry(writes=(insert,), alerts=alerts))
 
     def gallery(self) -> Gallery:
         """Faces of visitors on site (or about to be), to follow them inside."""
@@ -259,16 +309,23 @@ class VisitorDesk:
             " v.id = f.visitor_id WHERE v.status IN ('approved', 'on_site')")])
 
     def overstays(self) -> int:
-        """Visits past their window and not checked out: the guard and the host are told once."""
+        """Admitted visits past their window and not checked out (whether or not they ever
+        tapped a reader): the guard and the host are told once, and the record says so."""
         now = rfc3339(self.store.now())
-        rows = self.store.query("SELECT id FROM visitors WHERE status = 'on_site' AND"
-                                " valid_until < ? AND overstay_alerted_at IS NULL", (now,))
+        rows = self.store.query("SELECT * FROM visitors WHERE status IN ('on_site', 'approved')"
+                                " AND valid_until < ? AND overstay_alerted_at IS NULL", (now,))
         for row in rows:
-            with self.store.transaction() as db:
+            vid = row["id"]
+
+            def mark(db: sqlite3.Connection, vid: str = vid) -> None:
                 db.execute("UPDATE visitors SET overstay_alerted_at = ? WHERE id = ?",
-                           (now, row["id"]))
-                self._alert("visitor_overstay", "warning", row["id"], {})
-                self._notify_host(row["id"], "visitor_overstay")
+                           (now, vid))
+
+            public = self._public_fields(row)
+            self.journal.record(Entry(
+                writes=(mark,),
+                alerts=[self._alert(AlertType.VISITOR_OVERSTAY, Severity.WARNING, public, {})],
+                messages=[self._host_message(row["host_id"], public, "visitor_overstay")]))
         return len(rows)
 
     # Views ------------------------------------------------------------------------------------
@@ -280,6 +337,8 @@ class VisitorDesk:
                                   "checked_out_at", "screening", "guard_decision", "approval",
                                   "approved_by", "pass_code")}
         out["id_number"] = v["id_number"] if full_id else mask(v["id_number"])
+        out["overstaying"] = v["overstay_alerted_at"] is not None and v["status"] in (
+            VisitorState.ON_SITE, VisitorState.APPROVED)
         out["screening_reasons"] = json.loads(v["screening_detail"]).get("reasons", [])
         out["route"] = [dict(r) for r in self.store.query(
             "SELECT ts, place, method, restricted FROM visitor_route WHERE visitor_id = ?"
@@ -295,28 +354,25 @@ class VisitorDesk:
     def _row(self, visitor_id: str) -> Any:
         rows = self.store.query("SELECT * FROM visitors WHERE id = ?", (visitor_id,))
         if not rows:
-            raise VisitorError(f"no visitor {visitor_id!r}")
+            raise VisitorNotFound(f"no visitor {visitor_id!r}")
         return rows[0]
 
-    def _public(self, visitor_id: str, for_police: bool) -> dict[str, Any]:
-        v = self._row(visitor_id)
-        show_full = for_police and self.config.visitors.police_full_id
+    @staticmethod
+    def _public_fields(v: Any) -> dict[str, Any]:
+        """What a message may say of a visitor: the ID number masked (every topic)."""
+        if isinstance(v, tuple):
+            keys = ("id", "name", "id_type", "id_number", "phone", "purpose", "host_id",
+                    "plate")
+            v = dict(zip(keys, v[:8], strict=True))
         return {"id": v["id"], "name": v["name"], "id_type": v["id_type"],
-                "id_number": v["id_number"] if show_full else mask(v["id_number"]),
-                "purpose": v["purpose"], "host_id": v["host_id"], "plate": v["plate"]}
+                "id_number": mask(v["id_number"]), "purpose": v["purpose"],
+                "host_id": v["host_id"], "plate": v["plate"]}
 
-    def _alert(self, kind: str, severity: Any, visitor_id: str, details: dict[str, Any]) -> None:
-        alert = Alert(type=kind, severity=severity, ts=self.store.now(),
-                      details={**details, "visitor": self._public(visitor_id, for_police=True)})
-        self.store.record_alert(alert, [alert_message(self.config, alert, None)])
+    def _alert(self, kind: AlertType, severity: Severity, visitor: dict[str, Any],
+               details: dict[str, Any]) -> Alert:
+        return Alert(type=kind, severity=severity, ts=self.store.now(),
+                     details={**details, "visitor": visitor})
 
-    def _notify_host(self, visitor_id: str, kind: str) -> None:
-        v = self._row(visitor_id)
-        msg_id = new_id()
-        payload = {"schema": "campus-gate/notification/1", "id": msg_id,
-                   "ts": rfc3339(self.store.now()), "site": self.config.site,
-                   "gate": self.config.gate, "type": kind,
-                   "severity": "warning" if kind == "visitor_overstay" else "info",
-                   "visitor": self._public(visitor_id, for_police=False)}
-        self.store.enqueue([OutboxMessage(msg_id, self.topics.staff(v["host_id"]),
-                                          json.dumps(payload, ensure_ascii=False))])
+    def _host_message(self, host_id: str, visitor: dict[str, Any], kind: str) -> OutboxMessage:
+        return staff_notification(self.config, host_id, kind, rfc3339(self.store.now()),
+                                  {"visitor": visitor})

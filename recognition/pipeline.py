@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from recognition.face_engine import Box, FaceEngine, Image
 from recognition.gallery import Gallery, Identification
+from recognition.liveness import Scorer, TrackLiveness, liveness_score
 from recognition.quality import box_size, quality_weight, sharpness
 from recognition.tracking import Tracker
 
@@ -31,6 +32,8 @@ class PipelineSettings:
     max_encodes_per_frame: int = 2
     identify_threshold: float = 0.45
     identify_margin: float = 0.06
+    liveness: bool = False  # score each new track's liveness (lanes with liveness != "off")
+    liveness_frames: int = 3  # fused over this many first frames of a track
 
 
 @dataclass(frozen=True)
@@ -46,11 +49,13 @@ class FaceSighting:
     template: npt.NDArray[np.float32] | None
     size: int
     sharpness: float
+    liveness: float | None = None  # probability the face is live, None: not checked (yet)
 
 
 class FacePipeline:
     def __init__(self, engine: FaceEngine, gallery: Gallery,
-                 settings: PipelineSettings = PipelineSettings()) -> None:
+                 settings: PipelineSettings = PipelineSettings(),
+                 liveness_scorer: Scorer | None = None) -> None:
         self.engine = engine
         self.gallery = gallery
         self.settings = settings
@@ -58,6 +63,8 @@ class FacePipeline:
         self.frame_no = 0
         self.encodes = 0
         self._identity: dict[int, Identification] = {}
+        self._scorer: Scorer = liveness_scorer or liveness_score
+        self._liveness: dict[int, TrackLiveness] = {}
 
     def detect(self, rgb: Image) -> list[Box]:
         """Faces in full-frame coordinates, found on the scaled-down region of interest."""
@@ -115,15 +122,21 @@ class FacePipeline:
                 encoded_now.add(track.id)
         for stale in set(self._identity) - set(self.tracker.tracks):
             del self._identity[stale]
+        for stale in set(self._liveness) - set(self.tracker.tracks):
+            del self._liveness[stale]
         out = []
         for (box, size, sharp), track in zip(faces, tracks, strict=True):
             ident = self._identity.get(track.id)
+            live = None
+            if s.liveness:
+                live = self._liveness.setdefault(
+                    track.id, TrackLiveness(self._scorer, s.liveness_frames)).add(rgb, box)
             out.append(FaceSighting(
                 track_id=track.id, box=box, ts=ts,
                 person_id=ident.person_id if ident else None,
                 distance=ident.distance if ident else None,
                 encoded_now=track.id in encoded_now, template=track.template,
-                size=size, sharpness=sharp))
+                size=size, sharpness=sharp, liveness=live))
         return out
 
     def set_gallery(self, gallery: Gallery) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
+import os
 import queue
 import threading
 import time
@@ -74,6 +75,10 @@ def _worker_main(jobs: list[CameraJob], rows: list[tuple[str, bytes]], out: Any,
 
     engine = DlibFaceEngine()
     gallery = Gallery.from_rows(rows)
+    if any(j.settings.liveness for j in jobs):
+        from recognition.liveness import default_checker
+
+        default_checker()  # load the models now, not when the first face walks up
     cams = [Camera(j.camera_id, j.source, loop=j.loop, rgb=j.plates_region is None).start()
             for j in jobs]
     pipes = [FacePipeline(engine, gallery, j.settings) for j in jobs]
@@ -86,7 +91,11 @@ def _worker_main(jobs: list[CameraJob], rows: list[tuple[str, bytes]], out: Any,
     processed = [0] * len(jobs)
     health_at = time.monotonic()
     try:
+        parent = os.getppid()
         while not stop.is_set():
+            if os.getppid() != parent:  # the service died without stopping us: do not linger
+                log.error("recognition worker: the service is gone; exiting")
+                break
             try:
                 new_rows = control.get_nowait()
             except queue.Empty:
@@ -168,6 +177,10 @@ class RecognitionWorkers:
 
     def alive(self) -> bool:
         return all(p.is_alive() for p in self._procs)
+
+    def exit_codes(self) -> dict[str, int | None]:
+        """Worker processes that have exited, with their exit codes (-9: SIGKILL)."""
+        return {p.name: p.exitcode for p in self._procs if not p.is_alive()}
 
     def stop(self) -> None:
         self._stop.set()

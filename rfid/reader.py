@@ -114,6 +114,12 @@ class SerialCardReader:
     def start(self) -> None:
         self._thread.start()
 
+    def run(self, stop: threading.Event) -> None:
+        """The read loop on the caller's thread until ``stop`` (the gate's supervisor runs
+        it, and starts it again if a bug ever kills it)."""
+        self._stop = stop
+        self._run()
+
     def stop(self, timeout: float = 2.0) -> None:
         self._stop.set()
         if self._thread.ident is not None:

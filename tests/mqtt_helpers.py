@@ -19,7 +19,8 @@ from gate.broker import LocalBroker
 from tests.conftest import ROOT
 
 USERS = {"gate-zqxx-main": "gate-secret", "police": "police-secret", "guard-zqxx": "guard-secret",
-         "G1": "parent-1", "G6": "parent-6"}
+         "G1": "parent-1", "G6": "parent-6",
+         "gate-wrong": "wrong-acl-secret"}  # authenticates, but the ACL grants it nothing
 
 
 def secured_broker(workdir: Path) -> LocalBroker:

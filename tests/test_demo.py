@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import subprocess
+import time
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_gate
+from tests.conftest import GATE, run_gate
+from tests.ptys import wait_for
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 pytestmark = pytest.mark.slow
 
@@ -26,3 +40,34 @@ def test_demo_runs_the_real_chain() -> None:
     assert "bad frames rejected: 1" in out
     sent = re.search(r"MQTT: (\d+) messages acknowledged by the broker, 0 waiting", out)
     assert sent and int(sent.group(1)) > 0
+
+
+def test_demo_reruns_on_its_data_and_sigterm_stops_everything(tmp_path: Path) -> None:
+    """Re-running on the same data directory works (the demo user is reset, not re-added),
+    and SIGTERM ends every process the demo started: no lone worker, no stray broker."""
+    data = tmp_path / "demo-data"
+    first = run_gate("demo", "--data-dir", str(data), "--duration", "3", timeout=180)
+    assert first.returncode == 0, first.stderr[-2000:]
+    log = tmp_path / "demo.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([*GATE, "demo", "--data-dir", str(data)], stdout=out,
+                                stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 180
+        while "simulated card taps follow" not in log.read_text(errors="replace"):
+            assert proc.poll() is None, log.read_text(errors="replace")[-2000:]
+            assert time.monotonic() < deadline, "the demo did not come up"
+            time.sleep(0.2)
+        children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
+                                  text=True).stdout.split()
+        assert children, "the demo should run a recognition worker (and a broker)"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
+        # multiprocessing's resource tracker leaves on its own once its pipe closes
+        wait_for(lambda: not [pid for pid in map(int, children) if _alive(pid)],
+                 timeout=10, what=f"children {children} of the demo to exit")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "journal:" in log.read_text()  # it summarised on the way out
+    assert "exists" not in log.read_text()

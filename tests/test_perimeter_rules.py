@@ -359,3 +359,13 @@ def test_a_holiday_arms_the_zone_all_day() -> None:
     workday = ZoneRules("yard", [zone(armed_non_school_days=True)], SETTINGS, CalendarConfig())
     none, _ = play(workday, Clock(MONDAY_10), 0.25, (3, "person", IN))
     assert [a.type for a in alerts] == ["intrusion"] and none == []
+
+
+def test_an_alert_becomes_a_journal_record() -> None:
+    rules = ZoneRules("north", [zone(loiter_seconds=30)], SETTINGS)
+    alert = play(rules, Clock(MONDAY_10), 31, (1, "person", IN))[0][0]
+    record = alert.to_record(snapshot="snapshots/x.jpg")
+    assert (record.type, record.severity, record.id) == ("loitering", "warning", alert.id)
+    assert record.snapshot == "snapshots/x.jpg" and record.ts == alert.ts
+    assert record.details["zone"] == "pavement" and record.details["dwell_s"] == 30.0
+    assert record.details["first_ts"].endswith("+08:00")

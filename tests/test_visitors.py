@@ -127,15 +127,19 @@ def test_registration_screening_and_police_alerts(tmp_path: Path, broker: LocalB
 
 
 @pytest.mark.slow
-def test_police_may_get_full_numbers_when_configured(tmp_path: Path,
-                                                     broker: LocalBroker) -> None:
+def test_no_topic_carries_a_full_number_even_when_configured(tmp_path: Path,
+                                                             broker: LocalBroker) -> None:
+    """``police_full_id`` no longer unmasks: the number is masked on every topic (the full
+    number stays in the visitor record, for the roles that need it)."""
     police = Subscriber(broker.port, "police", ["campus/+/+/alerts/#"])
     with running_gate(tmp_path, FACES, site="zqxx", mqtt=_mqtt(tmp_path, broker),
                       visitors={"police_full_id": True}) as gate:
         v = gate.service.visitors.register(_reg(), "guard")
         assert v["id_number"] == "330702********1237"  # the console still masks
         _t, alert = police.get()
-        assert alert["visitor"]["id_number"] == VALID_ID
+        assert alert["visitor"]["id_number"] == "330702********1237"
+        assert VALID_ID not in json.dumps(alert)
+        assert gate.service.visitors.get(v["id"], full_id=True)["id_number"] == VALID_ID
     police.close()
 
 
@@ -147,8 +151,9 @@ def test_watchlist_hit_by_face(tmp_path: Path) -> None:
                                            face=_face("test/obama1.jpg"))
         assert v["screening"] == "flagged"
         assert "face matches watch list entry police/P1" in v["screening_reasons"][0]
-        other = gate.service.visitors.register(_reg(name="Other"), "guard",
-                                               face=_face("train/biden/biden.jpg"))
+        other = gate.service.visitors.register(_reg(name="Other",
+                                                    id_number="110101198505050016"),
+                                               "guard", face=_face("train/biden/biden.jpg"))
         assert other["screening"] == "cleared"
 
 
@@ -247,3 +252,33 @@ def test_route_from_an_inside_camera_and_restricted_zone(tmp_path: Path) -> None
 
 def photo_b64(rel: str) -> str:
     return base64.b64encode((FACES / rel).read_bytes()).decode()
+
+
+def test_full_width_id_is_matched_and_a_document_under_another_name_is_flagged(
+        store: Any) -> None:
+    """An ID typed with a Chinese input method in full-width mode is the same number: it
+    must hit the watch list; and the same document under another name needs the guard."""
+    from gate.config import parse_config
+    from gate.journal import Journal
+    from gate.records import Person
+    from gate.visitors import VisitorDesk
+
+    config = parse_config({"site": "zqxx"})
+    desk = VisitorDesk(config, store, Journal(config, store))
+    store.upsert_person(Person("staff", "Teacher Wang", role="staff"))
+    with store.transaction() as db:
+        db.execute("INSERT INTO watchlists (name, source, received_at) VALUES ('police', 't', 't')")
+        db.execute("INSERT INTO watchlist_persons (list, entry_id, name, id_number, reason)"
+                   " VALUES ('police', 'P1', 'Zhang San', '11010519491231002X', 'wanted')")
+    full_width = "１１０１０５１９４９１２３１００２Ｘ"
+    hit = desk.register(_reg(name="Li Si", id_number=full_width), "guard")
+    assert hit["screening"] == "flagged" and hit["status"] == "flagged"
+    assert any("P1" in r for r in hit["screening_reasons"])
+    assert desk.get(hit["id"], full_id=True)["id_number"] == "11010519491231002X"
+    first = desk.register(_reg(name="Wang Fang"), "guard")
+    assert first["screening"] == "cleared"
+    again = desk.register(_reg(name="Wang Xiaofang"), "guard")
+    assert again["screening"] == "flagged"
+    assert any("registered as Wang Fang" in r for r in again["screening_reasons"])
+    with pytest.raises(VisitorError, match="name"):
+        desk.register(_reg(name="   "), "guard")

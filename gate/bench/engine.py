@@ -54,7 +54,7 @@ def _gate(engine: DlibFaceEngine, reader_port: str) -> Iterator[Service]:
             "calendar": {"lessons": [], "late_after": "23:59:59"},
             "rules": {"anti_passback": "off", "face_wait_ms": 2000}})
         service = Service(config, Path(tmp))
-        service.recognition = None  # frames are fed by the benchmark itself, in-process
+        service.recognition_jobs = []  # frames are fed by the benchmark itself, in-process
         train = train_encodings(engine)
         for i, (person, vec) in enumerate(train):
             service.store.upsert_person(Person(person, person, face_consent=True))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from gate.demo import demo_data_dir
+from gate.demo_media import demo_data_dir
 from recognition.face_engine import Box, FaceEngine, Image
 from recognition.images import load_rgb
 

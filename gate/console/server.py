@@ -14,6 +14,7 @@ class ConsoleServer:
     def __init__(self, app: FastAPI, host: str, port: int, certfile: Path | None = None,
                  keyfile: Path | None = None) -> None:
         self.host, self.port = host, port
+        self.app = app
         config = uvicorn.Config(app, host=host, port=port, log_level="warning",
                                 access_log=False, ws="websockets-sansio", lifespan="on",
                                 ssl_certfile=str(certfile) if certfile else None,
@@ -28,6 +29,9 @@ class ConsoleServer:
             if time.monotonic() > deadline or not self._thread.is_alive():
                 raise RuntimeError(f"the console did not start on {self.host}:{self.port}")
             time.sleep(0.02)
+
+    def alive(self) -> bool:
+        return self._thread.is_alive() and not self.server.should_exit
 
     def stop(self) -> None:
         self.server.should_exit = True

@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from gate import vocab
 from gate.records import Alert, new_id, rfc3339
 
 AlertType = Literal["loitering", "circling_vehicle", "intrusion", "watchlist_face",
@@ -72,8 +73,8 @@ class PerimeterAlert:
 
     def to_record(self, snapshot: str | None = None) -> Alert:
         """A ``gate.records.Alert`` for the journal; ``snapshot`` is where the JPEG was stored."""
-        return Alert(type=self.type, severity=self.severity, ts=self.ts, snapshot=snapshot,
-                     details=self.details(), id=self.id)
+        return Alert(type=vocab.AlertType(self.type), severity=vocab.Severity(self.severity),
+                     ts=self.ts, snapshot=snapshot, details=self.details(), id=self.id)
 
 
 @dataclass(frozen=True)

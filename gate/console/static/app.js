@@ -23,6 +23,7 @@ const I18N = {
     admit: "准予入校", refuse: "拒绝入校", approve: "被访人同意", decline: "被访人拒绝",
     phone_approve: "电话确认同意", pass: "通行证", print: "打印", checkout: "离校登记",
     route: "行动轨迹", valid_until: "有效至", guard_note: "门卫说明（必填）",
+    fire_reset: "火警解除后复位闸机", reset: "复位", fire_note: "复位说明（必填，记入审计）", retry_in: "秒后可重试",
   },
   en: {
     live: "Live", people: "People", attendance: "Attendance", vehicles: "Vehicles & watch lists",
@@ -48,6 +49,7 @@ const I18N = {
     unavailable: "screening unavailable", admit: "Admit", refuse: "Refuse", approve: "Host approves",
     decline: "Host declines", phone_approve: "Approved by phone", pass: "Pass", print: "Print",
     checkout: "Check out", route: "Route", valid_until: "Valid until", guard_note: "Guard's note (required)",
+    fire_reset: "Reset the lanes after a fire alarm", reset: "Reset", fire_note: "Note (required, audited)", retry_in: "s until the next try",
   },
 };
 
@@ -97,6 +99,8 @@ async function start() {
   $("#login").hidden = true; $("#nav").hidden = false; $("#logout").hidden = false;
   $("#who").textContent = `${me.user} (${me.role})`;
   document.querySelectorAll("[data-admin]").forEach((n) => { n.hidden = me.role !== "admin"; });
+  const minutes = $("#visitor-form").elements.minutes;
+  minutes.defaultValue = minutes.value = String(me.visit_minutes);  // visitors.default_minutes
   connectLive();
   route();
 }
@@ -219,8 +223,15 @@ async function loadDevices() {
     ...d.readers.map((r) => row(`reader ${r.id}`, r.connected, `${r.port} ${r.protocol} reads ${r.reads} bad ${r.bad_frames} ${r.error || ""}`)),
     ...d.cameras.map((c) => row(`camera ${c.id}`, c.connected, `${c.fps} fps, analysed ${c.analysed_fps} fps ${c.error || ""}`)),
     ...d.relays.map((r) => row(`relay ${r.lane}`, true, `${r.kind} fail-${r.fail} ${r.open ? "open" : "closed"}${r.held ? " held" : ""}`)),
-    row("fire alarm", d.fire_alarm.healthy && !d.fire_alarm.active, `${d.fire_alarm.kind}${d.fire_alarm.active ? " ACTIVE" : ""} ${d.fire_alarm.error || ""}`),
-    row("MQTT broker", d.broker.connected, `${d.broker.host}:${d.broker.port} pending ${d.broker.pending} sent ${d.broker.sent} ${d.broker.error || ""}`))));
+    row("fire alarm", d.fire_alarm.healthy && !d.fire_alarm.active && !d.fire_alarm.released, `${d.fire_alarm.kind}${d.fire_alarm.active ? " ACTIVE" : ""}${d.fire_alarm.released ? " lanes released" : ""} ${d.fire_alarm.error || ""}`),
+    row("MQTT broker", d.broker.connected, `${d.broker.host}:${d.broker.port} pending ${d.broker.pending} sent ${d.broker.sent} ${d.broker.error || ""}`),
+    ...(d.components || []).map((c) => row(`${c.kind} ${c.name}`, c.up, `${c.critical ? "critical " : ""}restarts ${c.restarts} ${c.error || ""}`)))));
+  const note = el("input", { required: "", minlength: "3", placeholder: t("fire_note") });
+  const result = el("span", { id: "fire-reset-result" });
+  $("#fire-reset").replaceChildren(el("form", { onsubmit: async (ev) => {
+    ev.preventDefault();
+    try { await post("/api/fire/reset", { note: note.value.trim() }); result.textContent = "OK"; loadDevices(); } catch (err) { result.textContent = err.message; }
+  } }, el("strong", {}, t("fire_reset")), " ", note, " ", el("button", {}, t("reset")), " ", result));
 }
 
 async function loadVisitors() {
@@ -306,7 +317,11 @@ document.addEventListener("DOMContentLoaded", () => {
     const f = ev.target;
     const res = await fetch("/api/login", { method: "POST", headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ username: f.username.value, password: f.password.value }) });
-    if (!res.ok) { $("#login-error").textContent = t(res.status === 429 ? "locked" : "wrong_login"); return; }
+    if (!res.ok) {
+      const wait = res.headers.get("Retry-After");
+      $("#login-error").textContent = t(res.status === 429 ? "locked" : "wrong_login") + (wait ? ` (${wait} ${t("retry_in")})` : "");
+      return;
+    }
     f.reset(); $("#login-error").textContent = ""; start();
   });
   $("#logout").addEventListener("click", async () => { await post("/api/logout", {}); location.hash = ""; showLogin(); });
@@ -318,7 +333,7 @@ document.addEventListener("DOMContentLoaded", () => {
     const f = ev.target;
     try {
       const v = await post("/api/visitors", { name: f.elements.name.value, id_type: f.id_type.value, id_number: f.id_number.value,
-        phone: f.phone.value, purpose: f.purpose.value, host_id: f.host_id.value, minutes: Number(f.minutes.value),
+        phone: f.phone.value, purpose: f.purpose.value, host_id: f.host_id.value, minutes: f.minutes.value ? Number(f.minutes.value) : null,
         plate: f.plate.value || null, photo: await fileBase64(f.photo) });
       $("#visitor-error").textContent = ""; f.reset(); location.hash = `#visitors/${v.id}`;
     } catch (err) { $("#visitor-error").textContent = err.message; }

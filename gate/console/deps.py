@@ -1,0 +1,75 @@
+"""Dependencies shared by the console's routers: the console context, the session, the
+admin role and the CSRF check.
+
+``session`` is the one gate to the API: it needs a live session and, for every method that
+can change state, the session's CSRF token. ``tests/test_console_routes.py`` walks every
+route of the app to keep it that way.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import Depends, Request
+
+from gate.config import Config
+from gate.console.auth import COOKIE, Authenticator, AuthError, Session
+from gate.console.health import Prober
+from gate.console.hub import LiveHub
+from gate.engine import Engine
+from gate.store import Store
+
+if TYPE_CHECKING:  # the service imports the console lazily; never the other way at run time
+    from gate.service import Service
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass
+class Console:
+    """What the handlers work with; one per app, kept in ``app.state.console``."""
+
+    service: Service
+    auth: Authenticator
+    hub: LiveHub
+    prober: Prober
+
+    @property
+    def config(self) -> Config:
+        return self.service.config
+
+    @property
+    def store(self) -> Store:
+        return self.service.store
+
+    @property
+    def engine(self) -> Engine:
+        return self.service.engine
+
+
+def console(request: Request) -> Console:
+    ctx: Console = request.app.state.console
+    return ctx
+
+
+Ctx = Annotated[Console, Depends(console)]
+
+
+def session(request: Request, ctx: Ctx) -> Session:
+    current = ctx.auth.session(request.cookies.get(COOKIE))
+    if request.method not in SAFE_METHODS and not secrets.compare_digest(
+            request.headers.get("x-csrf-token", "").encode(), current.csrf.encode()):
+        raise AuthError("missing or wrong CSRF token", 403)
+    return current
+
+
+def admin(current: Annotated[Session, Depends(session)]) -> Session:
+    if current.role != "admin":
+        raise AuthError("admins only", 403)
+    return current
+
+
+User = Annotated[Session, Depends(session)]
+Admin = Annotated[Session, Depends(admin)]

@@ -1,0 +1,35 @@
+"""The live feed's fan-out: engine decisions, from any thread, to every open WebSocket."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from gate.engine import Decision
+from gate.messages import person_fields
+
+
+def decision_json(d: Decision) -> dict[str, Any]:
+    e = d.event
+    return {"id": e.id, "ts": e.ts.isoformat(timespec="seconds"), "type": e.type,
+            "lane": e.lane, "direction": e.direction, "method": e.method,
+            "decision": e.decision, "reason": e.reason, "person": person_fields(d.person),
+            "snapshot": e.snapshot,
+            "alerts": [{"id": a.id, "type": a.type, "severity": a.severity} for a in d.alerts]}
+
+
+class LiveHub:
+    """Engine threads call ``publish``; the server's event loop delivers to each queue."""
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.queues: set[asyncio.Queue[str]] = set()
+
+    def publish(self, decision: Decision) -> None:
+        if self.loop is None or not (decision.journalled or decision.alerts):
+            return  # an audit row or a state change alone: nothing for the feed
+        kind = "decision" if decision.journalled else "alerts"  # alerts with no passage row
+        text = json.dumps({"kind": kind, **decision_json(decision)}, ensure_ascii=False)
+        for q in list(self.queues):
+            self.loop.call_soon_threadsafe(q.put_nowait, text)

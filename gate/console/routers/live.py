@@ -1,0 +1,60 @@
+"""The live page: recent events, the WebSocket feed and manual opens."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, WebSocket
+from starlette.websockets import WebSocketDisconnect
+
+from gate.console.auth import COOKIE, AuthError
+from gate.console.deps import Console, Ctx, User
+from gate.console.errors import Invalid, NotFound
+from gate.console.hub import decision_json
+from gate.console.schemas import OpenBody
+from gate.console_queries import recent_events
+
+router = APIRouter(prefix="/api", tags=["live"])
+
+
+@router.get("/events")
+def events(_u: User, ctx: Ctx, limit: Annotated[int, Query(ge=1, le=500)] = 50
+           ) -> list[dict[str, Any]]:
+    return recent_events(ctx.store, limit)
+
+
+@router.websocket("/live")
+async def live(ws: WebSocket) -> None:
+    ctx: Console = ws.app.state.console
+    origin = ws.headers.get("origin")
+    host = ws.headers.get("host")
+    try:
+        ctx.auth.session(ws.cookies.get(COOKIE))
+    except AuthError:
+        await ws.close(code=4401)
+        return
+    if origin and host and origin.split("://", 1)[-1] != host:
+        await ws.close(code=4403)  # cross-site WebSocket hijacking
+        return
+    await ws.accept()
+    q: asyncio.Queue[str] = asyncio.Queue()
+    ctx.hub.queues.add(q)
+    try:
+        while True:
+            await ws.send_text(await q.get())
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        ctx.hub.queues.discard(q)
+
+
+@router.post("/lanes/{lane_id}/open")
+def manual_open(lane_id: str, body: OpenBody, current: User, ctx: Ctx) -> dict[str, Any]:
+    try:
+        d = ctx.engine.manual_open(lane_id, current.username, body.reason)
+    except KeyError:
+        raise NotFound("no such lane") from None
+    except ValueError as exc:  # the engine refuses (a blank reason)
+        raise Invalid(str(exc)) from None
+    return decision_json(d)

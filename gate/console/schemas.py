@@ -1,0 +1,78 @@
+"""Request bodies of the console API: strict (unknown fields refused) and bounded."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoginBody(_Body):
+    username: Annotated[str, Field(min_length=1, max_length=64)]
+    password: Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class AckBody(_Body):
+    note: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class OpenBody(_Body):
+    reason: Annotated[str, Field(min_length=3, max_length=200)]
+
+
+class FireResetBody(_Body):
+    note: Annotated[str, Field(min_length=3, max_length=500)]
+
+
+class ExitPermissionBody(_Body):
+    minutes: Annotated[int, Field(ge=5, le=600)] = 60
+    reason: Annotated[str, Field(min_length=2, max_length=200)]
+
+
+class PlateBody(_Body):
+    plate: Annotated[str, Field(min_length=2, max_length=16)]
+    reason: Annotated[str, Field(min_length=2, max_length=200)]
+
+
+class VisitorBody(_Body):
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    id_type: Annotated[str, Field(pattern="^(resident-id|passport|hk-macau-permit|taiwan-permit)$")]
+    id_number: Annotated[str, Field(min_length=4, max_length=32)]
+    phone: Annotated[str, Field(max_length=32)] = ""
+    purpose: Annotated[str, Field(min_length=1, max_length=200)]
+    host_id: Annotated[str, Field(min_length=1, max_length=64)]
+    minutes: Annotated[int | None, Field(ge=5, le=1440)] = None  # None: visitors.default_minutes
+    plate: Annotated[str | None, Field(max_length=16)] = None
+    photo: Annotated[str | None, Field(max_length=4_000_000)] = None  # base64 JPEG/PNG
+
+
+class GuardDecisionBody(_Body):
+    admit: bool
+    note: Annotated[str, Field(min_length=2, max_length=500)]
+
+
+class HostDecisionBody(_Body):
+    approve: bool
+    method: Annotated[str, Field(pattern="^(console|phone)$")] = "console"
+
+
+class CardBody(_Body):
+    card: Annotated[str, Field(min_length=3, max_length=40)]
+
+
+class VehicleBody(_Body):
+    plate: Annotated[str, Field(min_length=2, max_length=16)]
+    kind: Annotated[str, Field(pattern="^(staff|parent|delivery|other)$")] = "staff"
+    owner_id: Annotated[str | None, Field(max_length=64)] = None
+    days: Annotated[int | None, Field(ge=1, le=3650)] = None  # valid for this many days
+    note: Annotated[str, Field(max_length=200)] = ""
+
+
+class UserBody(_Body):
+    username: Annotated[str, Field(min_length=2, max_length=32)]
+    password: Annotated[str, Field(min_length=10, max_length=256)]
+    role: Annotated[str, Field(pattern="^(guard|admin)$")]

@@ -1,0 +1,171 @@
+"""The console's reads and small writes, as functions over a ``Store``.
+
+The console's route handlers hold no SQL: they call these. Each takes the store it works
+on and uses only ``store.query`` and ``store.transaction``, so the store can change how it
+serialises writers without touching the console. Rows come back as JSON-ready dicts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from gate.identity import mask
+from gate.messages import person_fields
+from gate.store import Store
+from gate.watchlist import lists_in_force
+
+_ALERT_FIELDS = ("id", "ts", "type", "severity", "lane", "person_id", "acknowledged_at",
+                 "acknowledged_by", "ack_note", "escalated_at")
+_ID_KEYS = frozenset({"id_number", "national_id"})
+
+
+def masked(value: Any) -> Any:
+    """Identity numbers masked wherever they sit in an alert's details (console lists show
+    at most the first 6 and last 4 digits; the full number stays in the visitor record)."""
+    if isinstance(value, dict):
+        return {k: mask(v) if k in _ID_KEYS and isinstance(v, str) else masked(v)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [masked(v) for v in value]
+    return value
+
+
+# Live page ----------------------------------------------------------------------------------
+
+def recent_events(store: Store, limit: int) -> list[dict[str, Any]]:
+    rows = store.query(
+        "SELECT e.*, p.name, p.role, p.class_name FROM events e LEFT JOIN people p"
+        " ON p.id = e.person_id ORDER BY e.ts DESC LIMIT ?", (limit,))
+    return [{"id": r["id"], "ts": r["ts"], "type": r["type"], "lane": r["lane"],
+             "direction": r["direction"], "method": r["method"], "decision": r["decision"],
+             "reason": r["reason"], "snapshot": r["snapshot"],
+             "person": None if r["person_id"] is None else {
+                 "id": r["person_id"], "name": r["name"], "role": r["role"],
+                 "class": r["class_name"]}} for r in rows]
+
+
+# Alerts ---------------------------------------------------------------------------------------
+
+def list_alerts(store: Store, open_only: bool, limit: int) -> list[dict[str, Any]]:
+    where = "WHERE acknowledged_at IS NULL" if open_only else ""
+    rows = store.query(f"SELECT * FROM alerts {where} ORDER BY ts DESC LIMIT ?", (limit,))
+    return [{**{k: r[k] for k in _ALERT_FIELDS}, "details": masked(json.loads(r["details"]))}
+            for r in rows]
+
+
+def acknowledge_alert(store: Store, alert_id: str, actor: str, note: str) -> bool:
+    """Acknowledge an open alert and audit it in the same transaction; False if there is no
+    open alert with that id."""
+    with store.transaction() as db:
+        done = db.execute(
+            "UPDATE alerts SET acknowledged_at = ?, acknowledged_by = ?, ack_note = ?"
+            " WHERE id = ? AND acknowledged_at IS NULL",
+            (store.now().isoformat(), actor, note, alert_id))
+        if not done.rowcount:
+            return False
+        store.audit(actor, "alert_acknowledged", alert_id, {"note": note})
+    return True
+
+
+# People ---------------------------------------------------------------------------------------
+
+def search_people(store: Store, q: str, limit: int) -> list[dict[str, Any]]:
+    like = f"%{q}%"
+    rows = store.query("SELECT id, name, role, class_name FROM people WHERE id LIKE ? OR"
+                       " name LIKE ? ORDER BY id LIMIT ?", (like, like, limit))
+    return [{"id": r["id"], "name": r["name"], "role": r["role"], "class": r["class_name"]}
+            for r in rows]
+
+
+def person_detail(store: Store, person_id: str) -> dict[str, Any] | None:
+    p = store.get_person(person_id)
+    if p is None:
+        return None
+    today = store.now().date()
+    recent = store.query("SELECT ts, type, lane, direction, method, decision, reason FROM"
+                         " events WHERE person_id = ? ORDER BY ts DESC LIMIT 20", (person_id,))
+    cards = store.query("SELECT card_key, active FROM cards WHERE person_id = ?", (person_id,))
+    permits = store.query("SELECT valid_from, valid_until, granted_by, reason FROM"
+                          " exit_permissions WHERE person_id = ? ORDER BY id DESC LIMIT 5",
+                          (person_id,))
+    enrolled = store.query("SELECT 1 FROM face_encodings WHERE person_id = ? LIMIT 1",
+                           (person_id,))
+    return {**(person_fields(p) or {}), "face_consent": p.face_consent,
+            "face_enrolled": bool(enrolled),
+            "on_campus": store.last_passage(person_id, today) == "arrival",
+            "guardians": [{"id": g.id, "name": g.name, "phone": g.phone}
+                          for g in store.guardians_of(person_id)],
+            "cards": [dict(r) for r in cards], "recent": [dict(r) for r in recent],
+            "exit_permissions": [dict(r) for r in permits]}
+
+
+def grant_exit_permission(store: Store, person_id: str, minutes: int, actor: str,
+                          reason: str) -> dt.datetime | None:
+    """The permission's end, or None if there is no such person."""
+    if store.get_person(person_id) is None:
+        return None
+    now = store.now()
+    until = now + dt.timedelta(minutes=minutes)
+    with store.transaction():
+        store.add_exit_permission(person_id, now, until, actor, reason)
+        store.audit(actor, "exit_permission", person_id, {"minutes": minutes, "reason": reason})
+    return until
+
+
+def active_staff(store: Store) -> list[dict[str, Any]]:
+    """Staff who can host a visitor."""
+    return [{"id": r["id"], "name": r["name"]} for r in store.query(
+        "SELECT id, name FROM people WHERE role = 'staff' AND active = 1 ORDER BY name")]
+
+
+# Vehicles and watch lists -------------------------------------------------------------------
+
+def list_vehicles(store: Store) -> list[dict[str, Any]]:
+    return [dict(r) for r in store.query("SELECT * FROM vehicles ORDER BY plate")]
+
+
+def register_vehicle(store: Store, plate: str, kind: str, owner_id: str | None,
+                     days: int | None, note: str, actor: str) -> dt.datetime | None:
+    """Register (or update) a vehicle from now on, for ``days`` or without end; audited.
+    Returns the end of its validity."""
+    now = store.now()
+    until = now + dt.timedelta(days=days) if days else None
+    with store.transaction():
+        store.upsert_vehicle(plate, owner_id, kind, now, until, note)
+        store.audit(actor, "vehicle_registered", plate, {"kind": kind})
+    return until
+
+
+def watchlists_view(store: Store) -> dict[str, Any]:
+    plates = store.query("SELECT list, plate, reason, severity FROM watchlist_plates"
+                         " ORDER BY list, plate")
+    persons = store.query("SELECT list, entry_id, name, reason, severity FROM"
+                          " watchlist_persons ORDER BY list, entry_id")
+    return {"lists": lists_in_force(store), "plates": [dict(r) for r in plates],
+            "persons": [dict(r) for r in persons]}
+
+
+def add_local_plate(store: Store, plate: str, reason: str, actor: str) -> None:
+    """A plate on the gate's own ``local`` watch list (created on first use), audited."""
+    with store.transaction() as db:
+        db.execute("INSERT OR IGNORE INTO watchlists (name, source, version, received_at)"
+                   " VALUES ('local', 'local', '', ?)", (store.now().isoformat(),))
+        db.execute("INSERT INTO watchlist_plates (list, plate, reason) VALUES"
+                   " ('local', ?, ?)", (plate, reason))
+        db.execute("UPDATE watchlists SET entries = (SELECT COUNT(*) FROM watchlist_plates"
+                   " WHERE list = 'local') WHERE name = 'local'")
+        store.audit(actor, "watchlist_local_plate", plate, {"reason": reason})
+
+
+# Users and audit ------------------------------------------------------------------------------
+
+def list_users(store: Store) -> list[dict[str, Any]]:
+    return [dict(r) for r in store.query(
+        "SELECT username, role, disabled, created_at FROM users ORDER BY username")]
+
+
+def audit_entries(store: Store, limit: int) -> list[dict[str, Any]]:
+    return [{**dict(r), "details": json.loads(r["details"])} for r in store.query(
+        "SELECT * FROM audit_log ORDER BY id DESC LIMIT ?", (limit,))]
