@@ -192,7 +192,7 @@ class ZoneConfig(Strict):
     armed_non_school_days: bool = False  # intrusion: all day on weekends, holidays, out of term
     intrusion_objects: list[PerimeterObject] = ["person"]
     always: bool = False  # loitering and circling also outside school hours
-    cooldown_minutes: Annotated[float, Field(ge=0)] = 10.0
+    cooldown_minutes: Annotated[float, Field(ge=0.5)] = 10.0  # quiet time that ends an incident
 
     _windows = field_validator("no_stopping_times", "armed_times", mode="before")(_parse_windows)
 
