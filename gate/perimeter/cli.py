@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
-import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
+from gate.cli_output import emit, fail
 from gate.config import Config, ConfigError, load_config, resolve_config
 
 perimeter_app = typer.Typer(no_args_is_help=True, help="Perimeter cameras: zones and rules.")
-
-
-def _fail(message: str) -> None:
-    for line in message.splitlines() or [message]:
-        typer.echo(f"gate: {line}", err=True)
-    raise typer.Exit(2)
 
 
 def _config(ctx: typer.Context, path: Path | None) -> Config:
@@ -27,13 +20,7 @@ def _config(ctx: typer.Context, path: Path | None) -> Config:
             return load_config(path)
         return resolve_config(getattr(ctx.obj, "config_path", None))
     except ConfigError as exc:
-        _fail(str(exc))
-        raise  # unreachable: _fail raises
-
-
-def _emit(obj: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
-    sys.stdout.flush()
+        fail(str(exc))
 
 
 @perimeter_app.command("analyse")
@@ -60,19 +47,19 @@ def analyse_cmd(
     cfg = _config(ctx, config)
     cams = {c.id: c for c in cfg.cameras}
     if camera not in cams:
-        _fail(f"--camera: no camera {camera!r} in the configuration")
+        fail(f"--camera: no camera {camera!r} in the configuration")
     if not video.is_file():
-        _fail(f"{video}: no such file")
+        fail(f"{video}: no such file")
     when = None
     if start is not None:
         try:
             when = dt.datetime.fromisoformat(start)
         except ValueError:
-            _fail(f"--start: {start!r} is not an ISO 8601 date and time")
-        if when is not None and when.tzinfo is None:
+            fail(f"--start: {start!r} is not an ISO 8601 date and time")
+        if when.tzinfo is None:
             when = when.replace(tzinfo=cfg.tz)
     if fps is not None and not 0 < fps <= 30:
-        _fail("--fps: must be above 0 and at most 30")
+        fail("--fps: must be above 0 and at most 30")
     if snapshots is not None:
         snapshots.mkdir(parents=True, exist_ok=True)
     try:
@@ -82,16 +69,16 @@ def analyse_cmd(
                 if snapshots is not None and item.snapshot_jpeg:
                     (snapshots / f"{item.id}-{item.revision}.jpg").write_bytes(item.snapshot_jpeg)
                 if as_json:
-                    _emit(item.to_json())
+                    emit(item.to_json())
                 else:
                     typer.echo(f"{item.ts:%H:%M:%S} {item.type} ({item.rule}) zone={item.zone} "
                                f"track={item.track} dwell={item.dwell_s:.0f}s rev={item.revision}")
             elif tracks:
                 if as_json:
-                    _emit(item.to_json())
+                    emit(item.to_json())
                 else:
                     dwell = ", ".join(f"{z} {s:.0f}s" for z, s in item.dwell_s.items())
                     typer.echo(f"track {item.track} {item.object} {item.first_ts:%H:%M:%S}-"
                                f"{item.last_ts:%H:%M:%S} {dwell}")
     except VideoError as exc:
-        _fail(str(exc))
+        fail(str(exc))
