@@ -35,6 +35,7 @@ from gate.fire import FireMonitor
 from gate.journal import AuditRow, Entry, Journal
 from gate.log_throttle import Throttle
 from gate.mqtt import Publisher
+from gate.perimeter_link import PerimeterLink
 from gate.rules import needs_escalation
 from gate.scheduler import Scheduler
 from gate.store import Store
@@ -92,6 +93,7 @@ class Service:
         self.recognition: RecognitionWorkers | None = None
         self._lane_of_vehicle_camera = {lane.vehicle_camera: lane.id for lane in config.lanes
                                         if lane.vehicle_camera}
+        self.perimeter = PerimeterLink(config, self.journal, loop_video=loop_video)
         self.fire = FireMonitor(config.fire_alarm, self.engine.set_fire_alarm,
                                 on_lost=self._fire_input_lost)
         self.publisher = Publisher(config, self.store, on_watchlist=self.on_watchlist,
@@ -128,6 +130,10 @@ class Service:
             for job in self.recognition_jobs:
                 sup.add_probe(f"camera {job.camera_id}", "camera",
                               functools.partial(self._camera_up, job.camera_id), debounce_s=5.0)
+        for cam in self.perimeter.cameras:
+            sup.add_loop(f"perimeter {cam.id}", "perimeter", self.perimeter.loop_for(cam))
+            sup.add_probe(f"camera {cam.id}", "camera",
+                          functools.partial(self.perimeter.camera_up, cam.id), debounce_s=5.0)
         sup.add_probe("broker", "broker", lambda: (self.publisher.health.connected,
                                                    self.publisher.health.last_error),
                       debounce_s=3.0)
@@ -248,6 +254,7 @@ class Service:
     # Recognition results -----------------------------------------------------------------
 
     def _on_plate(self, sighting: PlateSighting) -> None:
+        self.perimeter.plate_seen(sighting.plate, sighting.camera_id)  # circling, any camera
         lane = self._lane_of_vehicle_camera.get(sighting.camera_id)
         if lane is None:
             log.info("plate %s seen by %s (no vehicle lane)", sighting.plate, sighting.camera_id)

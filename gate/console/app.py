@@ -33,6 +33,7 @@ from gate.console.routers import (
     devices,
     live,
     people,
+    perimeter,
     system,
     vehicles,
     visitors,
@@ -42,7 +43,8 @@ from gate.console.routers.system import STATIC
 if TYPE_CHECKING:
     from gate.service import Service
 
-ROUTERS = (system, auth, live, alerts, people, attendance, visitors, vehicles, devices, admin)
+ROUTERS = (system, auth, live, alerts, people, attendance, visitors, vehicles, devices, admin,
+           perimeter)
 
 _CSP = ("default-src 'self'; img-src 'self' data:; connect-src 'self'; "
         "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
