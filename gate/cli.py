@@ -40,6 +40,9 @@ users_app = typer.Typer(no_args_is_help=True, help="Console users.")
 app.add_typer(users_app, name="users")
 report_app = typer.Typer(no_args_is_help=True, help="Daily reports.")
 app.add_typer(report_app, name="report")
+from gate.hub.cli import hub_app  # noqa: E402
+
+app.add_typer(hub_app, name="hub")
 
 
 @dataclass

@@ -1,0 +1,113 @@
+"""``gate hub ...``: the district hub's commands (registered as a sub-app in gate/cli.py)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from gate.config import ConfigError
+from gate.hub.config import HubConfig, load_hub_config, read_secret
+
+hub_app = typer.Typer(no_args_is_help=True, help="District hub: RabbitMQ cluster to PostgreSQL.")
+
+ConfigOpt = Annotated[Path, typer.Option("--config", help="hub.toml")]
+
+
+def _fail(message: str) -> NoReturn:
+    print(message, file=sys.stderr)
+    raise typer.Exit(2)
+
+
+def _load(path: Path) -> HubConfig:
+    try:
+        return load_hub_config(path)
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_a: stop.set())
+    return stop
+
+
+@hub_app.command("run")
+def run(config: ConfigOpt) -> None:
+    """Consume gate messages from the cluster into PostgreSQL until SIGTERM."""
+    from gate.hub.consumer import Consumer
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    Consumer(_load(config), stop=_stop_on_signals()).run()
+
+
+@hub_app.command("migrate")
+def migrate_cmd(config: ConfigOpt) -> None:
+    """Bring the PostgreSQL schema up to date (``run`` and ``serve`` also do it)."""
+    from gate.hub.consumer import pg_connect
+    from gate.hub.schema import migrate
+
+    with pg_connect(_load(config)) as conn:
+        print(json.dumps({"applied": migrate(conn)}))
+
+
+@hub_app.command("simulate")
+def simulate_cmd(
+    config: ConfigOpt,
+    gates: Annotated[int, typer.Option(min=1, max=10000)] = 50,
+    minutes: Annotated[float, typer.Option(min=0.01)] = 2.0,
+    per_minute: Annotated[float, typer.Option(help="arrivals per gate per minute")] = 120.0,
+    speed: Annotated[float, typer.Option(help="time compression; 0 = as fast as possible")] = 1.0,
+    password_file: Annotated[Path | None, typer.Option(
+        help="password of the simulated gate users")] = None,
+    port: Annotated[list[int] | None, typer.Option(help="MQTT port per node (repeat)")] = None,
+    ids_out: Annotated[Path | None, typer.Option(help="write site,gate,id,kind per line")] = None,
+    seed: int = 1,
+) -> None:
+    """A generated morning rush from N gates, each its own MQTT client, into the cluster."""
+    from gate.hub.simulate import simulate
+
+    cfg = _load(config)
+    password = read_secret(password_file) or read_secret(cfg.mqtt.password_file)
+    if password is None:
+        _fail("--password-file (or [mqtt] password_file) is needed for the simulated gates")
+    result = simulate(gates, minutes, host=cfg.mqtt.host, ports=port or [cfg.mqtt.port],
+                      password=password, per_minute=per_minute, speed=speed, seed=seed,
+                      root=cfg.root)
+    if ids_out:
+        with ids_out.open("w", newline="") as fh:
+            csv.writer(fh).writerows(result.ids)
+    print(json.dumps(result.summary()))
+    if result.acked < result.published:
+        raise typer.Exit(1)
+
+
+@hub_app.command("definitions")
+def definitions_cmd(
+    gates_csv: Annotated[Path, typer.Argument(help="CSV with header site,gate,password")],
+    hub_password_file: Annotated[Path, typer.Option()],
+    police_password_file: Annotated[Path, typer.Option()],
+    root: str = "campus",
+) -> None:
+    """RabbitMQ definitions (users per gate, topic permissions, hub queue) on stdout."""
+    from gate.hub.definitions import GateAccount, build
+
+    try:
+        with gates_csv.open(newline="") as fh:
+            accounts = [GateAccount(r["site"], r["gate"], r["password"])
+                        for r in csv.DictReader(fh)]
+    except (OSError, KeyError) as exc:
+        _fail(f"{gates_csv}: {exc}")
+    hub_pw, police_pw = read_secret(hub_password_file), read_secret(police_password_file)
+    assert hub_pw is not None and police_pw is not None
+    out: dict[str, Any] = build(accounts, hub_password=hub_pw, police_password=police_pw,
+                                root=root)
+    print(json.dumps(out, indent=2))

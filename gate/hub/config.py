@@ -1,0 +1,89 @@
+"""``hub.toml``: typed, validated district hub settings (example: config/hub.example.toml)."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from gate.config import ConfigError
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AmqpSettings(Strict):
+    # Several URLs = several cluster nodes: the consumer moves to the next one when a node fails.
+    urls: list[str] = Field(default_factory=lambda: ["amqp://hub:hub@127.0.0.1:5672/%2F"],
+                            min_length=1)
+    password_file: Path | None = None   # replaces the password in every URL when set
+    exchange: str = "amq.topic"         # where RabbitMQ's MQTT plugin publishes
+    queue: str = "hub.ingest"           # durable quorum queue shared by every hub consumer
+    prefetch: int = Field(default=1000, ge=1, le=65535)
+    batch: int = Field(default=500, ge=1)       # rows per PostgreSQL transaction at most
+    batch_ms: int = Field(default=50, ge=1)     # wait at most this long to fill a batch
+    heartbeat_s: int = Field(default=10, ge=0)
+
+
+class PostgresSettings(Strict):
+    dsn: str = "postgresql://hub@127.0.0.1:5432/hub"
+    password_file: Path | None = None
+
+
+class MqttSettings(Strict):
+    """How the district page and the simulator reach the cluster's MQTT plugin."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=1883, ge=1, le=65535)
+    username: str | None = None
+    password_file: Path | None = None
+
+
+class ServeSettings(Strict):
+    bind: str = "127.0.0.1:8090"
+    ack_minutes: int = Field(default=10, ge=1)   # "acknowledged in time" for closed-loop figures
+    secure_cookies: bool = True                  # __Host- cookies need HTTPS; off only for tests
+
+
+class HubConfig(Strict):
+    district: str = "district"
+    root: str = "campus"                         # MQTT topic root, as the gates' [mqtt] root
+    timezone: str = "Asia/Shanghai"
+    amqp: AmqpSettings = Field(default_factory=AmqpSettings)
+    postgres: PostgresSettings = Field(default_factory=PostgresSettings)
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
+
+
+def read_secret(path: Path | None) -> str | None:
+    """A secret from a file (or a systemd credential of that name), stripped of the newline."""
+    if path is None:
+        return None
+    creds = os.environ.get("CREDENTIALS_DIRECTORY")
+    candidate = Path(creds) / path.name if creds and not path.exists() else path
+    return candidate.read_text().strip()
+
+
+def parse_hub_config(data: dict[str, Any]) -> HubConfig:
+    try:
+        return HubConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError("\n".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())) from None
+
+
+def load_hub_config(path: Path) -> HubConfig:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        return parse_hub_config(data)
+    except ConfigError as exc:
+        raise ConfigError("\n".join(f"{path}: {line}" for line in str(exc).splitlines())) from None

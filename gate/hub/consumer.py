@@ -1,0 +1,139 @@
+"""``gate hub run``: a competing consumer from the hub queue into PostgreSQL.
+
+Messages are taken in batches (up to ``batch`` or ``batch_ms``), written in one transaction,
+and acknowledged with one multiple-ack only after the commit. A killed process or a dropped
+connection leaves the batch unacknowledged: RabbitMQ hands it to another consumer, and the
+database keys turn the second copy into a no-op. Every hub process runs this same loop on the
+same queue; RabbitMQ spreads the messages between them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import pika
+import pika.exceptions
+import psycopg
+
+from gate.hub import topology
+from gate.hub.config import HubConfig, read_secret
+from gate.hub.ingest import Rejected, parse
+from gate.hub.schema import migrate
+from gate.hub.writer import Batch, Writer
+
+log = logging.getLogger("gate.hub")
+
+
+def amqp_urls(config: HubConfig) -> list[str]:
+    secret = read_secret(config.amqp.password_file)
+    if secret is None:
+        return list(config.amqp.urls)
+    out = []
+    for url in config.amqp.urls:
+        parts = urlsplit(url)
+        user = parts.username or "hub"
+        host = parts.hostname or "127.0.0.1"
+        netloc = f"{user}:{quote(secret, safe='')}@{host}" + (
+            f":{parts.port}" if parts.port else "")
+        out.append(urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment)))
+    return out
+
+
+def pg_connect(config: HubConfig) -> psycopg.Connection[Any]:
+    password = read_secret(config.postgres.password_file)
+    if password:
+        return psycopg.connect(config.postgres.dsn, autocommit=True, password=password)
+    return psycopg.connect(config.postgres.dsn, autocommit=True)
+
+
+class Consumer:
+    def __init__(self, config: HubConfig, stop: threading.Event | None = None,
+                 on_commit: Callable[[int], None] | None = None) -> None:
+        self.config = config
+        self.stop = stop or threading.Event()
+        self.on_commit = on_commit
+        self.stored = 0
+        self._urls = amqp_urls(config)
+        self._next = 0
+
+    def run(self) -> None:
+        """Runs until ``stop`` is set; reconnects to the next node or database on failure."""
+        while not self.stop.is_set():
+            try:
+                with pg_connect(self.config) as conn:
+                    migrate(conn)
+                    self._consume(Writer(conn))
+            except (pika.exceptions.AMQPError, psycopg.OperationalError, OSError) as exc:
+                log.warning("hub consumer: %s: %s; reconnecting", type(exc).__name__, exc)
+                self.stop.wait(0.5)
+
+    def _connect(self) -> pika.BlockingConnection:
+        last: Exception | None = None
+        for _ in range(len(self._urls)):
+            url = self._urls[self._next % len(self._urls)]
+            self._next += 1
+            params = pika.URLParameters(url)
+            params.heartbeat = self.config.amqp.heartbeat_s
+            params.blocked_connection_timeout = 30
+            params.connection_attempts = 1
+            params.socket_timeout = 5
+            try:
+                return pika.BlockingConnection(params)
+            except pika.exceptions.AMQPError as exc:
+                last = exc
+        raise pika.exceptions.AMQPConnectionError(f"no node answered: {last}")
+
+    def _consume(self, writer: Writer) -> None:
+        amqp = self.config.amqp
+        connection = self._connect()
+        try:
+            channel = connection.channel()
+            channel.basic_qos(prefetch_count=amqp.prefetch)
+            topology.declare(channel, amqp.queue, amqp.exchange, self.config.root)
+            batch = Batch()
+            last_tag = 0
+            deadline: float | None = None
+            for method, _props, body in channel.consume(
+                    amqp.queue, inactivity_timeout=amqp.batch_ms / 1000):
+                if method is not None:
+                    key = method.routing_key or ""
+                    try:
+                        record = parse(key, body, self.config.root)
+                        if record is not None:
+                            batch.records.append(record)
+                    except Rejected as exc:
+                        batch.rejected.append((key, str(exc), body[:4096].decode(
+                            "utf-8", "replace")))
+                    last_tag = method.delivery_tag
+                    if deadline is None:
+                        deadline = time.monotonic() + amqp.batch_ms / 1000
+                full = len(batch) >= amqp.batch
+                due = deadline is not None and time.monotonic() >= deadline
+                if last_tag and (full or due or method is None):
+                    self._flush(writer, channel, batch, last_tag)
+                    batch, last_tag, deadline = Batch(), 0, None
+                if self.stop.is_set():
+                    break
+            channel.cancel()
+        finally:
+            if connection.is_open:
+                connection.close()
+
+    def _flush(self, writer: Writer, channel: Any, batch: Batch, last_tag: int) -> None:
+        for attempt in range(5):
+            try:
+                writer.write_batch(batch)
+                break
+            except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
+                time.sleep(0.05 * (attempt + 1))
+        else:
+            raise psycopg.OperationalError("batch kept deadlocking")
+        channel.basic_ack(delivery_tag=last_tag, multiple=True)
+        self.stored += len(batch.records)
+        if self.on_commit:
+            self.on_commit(len(batch))
