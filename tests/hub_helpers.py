@@ -272,3 +272,102 @@ def hub_config(rabbit: RabbitCluster, postgres: Postgres) -> Iterator[HubConfig]
     })
     yield config
     rabbit.nodes[0].ctl("delete_queue", queue, check=False)
+
+
+class CuttableProxy:
+    """A TCP relay on a loopback port that can cut its link: the gate's network to the district.
+
+    ``cut()`` closes every relayed connection and refuses new ones until ``restore()``.
+    """
+
+    def __init__(self, target_port: int) -> None:
+        import socket
+        import threading
+
+        self.target_port = target_port
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.port = int(self.listener.getsockname()[1])
+        self.open = threading.Event()
+        self.open.set()
+        self._socks: list[Any] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while not self._closed:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if not self.open.is_set():
+                client.close()
+                continue
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=5)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._socks += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: Any, dst: Any) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.close()
+
+    def cut(self) -> None:
+        import socket
+
+        self.open.clear()
+        with self._lock:
+            for s in self._socks:
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+                with contextlib.suppress(OSError):
+                    s.close()
+            self._socks = []
+
+    def restore(self) -> None:
+        self.open.set()
+
+    def close(self) -> None:
+        self._closed = True
+        self.cut()
+        self.listener.close()
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def bridge_config(ports: list[int], site: str = "zqxx", gate: str = "main") -> str:
+    """The shipped bridge config (config/mosquitto/bridge.conf) for these nodes and this gate."""
+    text = (ROOT / "config" / "mosquitto" / "bridge.conf").read_text()
+    lines = []
+    for line in text.splitlines():
+        if line.startswith("address "):
+            line = "address " + " ".join(f"127.0.0.1:{p}" for p in ports)
+        elif line.startswith("remote_password "):
+            line = f"remote_password {GATE_PASSWORD}"
+        elif line.startswith("restart_timeout "):
+            line = "restart_timeout 1 2"
+        elif line.startswith("keepalive_interval "):
+            line = "keepalive_interval 5"
+        lines.append(line.replace("zqxx", site).replace("/main/", f"/{gate}/")
+                     .replace("-main", f"-{gate}"))
+    return "\n".join(lines) + "\n"
