@@ -89,7 +89,7 @@ class Client:
 def test_a_gate_writes_only_its_own_subtree_and_reads_only_its_site(
         rabbit: RabbitCluster, hub_config: HubConfig) -> None:  # noqa: F811
     port = rabbit.mqtt_ports[0]
-    with pika.BlockingConnection(pika.URLParameters(rabbit.amqp_urls[0])) as conn:
+    with pika.BlockingConnection(pika.URLParameters(hub_config.amqp.urls[0])) as conn:
         channel = conn.channel()
         tap = "hub.test.tap"
         channel.queue_declare(tap, exclusive=True)

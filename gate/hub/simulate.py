@@ -78,8 +78,15 @@ class SimGate:
     site: str
     gate: str
     client: mqtt.Client
-    infos: list[tuple[str, str, mqtt.MQTTMessageInfo]] = field(default_factory=list)
+    infos: list[tuple[str, str, int]] = field(default_factory=list)   # id, kind, mid
+    # PUBACKs by message id (mid); paho keeps a QoS 1 message published while disconnected and
+    # sends it after reconnecting, but its MQTTMessageInfo then reports an error, so the
+    # acknowledgements are taken from on_publish instead.
+    acked: set[int] = field(default_factory=set)
     sent: int = 0
+
+    def all_acked(self) -> bool:
+        return all(mid in self.acked for _i, _k, mid in self.infos)
 
 
 @dataclass
@@ -96,10 +103,12 @@ class SimResult:
                 "acked": self.acked, "elapsed_s": round(self.elapsed_s, 2)}
 
 
-def _client(site: str, gate: str, host: str, port: int, password: str, root: str) -> mqtt.Client:
+def _client(site: str, gate: str, host: str, port: int, password: str, root: str,
+            acked: set[int]) -> mqtt.Client:
     name = f"gate-{site}-{gate}"
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=name, clean_session=False,
                          protocol=mqtt.MQTTv311)
+    client.on_publish = lambda _c, _u, mid, _rc, _p: acked.add(mid)
     client.username_pw_set(name, password)
     client.max_inflight_messages_set(200)
     client.max_queued_messages_set(0)
@@ -120,9 +129,14 @@ def simulate(gates: int, minutes: float, *, host: str = "127.0.0.1", ports: list
     timeout passes). ``speed`` compresses time (4 = four simulated minutes per real minute);
     0 publishes as fast as the clients can."""
     plan = plan_rush(gates, minutes, per_minute, seed)
-    sims = [SimGate(site_of(i), gate_name, _client(site_of(i), gate_name, host,
-                                                   ports[i % len(ports)], password, root))
-            for i in range(gates)]
+    if per_minute * minutes > 50_000:
+        raise ValueError("at most 50,000 messages per simulated gate (MQTT message ids wrap)")
+    sims = []
+    for i in range(gates):
+        acked: set[int] = set()
+        client = _client(site_of(i), gate_name, host, ports[i % len(ports)], password, root,
+                         acked)
+        sims.append(SimGate(site_of(i), gate_name, client, acked=acked))
     deadline = time.monotonic() + 30
     while not all(s.client.is_connected() for s in sims):
         if time.monotonic() > deadline:
@@ -144,14 +158,13 @@ def simulate(gates: int, minutes: float, *, host: str = "127.0.0.1", ports: list
         msg_id, body = payload(sim.site, sim.gate, item, sim.sent)
         topic = f"{root}/{sim.site}/{sim.gate}/{item.kind}s/{item.type}"
         info = sim.client.publish(topic, json.dumps(body, separators=(",", ":")), qos=1)
-        sim.infos.append((msg_id, item.kind, info))
+        sim.infos.append((msg_id, item.kind, info.mid))
     drain_deadline = time.monotonic() + drain_timeout
-    while time.monotonic() < drain_deadline and not all(
-            info.is_published() for s in sims for _i, _k, info in s.infos):
+    while time.monotonic() < drain_deadline and not all(s.all_acked() for s in sims):
         time.sleep(0.05)
     elapsed = time.monotonic() - start
-    ids = [(s.site, s.gate, msg_id, kind) for s in sims for msg_id, kind, info in s.infos
-           if info.is_published()]
+    ids = [(s.site, s.gate, msg_id, kind) for s in sims for msg_id, kind, mid in s.infos
+           if mid in s.acked]
     for s in sims:
         s.client.disconnect()
         s.client.loop_stop()
