@@ -89,7 +89,6 @@ def hub_config(rabbit: RabbitCluster, postgres: Postgres) -> Iterator[HubConfig]
         "amqp": {"urls": rabbit.amqp_urls("hub", HUB_PASSWORD), "queue": queue, "batch_ms": 20},
         "postgres": {"dsn": postgres.new_database()},
         "mqtt": {"host": "127.0.0.1", "port": rabbit.mqtt_ports[0], "username": "police"},
-        "serve": {"secure_cookies": False},
     })
     yield config
     rabbit.nodes[0].ctl("delete_queue", queue, check=False)

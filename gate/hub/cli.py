@@ -111,3 +111,43 @@ def definitions_cmd(
     out: dict[str, Any] = build(accounts, hub_password=hub_pw, police_password=police_pw,
                                 root=root)
     print(json.dumps(out, indent=2))
+
+
+users_app = typer.Typer(no_args_is_help=True, help="District page users.")
+hub_app.add_typer(users_app, name="users")
+
+
+@users_app.command("add")
+def users_add(config: ConfigOpt, username: str,
+              role: Annotated[str, typer.Option(help="police | bureau | admin")]) -> None:
+    """Create a district page user; the password is read from stdin."""
+    from gate.hub.auth import Db, add_user
+    from gate.hub.consumer import pg_connect
+    from gate.hub.schema import migrate
+
+    password = sys.stdin.readline().rstrip("\n")
+    with pg_connect(_load(config)) as conn:
+        migrate(conn)
+        try:
+            add_user(Db(conn), username, password, role)
+        except ValueError as exc:
+            _fail(str(exc))
+    print(json.dumps({"user": username, "role": role}))
+
+
+@hub_app.command("serve")
+def serve(config: ConfigOpt) -> None:
+    """The district page (police, bureau, admin) on [serve] bind."""
+    import uvicorn
+
+    from gate.hub.auth import Db
+    from gate.hub.consumer import pg_connect
+    from gate.hub.schema import migrate
+    from gate.hub.web import create_app
+
+    cfg = _load(config)
+    host, _, port = cfg.serve.bind.rpartition(":")
+    conn = pg_connect(cfg)
+    migrate(conn)
+    uvicorn.run(create_app(cfg, Db(conn)), host=host or "127.0.0.1", port=int(port),
+                log_level="warning", access_log=False)

@@ -46,7 +46,6 @@ class MqttSettings(Strict):
 class ServeSettings(Strict):
     bind: str = "127.0.0.1:8090"
     ack_minutes: int = Field(default=10, ge=1)   # "acknowledged in time" for closed-loop figures
-    secure_cookies: bool = True                  # __Host- cookies need HTTPS; off only for tests
 
 
 class HubConfig(Strict):

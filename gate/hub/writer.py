@@ -49,13 +49,15 @@ ON CONFLICT (site, gate, id) DO NOTHING
 """
 
 UPSERT_STATUS = """
-INSERT INTO gate_status AS g (site, gate, state, version, status_ts, last_seen)
-VALUES (%s, %s, %s, %s, %s, %s)
+INSERT INTO gate_status AS g (site, gate, state, version, status_ts, last_seen, backlog)
+VALUES (%s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT (site, gate) DO UPDATE SET
     state = CASE WHEN g.status_ts IS NULL OR excluded.status_ts >= g.status_ts
                  THEN excluded.state ELSE g.state END,
     version = CASE WHEN g.status_ts IS NULL OR excluded.status_ts >= g.status_ts
                    THEN excluded.version ELSE g.version END,
+    backlog = CASE WHEN g.status_ts IS NULL OR excluded.status_ts >= g.status_ts
+                   THEN excluded.backlog ELSE g.backlog END,
     status_ts = greatest(g.status_ts, excluded.status_ts),
     last_seen = greatest(g.last_seen, excluded.last_seen)
 """
@@ -151,8 +153,10 @@ class Writer:
                 rows = sorted(alerts.values(), key=_key)
                 cur.execute(INSERT_ALERTS, _columns(rows, ALERT_COLUMNS))
             for rec in sorted(statuses, key=lambda r: r.ts):
-                cur.execute(UPSERT_STATUS, (rec.site, rec.gate, rec.type,
-                                            _text(rec.payload.get("version")), rec.ts, rec.ts))
+                backlog = rec.payload.get("backlog")
+                cur.execute(UPSERT_STATUS, (
+                    rec.site, rec.gate, rec.type, _text(rec.payload.get("version")), rec.ts,
+                    rec.ts, backlog if isinstance(backlog, int) else None))
             for (site, gate), moment in sorted(seen.items()):
                 cur.execute(SEEN, (site, gate, moment))
             if batch.rejected:
