@@ -44,15 +44,21 @@ def _stop_on_signals() -> threading.Event:
 def run(config: ConfigOpt) -> None:
     """Consume gate messages from the cluster into PostgreSQL until SIGTERM."""
     from gate.hub.consumer import Consumer
+    from gate.hub.sharing import ShareConsumer
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    Consumer(_load(config), stop=_stop_on_signals()).run()
+    cfg = _load(config)
+    stop = _stop_on_signals()
+    if cfg.sharing.neighbours:
+        threading.Thread(target=ShareConsumer(cfg, stop).run, name="sharing",
+                         daemon=True).start()
+    Consumer(cfg, stop=stop).run()
 
 
 @hub_app.command("migrate")
 def migrate_cmd(config: ConfigOpt) -> None:
     """Bring the PostgreSQL schema up to date (``run`` and ``serve`` also do it)."""
-    from gate.hub.consumer import pg_connect
+    from gate.hub.connect import pg_connect
     from gate.hub.schema import migrate
 
     with pg_connect(_load(config)) as conn:
@@ -122,7 +128,7 @@ def users_add(config: ConfigOpt, username: str,
               role: Annotated[str, typer.Option(help="police | bureau | admin")]) -> None:
     """Create a district page user; the password is read from stdin."""
     from gate.hub.auth import Db, add_user
-    from gate.hub.consumer import pg_connect
+    from gate.hub.connect import pg_connect
     from gate.hub.schema import migrate
 
     password = sys.stdin.readline().rstrip("\n")
@@ -141,7 +147,7 @@ def serve(config: ConfigOpt) -> None:
     import uvicorn
 
     from gate.hub.auth import Db
-    from gate.hub.consumer import pg_connect
+    from gate.hub.connect import pg_connect
     from gate.hub.schema import migrate
     from gate.hub.web import create_app
 
@@ -151,3 +157,31 @@ def serve(config: ConfigOpt) -> None:
     migrate(conn)
     uvicorn.run(create_app(cfg, Db(conn)), host=host or "127.0.0.1", port=int(port),
                 log_level="warning", access_log=False)
+
+
+watchlist_app = typer.Typer(no_args_is_help=True, help="Watch lists sent down to the gates.")
+hub_app.add_typer(watchlist_app, name="watchlist")
+
+
+@watchlist_app.command("publish")
+def watchlist_publish(
+    config: ConfigOpt,
+    payload_file: Annotated[Path, typer.Argument(help="campus-gate/watchlist/1 JSON")],
+    site: Annotated[list[str] | None, typer.Option(help="only these schools (repeat)")] = None,
+) -> None:
+    """Keep a watch list at the hub and send it to the schools' gates."""
+    from gate.hub import watchlists
+    from gate.hub.connect import pg_connect
+    from gate.hub.schema import migrate
+    from gate.watchlist import WatchlistError, parse_payload
+
+    raw = payload_file.read_bytes()
+    try:
+        parse_payload(raw)              # the gate's own rules: refuse here what gates would
+    except WatchlistError as exc:
+        _fail(f"{payload_file}: {exc}")
+    cfg = _load(config)
+    with pg_connect(cfg) as conn:
+        migrate(conn)
+        sent = watchlists.publish(cfg, conn, json.loads(raw), sites=site)
+    print(json.dumps({"list": json.loads(raw)["list"], "schools": sent}))

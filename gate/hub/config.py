@@ -48,6 +48,13 @@ class ServeSettings(Strict):
     ack_minutes: int = Field(default=10, ge=1)   # "acknowledged in time" for closed-loop figures
 
 
+class SharingSettings(Strict):
+    """Watch lists across districts (一地布控、两域双查), carried by RabbitMQ shovels."""
+
+    # Districts whose shared watch lists this hub accepts and to which it reports hits on them.
+    neighbours: list[str] = Field(default_factory=list)
+
+
 class HubConfig(Strict):
     district: str = "district"
     root: str = "campus"                         # MQTT topic root, as the gates' [mqtt] root
@@ -56,6 +63,7 @@ class HubConfig(Strict):
     postgres: PostgresSettings = Field(default_factory=PostgresSettings)
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
+    sharing: SharingSettings = Field(default_factory=SharingSettings)
 
 
 def read_secret(path: Path | None) -> str | None:

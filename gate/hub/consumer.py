@@ -14,41 +14,19 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
 
 import pika
 import pika.exceptions
 import psycopg
 
-from gate.hub import topology
-from gate.hub.config import HubConfig, read_secret
+from gate.hub import sharing, topology, watchlists
+from gate.hub.config import HubConfig
+from gate.hub.connect import amqp_urls, pg_connect
 from gate.hub.ingest import Rejected, parse
 from gate.hub.schema import migrate
 from gate.hub.writer import Batch, Writer
 
 log = logging.getLogger("gate.hub")
-
-
-def amqp_urls(config: HubConfig) -> list[str]:
-    secret = read_secret(config.amqp.password_file)
-    if secret is None:
-        return list(config.amqp.urls)
-    out = []
-    for url in config.amqp.urls:
-        parts = urlsplit(url)
-        user = parts.username or "hub"
-        host = parts.hostname or "127.0.0.1"
-        netloc = f"{user}:{quote(secret, safe='')}@{host}" + (
-            f":{parts.port}" if parts.port else "")
-        out.append(urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment)))
-    return out
-
-
-def pg_connect(config: HubConfig) -> psycopg.Connection[Any]:
-    password = read_secret(config.postgres.password_file)
-    if password:
-        return psycopg.connect(config.postgres.dsn, autocommit=True, password=password)
-    return psycopg.connect(config.postgres.dsn, autocommit=True)
 
 
 class Consumer:
@@ -60,6 +38,7 @@ class Consumer:
         self.stored = 0
         self._urls = amqp_urls(config)
         self._next = 0
+        self._publisher: Any = None
 
     def run(self) -> None:
         """Runs until ``stop`` is set; reconnects to the next node or database on failure."""
@@ -88,10 +67,35 @@ class Consumer:
                 last = exc
         raise pika.exceptions.AMQPConnectionError(f"no node answered: {last}")
 
+    def _follow_up(self, conn: psycopg.Connection[Any], batch: Batch) -> None:
+        """After the commit, before the ack (so a crash repeats it; receivers de-duplicate by
+        id): hits on a neighbour's shared list go back to it, and a gate that reports online
+        gets the watch lists in force again."""
+        outgoing: list[tuple[str, str, bytes]] = []
+        online: set[str] = set()
+        for rec in batch.records:
+            hit = sharing.hit_message(self.config.district, rec,
+                                      self.config.sharing.neighbours)
+            if hit:
+                outgoing.append(("", *hit))
+            if rec.kind == "status" and rec.type == "online":
+                online.add(rec.site)
+        for site in sorted(online):
+            for payload in watchlists.lists_for(conn, site):
+                outgoing += [(self.config.amqp.exchange, key, body)
+                             for key, body in watchlists.messages(self.config.root, [site],
+                                                                  payload)]
+        if outgoing and self._publisher is not None:
+            for exchange, key, body in outgoing:
+                self._publisher.basic_publish(exchange, key, body,
+                                              pika.BasicProperties(delivery_mode=2))
+
     def _consume(self, writer: Writer) -> None:
         amqp = self.config.amqp
         connection = self._connect()
         try:
+            self._publisher = connection.channel()
+            self._publisher.confirm_delivery()
             channel = connection.channel()
             channel.basic_qos(prefetch_count=amqp.prefetch)
             topology.declare(channel, amqp.queue, amqp.exchange, self.config.root)
@@ -133,6 +137,7 @@ class Consumer:
                 time.sleep(0.05 * (attempt + 1))
         else:
             raise psycopg.OperationalError("batch kept deadlocking")
+        self._follow_up(writer.conn, batch)
         channel.basic_ack(delivery_tag=last_tag, multiple=True)
         self.stored += len(batch.records)
         if self.on_commit:

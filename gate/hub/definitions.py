@@ -70,7 +70,7 @@ def build(gates: list[GateAccount], *, hub_password: str, police_password: str,
     users = [_user("hub", hub_password), _user("police", police_password)]
     permissions = [
         {"user": "hub", "vhost": vhost, "configure": r"^hub\.",
-         "write": rf"^(hub\..*|{re.escape(exchange)})$",
+         "write": rf"^(hub\..*|{re.escape(exchange)}|amq\.default)$",
          "read": rf"^(hub\..*|{re.escape(exchange)})$"},
         {"user": "police", "vhost": vhost, "configure": r"^mqtt-subscription-police.*",
          "write": rf"^({re.escape(exchange)}|mqtt-subscription-police.*)$",

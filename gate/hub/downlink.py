@@ -13,9 +13,10 @@ import json
 from typing import Any
 
 import pika
+import pika.exceptions
 
 from gate.hub.config import HubConfig
-from gate.hub.consumer import amqp_urls
+from gate.hub.connect import amqp_urls
 
 ACK_SCHEMA = "campus-gate/ack/1"
 
@@ -30,17 +31,21 @@ def watchlist_routing_key(root: str, site: str, name: str) -> str:
 
 def publish(config: HubConfig, routing_key: str, body: dict[str, Any]) -> None:
     """Publishes once, confirmed by the broker; raises if no node takes it."""
+    publish_many(config, [(routing_key, json.dumps(
+        body, ensure_ascii=False, separators=(",", ":")).encode())])
+
+
+def publish_many(config: HubConfig, messages: list[tuple[str, bytes]]) -> None:
+    """Publishes each (routing key, body) on one connection, every one confirmed."""
     last: Exception | None = None
     for url in amqp_urls(config):
         try:
             with pika.BlockingConnection(pika.URLParameters(url)) as conn:
                 channel = conn.channel()
                 channel.confirm_delivery()
-                channel.basic_publish(
-                    config.amqp.exchange, routing_key,
-                    json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
-                    pika.BasicProperties(delivery_mode=2, content_type="application/json"),
-                    mandatory=False)
+                for key, data in messages:
+                    channel.basic_publish(config.amqp.exchange, key, data, pika.BasicProperties(
+                        delivery_mode=2, content_type="application/json"))
                 return
         except pika.exceptions.AMQPError as exc:
             last = exc
