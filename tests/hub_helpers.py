@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import json
 import os
 import time
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from gate.hub.config import HubConfig, parse_hub_config
+from gate.hub.config import HubConfig, dump_toml, parse_hub_config
 from gate.hub.definitions import GateAccount, build
 from gate.hub.local import Postgres, RabbitCluster, RabbitNode, have_postgres, have_rabbit
 
@@ -51,31 +50,36 @@ def gate_accounts(extra: list[tuple[str, str]] | None = None) -> list[GateAccoun
     return [GateAccount(site, gate, GATE_PASSWORD) for site, gate in pairs]
 
 
+# Every test module imports these fixtures, and pytest would make one copy per module: the
+# components are started once per test run here and stopped when the run ends.
+_running: dict[str, Any] = {}
+
+
 @pytest.fixture(scope="session")
-def rabbit() -> Iterator[RabbitCluster]:
+def rabbit(request: pytest.FixtureRequest) -> RabbitCluster:
     """A two-node RabbitMQ cluster with the MQTT plugin and the district's definitions."""
     if not have_rabbit():
         pytest.skip("rabbitmq-server is not installed")
-    cluster = RabbitCluster(2)
-    try:
+    if "rabbit" not in _running:
+        cluster = RabbitCluster(2)
+        request.config.add_cleanup(cluster.stop)
         cluster.start()
         cluster.import_definitions(build(
             gate_accounts([("zqxx", "main"), ("zqxx", "east"), ("hxxx", "main")]),
-            hub_password=HUB_PASSWORD, police_password=POLICE_PASSWORD))
-        yield cluster
-    finally:
-        cluster.stop()
+            hub_password=HUB_PASSWORD, police_password=POLICE_PASSWORD, queue=None))
+        _running["rabbit"] = cluster
+    return _running["rabbit"]  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="session")
-def postgres() -> Iterator[Postgres]:
+def postgres(request: pytest.FixtureRequest) -> Postgres:
     if not have_postgres():
         pytest.skip("postgresql is not installed")
-    pg = Postgres().start()
-    try:
-        yield pg
-    finally:
-        pg.stop()
+    if "postgres" not in _running:
+        pg = Postgres()
+        request.config.add_cleanup(pg.stop)
+        _running["postgres"] = pg.start()
+    return _running["postgres"]  # type: ignore[no-any-return]
 
 
 _queues = itertools.count(1)
@@ -194,24 +198,7 @@ def bridge_config(ports: list[int], site: str = "zqxx", gate: str = "main") -> s
 
 
 def toml_of(config: HubConfig) -> str:
-    """hub.toml text for a configuration (strings, numbers, booleans, lists, one table level)."""
-    def value(v: Any) -> str:
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, int | float):
-            return str(v)
-        if isinstance(v, list):
-            return "[" + ", ".join(value(x) for x in v) + "]"
-        return json.dumps(str(v))
-
-    top, tables = [], []
-    for key, v in config.model_dump(exclude_none=True).items():
-        if isinstance(v, dict):
-            tables.append(f"[{key}]\n" + "".join(f"{k} = {value(x)}\n" for k, x in v.items()
-                                                 if x is not None))
-        else:
-            top.append(f"{key} = {value(v)}\n")
-    return "".join(top) + "\n" + "\n".join(tables)
+    return dump_toml(config)
 
 
 class HubProcess:

@@ -128,14 +128,18 @@ def test_event_alert_and_status_stored_once_without_biometrics(
         publish(client, "campus/zqxx/guardians/G1/notifications",
                 {**event(), "schema": "campus-gate/notification/1", "id": "note-1"})
         publish(client, "campus/zqxx/main/events/arrival", {"schema": "nonsense"})
+        poison = event(person={"id": "P\u0000", "name": "nul"})   # jsonb refuses \u0000
+        publish(client, "campus/zqxx/main/events/arrival", poison)
     finally:
         client.disconnect()
         client.loop_stop()
     with running_consumer(hub_config), psycopg.connect(hub_config.postgres.dsn,
                                                        autocommit=True) as db:
         migrate(db)
-        wait_for(lambda: db.execute("SELECT count(*) FROM rejected").fetchone()[0] == 1,  # type: ignore[index]
+        wait_for(lambda: db.execute("SELECT count(*) FROM rejected").fetchone()[0] == 2,  # type: ignore[index]
                  30, "the whole burst to be consumed")
+        reasons = sorted(r[0] for r in db.execute("SELECT reason FROM rejected"))
+        assert reasons[0].startswith("refused by PostgreSQL") and "schema" in reasons[1]
         events = db.execute("SELECT id, payload FROM events").fetchall()
         assert [r[0] for r in events] == [ev["id"]]
         assert "encoding" not in events[0][1] and events[0][1]["person"]["id"] == "P1"
@@ -159,3 +163,29 @@ def test_example_config_parses() -> None:
 
     config = load_hub_config(Path(__file__).parent.parent / "config" / "hub.example.toml")
     assert len(config.amqp.urls) == 3 and config.amqp.queue == "hub.ingest"
+
+
+def test_secrets_come_from_systemd_credentials_first(tmp_path: Any, monkeypatch: Any) -> None:
+    from pathlib import Path
+
+    from gate.config import ConfigError
+    from gate.hub.config import read_secret
+
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "amqp.pass").write_text("from-systemd\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    assert read_secret(Path("/etc/campus-gate/amqp.pass")) == "from-systemd"
+    with pytest.raises(ConfigError, match="cannot read"):
+        read_secret(Path("/nonexistent/pg.pass"))
+
+
+def test_dump_toml_round_trips() -> None:
+    import tomllib
+
+    from gate.hub.config import dump_toml, parse_hub_config
+
+    config = parse_hub_config({"district": "xa", "amqp": {"urls": ["amqp://a/%2F"], "batch": 7},
+                               "sharing": {"neighbours": ["xb"]},
+                               "postgres": {"password_file": "/etc/x"}})
+    assert parse_hub_config(tomllib.loads(dump_toml(config))) == config

@@ -48,6 +48,11 @@ def run(config: ConfigOpt) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     cfg = _load(config)
+    try:
+        read_secret(cfg.amqp.password_file)
+        read_secret(cfg.postgres.password_file)
+    except ConfigError as exc:
+        _fail(str(exc))
     stop = _stop_on_signals()
     if cfg.sharing.neighbours:
         threading.Thread(target=ShareConsumer(cfg, stop).run, name="sharing",

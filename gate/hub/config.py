@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from pathlib import Path
@@ -71,8 +72,13 @@ def read_secret(path: Path | None) -> str | None:
     if path is None:
         return None
     creds = os.environ.get("CREDENTIALS_DIRECTORY")
-    candidate = Path(creds) / path.name if creds and not path.exists() else path
-    return candidate.read_text().strip()
+    # systemd's LoadCredential= copy wins: the original is then readable by root only
+    if creds and (Path(creds) / path.name).exists():
+        path = Path(creds) / path.name
+    try:
+        return path.read_text().strip()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
 
 
 def parse_hub_config(data: dict[str, Any]) -> HubConfig:
@@ -94,3 +100,24 @@ def load_hub_config(path: Path) -> HubConfig:
         return parse_hub_config(data)
     except ConfigError as exc:
         raise ConfigError("\n".join(f"{path}: {line}" for line in str(exc).splitlines())) from None
+
+
+def dump_toml(config: HubConfig) -> str:
+    """hub.toml text for a configuration (strings, numbers, booleans, lists, one table level)."""
+    def value(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, int | float):
+            return str(v)
+        if isinstance(v, list):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        return json.dumps(str(v))
+
+    top, tables = [], []
+    for key, v in config.model_dump(exclude_none=True).items():
+        if isinstance(v, dict):
+            tables.append(f"[{key}]\n" + "".join(f"{k} = {value(x)}\n" for k, x in v.items()
+                                                 if x is not None))
+        else:
+            top.append(f"{key} = {value(v)}\n")
+    return "".join(top) + "\n" + "\n".join(tables)

@@ -9,6 +9,7 @@ same queue; RabbitMQ spreads the messages between them.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -67,6 +68,18 @@ class Consumer:
                 last = exc
         raise pika.exceptions.AMQPConnectionError(f"no node answered: {last}")
 
+    @staticmethod
+    def _write_one_by_one(writer: Writer, batch: Batch) -> None:
+        refused = Batch(rejected=list(batch.rejected))
+        for rec in batch.records:
+            try:
+                writer.write_batch(Batch(records=[rec]))
+            except (psycopg.DataError, psycopg.IntegrityError) as exc:
+                body = json.dumps(rec.payload, ensure_ascii=False)[:4096]
+                refused.rejected.append((f"{rec.site}.{rec.gate}.{rec.kind}",
+                                         f"refused by PostgreSQL: {type(exc).__name__}", body))
+        writer.write_batch(refused)
+
     def _follow_up(self, conn: psycopg.Connection[Any], batch: Batch) -> None:
         """After the commit, before the ack (so a crash repeats it; receivers de-duplicate by
         id): hits on a neighbour's shared list go back to it, and a gate that reports online
@@ -112,7 +125,7 @@ class Consumer:
                             batch.records.append(record)
                     except Rejected as exc:
                         batch.rejected.append((key, str(exc), body[:4096].decode(
-                            "utf-8", "replace")))
+                            "utf-8", "replace").replace("\x00", "\\0")))
                     last_tag = method.delivery_tag
                     if deadline is None:
                         deadline = time.monotonic() + amqp.batch_ms / 1000
@@ -135,6 +148,11 @@ class Consumer:
                 break
             except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
                 time.sleep(0.05 * (attempt + 1))
+            except (psycopg.DataError, psycopg.IntegrityError):
+                # one message PostgreSQL refuses (a year 30000 timestamp, a NUL byte) must not
+                # hold up the others forever: store them one by one, keep the refused aside
+                self._write_one_by_one(writer, batch)
+                break
         else:
             raise psycopg.OperationalError("batch kept deadlocking")
         self._follow_up(writer.conn, batch)

@@ -64,7 +64,7 @@ def gate_permissions(account: GateAccount, vhost: str, root: str,
 
 
 def build(gates: list[GateAccount], *, hub_password: str, police_password: str,
-          vhost: str = "/", root: str = "campus", queue: str = "hub.ingest",
+          vhost: str = "/", root: str = "campus", queue: str | None = "hub.ingest",
           exchange: str = "amq.topic") -> dict[str, Any]:
     r = re.escape(root)
     users = [_user("hub", hub_password), _user("police", police_password)]
@@ -94,12 +94,13 @@ def build(gates: list[GateAccount], *, hub_password: str, police_password: str,
         "vhosts": [{"name": vhost}],
         "permissions": permissions,
         "topic_permissions": topic_permissions,
+        # queue None: the hub declares its own (tests and benchmarks, one queue per run)
         "queues": [{"name": queue, "vhost": vhost, "durable": True, "auto_delete": False,
-                    "arguments": {"x-queue-type": "quorum"}}],
+                    "arguments": {"x-queue-type": "quorum"}}] if queue else [],
         "exchanges": [],
         "bindings": [{"source": exchange, "vhost": vhost, "destination": queue,
                       "destination_type": "queue", "routing_key": key, "arguments": {}}
-                     for key in binding_keys(root)],
+                     for key in binding_keys(root)] if queue else [],
         "policies": [],
         "parameters": [],
         "global_parameters": [],
