@@ -132,3 +132,50 @@ def test_consumer_sigkill_and_node_restart_mid_run_lose_and_double_nothing(
         assert result.acked == result.published
         assert_exactly_once(db, result)
         report("faults", result, ingest_figures(db))
+
+
+def test_definitions_command_writes_users_and_topic_permissions(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from gate.cli import app
+
+    (tmp_path / "gates.csv").write_text("site,gate,password\nzqxx,main,pw-1\nzqxx,east,pw-2\n")
+    for name in ("hub.pass", "police.pass"):
+        (tmp_path / name).write_text("secret\n")
+    res = CliRunner().invoke(app, ["hub", "definitions", str(tmp_path / "gates.csv"),
+                                   "--hub-password-file", str(tmp_path / "hub.pass"),
+                                   "--police-password-file", str(tmp_path / "police.pass")])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    assert {u["name"] for u in doc["users"]} == {"hub", "police", "gate-zqxx-main",
+                                                 "gate-zqxx-east"}
+    main = next(p for p in doc["topic_permissions"] if p["user"] == "gate-zqxx-main")
+    import re
+
+    assert re.match(main["write"], "campus.zqxx.main.events.arrival")
+    assert not re.match(main["write"], "campus.zqxx.east.events.arrival")
+    assert not re.match(main["write"], "campus.zqxx.watchlist.police")
+    assert re.match(main["read"], "campus.zqxx.watchlist.#")
+    assert not re.match(main["read"], "campus.hxxx.watchlist.#")
+
+
+@pytest.mark.slow
+@needs_hub
+def test_simulate_command_reports_and_writes_the_ids(
+        rabbit: RabbitCluster, hub_config: HubConfig, tmp_path: Path) -> None:  # noqa: F811
+    from tests.conftest import run_gate
+
+    declare_queue(hub_config)
+    (tmp_path / "hub.toml").write_text(toml_of(hub_config))
+    (tmp_path / "gate.pass").write_text(GATE_PASSWORD + "\n")
+    res = run_gate("hub", "simulate", "--config", str(tmp_path / "hub.toml"), "--gates", "3",
+                   "--minutes", "0.1", "--speed", "0", "--password-file",
+                   str(tmp_path / "gate.pass"), "--port", str(rabbit.mqtt_ports[0]),
+                   "--port", str(rabbit.mqtt_ports[1]), "--ids-out", str(tmp_path / "ids.csv"),
+                   env={"PYTHONPATH": str(Path(__file__).parent.parent)})
+    assert res.returncode == 0, res.stderr
+    summary = json.loads(res.stdout)
+    assert summary["gates"] == 3 and summary["acked"] == summary["published"] > 0
+    lines = (tmp_path / "ids.csv").read_text().splitlines()
+    assert len(lines) == summary["acked"]
+    assert {line.split(",")[0] for line in lines} == {"s001", "s002", "s003"}

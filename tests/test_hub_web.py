@@ -87,6 +87,10 @@ def district(hub_config: HubConfig) -> Iterator[District]:  # noqa: F811
         assert rec is not None
         alerts[name] = rec.id
         batch.records.append(rec)
+    key, body = message("alert", "zqxx", "main", "alert_escalated",
+                        now - dt.timedelta(minutes=15), severity="critical",
+                        original_id=alerts["stranger"], original_type="unknown_card")
+    batch.records.append(parse(key, body))  # type: ignore[arg-type]
     status = json.dumps({"schema": "campus-gate/status/1", "state": "online", "version": "1",
                          "ts": now.isoformat(), "site": "zqxx", "gate": "main",
                          "backlog": 0}).encode()
@@ -128,6 +132,9 @@ def test_roles_csrf_and_an_acknowledgement_that_reaches_the_gate(
             assert (schools["hxxx"]["raised"], schools["hxxx"]["acknowledged"],
                     schools["hxxx"]["acknowledged_in_time"]) == (1, 1, 0)
             assert schools["hxxx"]["rate"] == 0
+            assert (schools["zqxx"]["raised"], schools["zqxx"]["escalated"]) == (2, 1)
+            seen = client.get("/api/alerts", headers=bureau).json()
+            assert {a["plate"] for a in seen} == {None}   # who and which car: police only
             ack = {"site": "zqxx", "gate": "main", "alert_id": district.alerts["stranger"]}
             assert client.post("/api/alerts/ack", json=ack, headers=bureau).status_code == 403
             police = login(client, "officer")
@@ -172,6 +179,7 @@ def test_district_page_in_chromium(district: District) -> None:
             expect(page.locator("#schools tr[data-site=hxxx] .rate")).to_have_text("0.0%")
             expect(page.locator("#alerts tbody tr")).to_have_count(2)
             expect(page.locator("#alerts")).to_contain_text("京A12345")
+            expect(page.locator("#alerts")).to_contain_text("布控车辆")
             expect(page.locator("#alerts")).to_contain_text("snapshots/plate.jpg")
             expect(page.locator("#gates")).to_contain_text("在线")
             ARTIFACTS.mkdir(exist_ok=True)

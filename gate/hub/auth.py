@@ -13,6 +13,7 @@ import hashlib
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -49,20 +50,35 @@ def _digest(token: str) -> str:
 
 
 class Db:
-    """One connection shared by the page's worker threads, one statement group at a time."""
+    """One connection shared by the page's worker threads, one statement group at a time.
 
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
-        self.conn = conn
+    With ``reconnect`` (the page's case), a connection lost to a PostgreSQL restart or
+    fail-over is replaced at the next request instead of failing every request after it.
+    """
+
+    def __init__(self, conn: psycopg.Connection[Any],
+                 reconnect: Callable[[], psycopg.Connection[Any]] | None = None) -> None:
+        self._conn = conn
+        self._reconnect = reconnect
         self.lock = threading.Lock()
+
+    @property
+    def conn(self) -> psycopg.Connection[Any]:
+        """The live connection; call with ``lock`` held."""
+        if (self._conn.closed or self._conn.broken) and self._reconnect is not None:
+            self._conn = self._reconnect()
+        return self._conn
 
     def rows(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[Any]:
         with self.lock:
             return self.conn.execute(sql.encode(), params).fetchall()
 
     def run(self, *statements: tuple[str, tuple[Any, ...]]) -> None:
-        with self.lock, self.conn.transaction():
-            for sql, params in statements:
-                self.conn.execute(sql.encode(), params)
+        with self.lock:
+            conn = self.conn
+            with conn.transaction():
+                for sql, params in statements:
+                    conn.execute(sql.encode(), params)
 
     def audit(self, username: str | None, action: str, detail: str = "") -> None:
         self.run(("INSERT INTO hub_audit (username, action, detail) VALUES (%s, %s, %s)",

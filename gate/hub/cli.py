@@ -160,7 +160,8 @@ def serve(config: ConfigOpt) -> None:
     host, _, port = cfg.serve.bind.rpartition(":")
     conn = pg_connect(cfg)
     migrate(conn)
-    uvicorn.run(create_app(cfg, Db(conn)), host=host or "127.0.0.1", port=int(port),
+    db = Db(conn, reconnect=lambda: pg_connect(cfg))
+    uvicorn.run(create_app(cfg, db), host=host or "127.0.0.1", port=int(port),
                 log_level="warning", access_log=False)
 
 

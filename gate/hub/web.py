@@ -121,7 +121,11 @@ def create_app(config: HubConfig, db: Db, publish: Publish = downlink.publish) -
 
     @app.get("/api/alerts")
     def alerts(current: User) -> list[dict[str, Any]]:
-        return views.open_alerts(db)
+        found = views.open_alerts(db)
+        if current.role == "bureau":
+            # the bureau follows the closed loop; who and which car are for the police
+            found = [{**a, "person": None, "plate": None} for a in found]
+        return found
 
     @app.post("/api/alerts/ack")
     def acknowledge(body: AckBody, current: Police) -> dict[str, Any]:

@@ -21,6 +21,14 @@ const T = {
     bad_login: "Wrong username or password",
   },
 };
+// alert types as the police say them (the English page shows the contract's names)
+const TYPES_ZH = {
+  visitor_flagged: "访客预警", visitor_overstay: "访客超时", watchlist_face: "布控人员",
+  watchlist_plate: "布控车辆", card_face_mismatch: "人卡不符", unknown_card: "未登记卡",
+  tailgating: "尾随", loitering: "徘徊", circling_vehicle: "车辆绕行", intrusion: "闯入",
+  early_departure: "提前离校", spoof_attempt: "伪造人脸", fire_alarm: "火警",
+  device_offline: "设备离线", service_fault: "服务故障", gate_forced: "强行通过",
+};
 let lang = localStorage.getItem("hub-lang") || (navigator.language.startsWith("zh") ? "zh-CN" : "en");
 let me = null;
 const $ = (sel) => document.querySelector(sel);
@@ -74,7 +82,7 @@ async function refresh() {
   fill("alerts", alerts, (tr, a) => {
     tr.dataset.id = a.id;
     cell(tr, when(a.ts)); cell(tr, a.site); cell(tr, a.gate);
-    cell(tr, a.type, a.severity); cell(tr, a.person || a.plate || ""); cell(tr, a.snapshot || "");
+    cell(tr, lang === "zh-CN" ? (TYPES_ZH[a.type] || a.type) : a.type, a.severity); cell(tr, a.person || a.plate || ""); cell(tr, a.snapshot || "");
     const td = cell(tr, "");
     if (me.role === "police" || me.role === "admin") {
       const b = document.createElement("button");
