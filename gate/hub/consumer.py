@@ -36,7 +36,7 @@ class Consumer:
         self.config = config
         self.stop = stop or threading.Event()
         self.on_commit = on_commit
-        self.stored = 0
+        self.handled = 0     # messages acknowledged, duplicates included
         self._urls = amqp_urls(config)
         self._next = 0
         self._publisher: Any = None
@@ -149,14 +149,15 @@ class Consumer:
             except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
                 time.sleep(0.05 * (attempt + 1))
             except (psycopg.DataError, psycopg.IntegrityError):
-                # one message PostgreSQL refuses (a year 30000 timestamp, a NUL byte) must not
-                # hold up the others forever: store them one by one, keep the refused aside
+                # one message PostgreSQL refuses (a \u0000 inside a string, which jsonb cannot
+                # hold) must not hold up the others forever: store them one by one and keep
+                # the refused one aside in ``rejected``
                 self._write_one_by_one(writer, batch)
                 break
         else:
             raise psycopg.OperationalError("batch kept deadlocking")
         self._follow_up(writer.conn, batch)
         channel.basic_ack(delivery_tag=last_tag, multiple=True)
-        self.stored += len(batch.records)
+        self.handled += len(batch)
         if self.on_commit:
             self.on_commit(len(batch))
