@@ -189,3 +189,32 @@ def test_dump_toml_round_trips() -> None:
                                "sharing": {"neighbours": ["xb"]},
                                "postgres": {"password_file": "/etc/x"}})
     assert parse_hub_config(tomllib.loads(dump_toml(config))) == config
+
+
+@pytest.mark.slow
+@needs_hub
+def test_partitions_by_month_and_retention_drops_whole_months(
+        postgres: Postgres) -> None:  # noqa: F811
+    import datetime as dt
+
+    from gate.hub.schema import drop_months_before
+    from gate.hub.writer import Batch, Writer
+
+    with psycopg.connect(postgres.new_database(), autocommit=True) as db:
+        migrate(db)
+        batch = Batch()
+        for month in (1, 2, 3):
+            ts = f"2026-0{month}-15T08:00:00.000+08:00"
+            rec = parse("campus.zqxx.main.events.arrival", json.dumps(event(ts=ts)).encode())
+            assert rec is not None
+            batch.records.append(rec)
+        Writer(db).write_batch(batch)
+        parts = sorted(r[0] for r in db.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+            " WHERE c.relkind = 'r'"))
+        assert parts == ["events_2026_01", "events_2026_02", "events_2026_03"]
+        assert drop_months_before(db, dt.date(2026, 3, 10)) == ["events_2026_01",
+                                                                "events_2026_02"]
+        assert db.execute("SELECT count(*), count(*) FILTER (WHERE ts >= '2026-03-01')"
+                          " FROM events").fetchone() == (1, 1)
+        assert db.execute("SELECT count(*) FROM event_ids").fetchone() == (1,)

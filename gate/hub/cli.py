@@ -191,3 +191,23 @@ def watchlist_publish(
         migrate(conn)
         sent = watchlists.publish(cfg, conn, json.loads(raw), sites=site)
     print(json.dumps({"list": json.loads(raw)["list"], "schools": sent}))
+
+
+@hub_app.command("retention")
+def retention(
+    config: ConfigOpt,
+    keep_months: Annotated[int, typer.Option(min=1, help="months kept, this one included")],
+) -> None:
+    """Drop the event partitions older than the months kept (alerts are kept)."""
+    import datetime as dt
+
+    from gate.hub.connect import pg_connect
+    from gate.hub.schema import drop_months_before, migrate
+
+    today = dt.datetime.now(dt.UTC).date()
+    months = today.year * 12 + today.month - 1 - (keep_months - 1)
+    cutoff = dt.date(months // 12, months % 12 + 1, 1)
+    with pg_connect(_load(config)) as conn:
+        migrate(conn)
+        print(json.dumps({"dropped": drop_months_before(conn, cutoff),
+                          "kept_from": cutoff.isoformat()}))

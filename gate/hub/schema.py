@@ -69,3 +69,24 @@ def ensure_partitions(conn: psycopg.Connection[object], months: set[dt.date]) ->
             bounds = f"FROM ('{month.isoformat()} 00:00+00') TO ('{nxt.isoformat()} 00:00+00')"
             conn.execute(f"CREATE TABLE IF NOT EXISTS {partition_name(month)} PARTITION OF events"
                          f" FOR VALUES {bounds}".encode())
+
+
+def drop_months_before(conn: psycopg.Connection[object], cutoff: dt.date) -> list[str]:
+    """Retention: drops whole monthly partitions of ``events`` that end on or before the
+    first day of ``cutoff``'s month (cheap, no row-by-row delete), and the once-only keys of
+    those events. Returns the partitions dropped."""
+    first = dt.date(cutoff.year, cutoff.month, 1)
+    dropped = []
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (PARTITION_LOCK,))
+        rows = conn.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+            " JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'events'").fetchall()
+        for name in sorted(str(row[0]) for row in rows):  # type: ignore[index]
+            match = re.fullmatch(r"events_(\d{4})_(\d{2})", name)
+            if match and dt.date(int(match.group(1)), int(match.group(2)), 1) < first:
+                conn.execute(f"DROP TABLE {name}".encode())
+                dropped.append(name)
+        conn.execute("DELETE FROM event_ids WHERE ts < %s",
+                     (dt.datetime(first.year, first.month, 1, tzinfo=dt.UTC),))
+    return dropped
