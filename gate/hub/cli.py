@@ -47,6 +47,7 @@ def run(config: ConfigOpt) -> None:
     from gate.hub.sharing import ShareConsumer
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("pika").setLevel(logging.WARNING)   # one line per frame otherwise
     cfg = _load(config)
     try:
         read_secret(cfg.amqp.password_file)

@@ -9,6 +9,7 @@ same queue; RabbitMQ spreads the messages between them.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import threading
@@ -47,7 +48,9 @@ class Consumer:
             try:
                 with pg_connect(self.config) as conn:
                     migrate(conn)
-                    self._consume(Writer(conn))
+                    writer = Writer(conn)
+                    writer.prepare(dt.datetime.now(dt.UTC))
+                    self._consume(writer)
             except (pika.exceptions.AMQPError, psycopg.OperationalError, OSError) as exc:
                 log.warning("hub consumer: %s: %s; reconnecting", type(exc).__name__, exc)
                 self.stop.wait(0.5)

@@ -146,7 +146,16 @@ def simulate(gates: int, minutes: float, *, host: str = "127.0.0.1", ports: list
         online = json.dumps({"schema": "campus-gate/status/1", "state": "online",
                              "version": "sim", "ts": now_rfc3339(), "site": s.site,
                              "gate": s.gate})
-        s.client.publish(f"{root}/{s.site}/{s.gate}/status", online, qos=1, retain=True)
+        info = s.client.publish(f"{root}/{s.site}/{s.gate}/status", online, qos=1, retain=True)
+        s.infos.append(("", "status", info.mid))
+    # the gates are up before the rush, as at a school: the clock starts once every gate's
+    # "online" is acknowledged
+    while not all(s.all_acked() for s in sims):
+        if time.monotonic() > deadline + 30:
+            raise TimeoutError("simulated gates' status was not acknowledged")
+        time.sleep(0.05)
+    for s in sims:
+        s.infos.clear()
     start = time.monotonic()
     for item in plan:
         if speed > 0:

@@ -126,6 +126,15 @@ class Writer:
         self.conn = conn
         self._months: set[dt.date] = set()
 
+    def prepare(self, now: dt.datetime) -> None:
+        """Creates this month's and next month's partitions ahead, so the first batch of a
+        month does not wait for DDL (measured: about a second of p99 on a busy machine)."""
+        this = month_start(now.astimezone(dt.UTC))
+        later = this + dt.timedelta(days=32)
+        following = dt.date(later.year, later.month, 1)
+        ensure_partitions(self.conn, {this, following})
+        self._months |= {this, following}
+
     def write_batch(self, batch: Batch) -> None:
         """Commits the whole batch or nothing; duplicates (also within the batch) are no-ops."""
         events: dict[tuple[str, str, str], Record] = {}
