@@ -43,6 +43,7 @@ app.add_typer(users_app, name="users")
 report_app = typer.Typer(no_args_is_help=True, help="Daily reports.")
 app.add_typer(report_app, name="report")
 app.add_typer(perimeter_app, name="perimeter")
+app.add_typer(hub_app, name="hub")
 
 
 @dataclass
