@@ -22,6 +22,7 @@ import typer
 from gate import __version__
 from gate.cli_output import emit, fail
 from gate.config import Config, ConfigError, load_config, resolve_config
+from gate.hub.cli import hub_app
 from gate.perimeter.cli import perimeter_app
 
 if TYPE_CHECKING:

@@ -22,12 +22,14 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from gate.console.auth import (
-    ACCOUNT_FAILURES,
-    CLIENT_FAILURES,
+    ACCOUNT_WINDOW_S,
+    CLIENT_WINDOW_S,
+    LOCKOUT_S,
     MIN_PASSWORD,
     USERNAME,
-    WINDOW_S,
     AuthError,
+    client_wait,
+    lockout_until,
 )
 
 Role = Literal["police", "bureau", "admin"]
@@ -105,10 +107,11 @@ class Authenticator:
         self.idle_s = idle_s
         self.absolute_s = absolute_s
 
-    def _failures(self, column: str, value: str, since: float) -> int:
-        rows = self.db.rows(f"SELECT count(*) FROM hub_login_attempts WHERE {column} = %s"
-                            " AND ts_epoch > %s AND NOT success", (value, since))
-        return int(rows[0][0])
+    def _failures(self, column: str, value: str, since: float) -> list[float]:
+        rows = self.db.rows(f"SELECT ts_epoch FROM hub_login_attempts WHERE {column} = %s"
+                            " AND ts_epoch > %s AND NOT success ORDER BY ts_epoch",
+                            (value, since))
+        return [float(r[0]) for r in rows]
 
     def _attempt(self, username: str, client: str, now: float, ok: bool, action: str) -> None:
         self.db.run(("INSERT INTO hub_login_attempts (username, client, ts_epoch, success)"
@@ -117,12 +120,20 @@ class Authenticator:
         self.db.audit(username, action, f"client {client}")
 
     def login(self, username: str, password: str, client: str) -> tuple[str, Session]:
+        # The gate console's rules (gate/console/auth.py): a per-account lock-out that refused
+        # attempts never extend, and a per-client limit that slows rather than blocks.
         now = time.time()
-        since = now - WINDOW_S
-        if (self._failures("username", username, since) >= ACCOUNT_FAILURES
-                or self._failures("client", client, since) >= CLIENT_FAILURES):
-            self._attempt(username, client, now, False, "locked_out")
-            raise AuthError("too many failed logins; try again later", 429)
+        until = lockout_until(self._failures("username", username,
+                                             now - ACCOUNT_WINDOW_S - LOCKOUT_S))
+        if until is not None and until > now:
+            self.db.audit(username, "locked_out", f"client {client}")  # not a new failure
+            raise AuthError("too many failed logins for this account; try again later", 429,
+                            {"Retry-After": str(int(until - now) + 1)})
+        wait = client_wait(self._failures("client", client, now - CLIENT_WINDOW_S), now)
+        if wait > 0:
+            self.db.audit(username, "login_slowed", f"client {client}")
+            raise AuthError("too many failed logins from here; wait a moment", 429,
+                            {"Retry-After": str(int(wait) + 1)})
         rows = self.db.rows("SELECT password_hash, role FROM hub_users WHERE username = %s",
                             (username,))
         stored = rows[0][0] if rows else _DUMMY
