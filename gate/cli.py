@@ -61,10 +61,15 @@ class Globals:
 @contextmanager
 def open_store(g: Globals) -> Iterator[tuple[Config, Store]]:
     """The configuration and the store of the data directory, closed afterwards."""
+    from gate.crypto import CryptoError, load_sealer
     from gate.store import Store
 
     config = g.config()
-    store = Store(g.resolved_data_dir(config), config.tz)
+    try:
+        store = Store(g.resolved_data_dir(config), config.tz,
+                      load_sealer(config.privacy.key_file))
+    except CryptoError as exc:
+        fail(str(exc))
     try:
         yield config, store
     finally:
@@ -496,6 +501,18 @@ def bench(
                       "-" if fig.baseline is None else f"{fig.baseline:.3f}",
                       "-" if fig.ratio is None else f"{fig.ratio:.1f}x")
     Console().print(table)
+
+
+def _register_privacy() -> None:
+    from gate import privacy_cli as p  # README "Privacy and evidence"
+
+    app.add_typer(p.keys_app, name="keys")
+    app.add_typer(p.retention_app, name="retention")
+    people_app.command("erase")(p.people_erase)
+    people_app.command("export")(p.people_export)
+
+
+_register_privacy()
 
 
 def main() -> None:

@@ -125,14 +125,19 @@ class VisitorDesk:
                screening.outcome,
                json.dumps({"reasons": list(screening.reasons)}, ensure_ascii=False), actor)
 
+        sealer = self.store.sealer  # the ID number and the face are sealed at rest
+        stored = (*row[:3], sealer.seal_text(number, f"visitors/{visitor_id}"), *row[4:])
+
         def insert(db: sqlite3.Connection) -> None:
             db.execute(
                 "INSERT INTO visitors (id, name, id_type, id_number, phone, purpose, host_id,"
                 " plate, status, valid_from, valid_until, created_at, screening,"
-                " screening_detail, registered_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", row)
+                " screening_detail, registered_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                stored)
             if face is not None:
                 db.execute("INSERT INTO visitor_faces (visitor_id, encoding) VALUES (?,?)",
-                           (visitor_id, np.asarray(face, np.float32).tobytes()))
+                           (visitor_id, sealer.seal(np.asarray(face, np.float32).tobytes(),
+                                                    f"visitor_faces/{visitor_id}")))
 
         public = self._public_fields(row)
         alerts = []
@@ -294,7 +299,8 @@ class VisitorDesk:
 
     def gallery(self) -> Gallery:
         """Faces of visitors on site (or about to be), to follow them inside."""
-        return Gallery.from_rows([(r[0], bytes(r[1])) for r in self.store.query(
+        return Gallery.from_rows([(r[0], self.store.sealer.open(
+            bytes(r[1]), f"visitor_faces/{r[0]}")) for r in self.store.query(
             "SELECT f.visitor_id, f.encoding FROM visitor_faces f JOIN visitors v ON"
             " v.id = f.visitor_id WHERE v.status IN ('approved', 'on_site')")])
 
@@ -311,7 +317,7 @@ class VisitorDesk:
                 db.execute("UPDATE visitors SET overstay_alerted_at = ? WHERE id = ?",
                            (now, vid))
 
-            public = self._public_fields(row)
+            public = self._public_fields(self._opened(row))
             self.journal.record(Entry(
                 writes=(mark,),
                 alerts=[self._alert(AlertType.VISITOR_OVERSTAY, Severity.WARNING, public, {})],
@@ -345,7 +351,13 @@ class VisitorDesk:
         rows = self.store.query("SELECT * FROM visitors WHERE id = ?", (visitor_id,))
         if not rows:
             raise VisitorError(f"no visitor {visitor_id!r}")
-        return rows[0]
+        return self._opened(rows[0])
+
+    def _opened(self, row: sqlite3.Row) -> dict[str, Any]:
+        """The row with its identity number decrypted (gate/crypto.py)."""
+        out = dict(row)
+        out["id_number"] = self.store.sealer.open_text(row["id_number"], f"visitors/{row['id']}")
+        return out
 
     @staticmethod
     def _public_fields(v: Any) -> dict[str, Any]:
