@@ -49,6 +49,12 @@ def shot_of_plate(sighting: PlateSighting) -> Shot | None:
                 sighting.ts)
 
 
+def encodings_fingerprint(store: Store) -> tuple[int, int]:
+    """Changes whenever an encoding is added or erased (by this process or another)."""
+    count, top = store.query("SELECT COUNT(*), COALESCE(MAX(id), 0) FROM face_encodings")[0]
+    return int(count), int(top)
+
+
 def visitor_row_id(visitor_id: str) -> str:
     return f"visitors/{visitor_id}"
 

@@ -35,7 +35,7 @@ from gate.fire import FireMonitor
 from gate.journal import AuditRow, Entry, Journal
 from gate.log_throttle import Throttle
 from gate.mqtt import Publisher
-from gate.privacy import purge, shot_of_plate, snapshot_settings
+from gate.privacy import encodings_fingerprint, purge, shot_of_plate, snapshot_settings
 from gate.rules import needs_escalation
 from gate.scheduler import Scheduler
 from gate.snapshots import SnapshotStore, SnapshotWriter
@@ -291,6 +291,13 @@ class Service:
     def _camera_health(self, health: WorkerHealth) -> None:
         self.camera_health[health.camera_id] = health
 
+    def _follow_erasures(self) -> None:
+        """``gate people erase`` in another process: the galleries drop the face within 30 s."""
+        fingerprint = encodings_fingerprint(self.store)
+        if fingerprint != getattr(self, "_encodings_seen", fingerprint):
+            self.reload_gallery()
+        self._encodings_seen = fingerprint
+
     def reload_gallery(self) -> None:
         """Enrolments changed: new galleries for the engine and the recognition workers."""
         rows = self.store.face_encodings()
@@ -424,6 +431,7 @@ class Service:
         every(5, self.visitors.overstays, "visitor-overstays")
         every(5, self.refresh_visitors, "refresh-visitors")
         every(3600, self.apply_retention, "retention", first=30)
+        every(30, self._follow_erasures, "gallery-follows-store", first=30)
         every(600, lambda: self.store.prune_sent_outbox(
             self.store.now() - dt.timedelta(days=7)), "prune-outbox", first=60)
         every(2, self._write_health, "health-file", first=0.5)

@@ -15,11 +15,12 @@ import pytest
 
 from gate.config import RetentionConfig, parse_config
 from gate.crypto import CryptoError, KeyRing, Sealer, WrongKey, create_key_file, load_sealer
+from gate.evidence_views import Review, audit_log, person_passages, review_events, view_snapshot
 from gate.journal import Journal
 from gate.messages import alert_payload, guardian_notification
 from gate.privacy import erase_person, export_person, purge, retention_status
 from gate.records import Alert, Event, Guardian, Person
-from gate.snapshots import Shot, SnapshotJob, SnapshotStore
+from gate.snapshots import Shot, SnapshotJob, SnapshotStore, SnapshotWriter
 from gate.store import DB_NAME, Store
 from recognition.gallery import Gallery
 from tests.conftest import TZ, run_gate
@@ -364,3 +365,27 @@ def test_police_alert_carries_a_capped_inline_jpeg_and_parents_never_an_image() 
     assert "snapshot" not in note.payload and "/9j/" not in note.payload  # no JPEG, no ref
     assert set(body) == {"schema", "id", "ts", "site", "gate", "type", "severity", "child",
                          "lane", "event_id"}
+
+
+def test_console_views_are_audited_and_filter_by_day_lane_type_and_person(
+        tmp_path: Path) -> None:
+    store = open_store(tmp_path / "data", keyed(tmp_path))
+    config = parse_config({"data_dir": str(tmp_path / "data")})
+    journal = Journal(config, store)
+    writer = SnapshotWriter(SnapshotStore(store))
+    seed_person(store, "ann", 1)
+    store.record_event(_event(NOW, "ann", snapshot="ann-0"))
+    store.record_event(Event("denied", NOW - dt.timedelta(days=1), "L2", reason="unknown_card"))
+    writer.snapshots.write(SnapshotJob("ann-0", NOW.isoformat(), "L1", "ann",
+                                       Shot(jpeg(1), jpeg(2), "gate-cam", "face", 0.0)))
+    assert view_snapshot(journal, writer, "ann-0", "crop", "guard-li") == jpeg(2)
+    assert view_snapshot(journal, writer, "missing", "crop", "guard-li") is None
+    [row] = audit_log(store, action="snapshot_viewed")
+    assert (row["actor"], row["target"]) == ("guard-li", "ann-0")
+    assert json.loads(row["details"]) == {"part": "crop", "person_id": "ann"}
+    [ann] = person_passages(store, "ann")
+    assert ann["snapshot"] == "ann-0" and ann["parts"] == ["scene", "crop"]
+    assert [e["type"] for e in review_events(store, Review(day=NOW.date()))] == ["arrival"]
+    assert [e["type"] for e in review_events(store, Review(lane="L2"))] == ["denied"]
+    assert review_events(store, Review(type="denied", with_snapshot=True)) == []
+    store.close()
