@@ -151,6 +151,11 @@ class Engine:
         shot = shot if self.snapshots is not None else None
         event_id = new_id()  # the snapshot's id too (gate/snapshots.py)
         snapshot = event_id if shot is not None else None
+        job = None
+        if shot is not None and self.snapshots is not None:
+            job = SnapshotJob(event_id, rfc3339(now), lane_id, person.id if person else None,
+                              shot)
+            writes = (*writes, self.snapshots.index(job))  # the row commits with the event
         event = Event(type=draft.kind, ts=now, lane=lane_id, direction=direction,
                       method=draft.method, person_id=person.id if person else None,
                       decision=draft.verdict, reason=draft.reason, details=draft.details,
@@ -165,9 +170,8 @@ class Engine:
                       publish_event=draft.kind is not EventType.SYSTEM)
         decision = self.journal.record(entry, opened=draft.opens,
                                        act=self._pulse(lane_id) if draft.opens else None)
-        if shot is not None and self.snapshots is not None:  # a queue put, never the disk
-            self.snapshots.submit(SnapshotJob(event_id, rfc3339(now), lane_id,
-                                              event.person_id, shot))
+        if job is not None and self.snapshots is not None:  # a queue put, never the disk
+            self.snapshots.submit(job)
         return decision
 
     def _lane_shot(self, lane_id: str | None, since: float | None = None) -> Shot | None:

@@ -321,3 +321,25 @@ def keys_in_use(store: Store) -> set[str]:
     used |= {r[0] for r in store.query("SELECT key_id FROM snapshots")}
     used |= {r[0] for r in store.query("SELECT key_id FROM visitor_photos")}
     return {k for k in used if k}
+
+
+def keep_visitor_photo(config: Config, snaps: SnapshotStore, visitor_id: str,
+                       image: bytes) -> bool:
+    """The desk camera's photo of a visitor, kept (encrypted, capped like a snapshot) only
+    when ``visitors.keep_photo`` is set; returns whether it was kept."""
+    if not config.visitors.keep_photo:
+        return False
+    import cv2
+    import numpy as np
+
+    from recognition.snapshot import jpeg_capped
+
+    bgr = cv2.imdecode(np.frombuffer(image, np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ValueError("photo: not an image")
+    e = config.evidence
+    jpeg = jpeg_capped(bgr, e.max_width, e.jpeg_quality, e.max_bytes, rgb=False)
+    if jpeg is None:
+        raise ValueError("photo: cannot be made small enough")
+    snaps.save_visitor_photo(visitor_id, jpeg)
+    return True

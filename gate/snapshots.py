@@ -18,8 +18,9 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,24 +75,37 @@ class SnapshotStore:
         return self.root / ts[:10] / f"{snapshot_id}.{part}.{'enc' if sealed else 'jpg'}"
 
     def write(self, job: SnapshotJob) -> int:
-        """Encrypt and write the parts, then index them; returns bytes written."""
-        parts, total = [], 0
+        """Index, then encrypt and write the parts; returns bytes written."""
+        with self.store.transaction() as db:
+            self.index(job)(db)
+        return self.write_files(job)
+
+    def index(self, job: SnapshotJob) -> Callable[[sqlite3.Connection], None]:
+        """The index row as a journal write: it commits with the event it is evidence of
+        (no transaction of its own, so no extra fsync under the store lock); the files
+        follow from the writer loop."""
+        parts = [p for p in PARTS if job.shot.part(p) is not None]
+        size = sum(len(job.shot.part(p) or b"") for p in parts)
+        kid = self.sealer.keys.current if self.sealer.keys else None
+
+        def insert(db: sqlite3.Connection) -> None:
+            if parts:
+                db.execute("INSERT OR REPLACE INTO snapshots (id, ts, lane, camera, kind,"
+                           " person_id, parts, bytes, key_id) VALUES (?,?,?,?,?,?,?,?,?)",
+                           (job.snapshot_id, job.ts, job.lane, job.shot.camera, job.shot.kind,
+                            job.person_id, ",".join(parts), size, kid))
+
+        return insert
+
+    def write_files(self, job: SnapshotJob) -> int:
+        total = 0
         for part in PARTS:
             jpeg = job.shot.part(part)
             if jpeg is None:
                 continue
             blob = self.sealer.seal(jpeg, f"snapshots/{job.snapshot_id}/{part}")
             _write_file(self.path(job.snapshot_id, job.ts, part, self.sealer.encrypted), blob)
-            parts.append(part)
             total += len(blob)
-        if not parts:
-            return 0
-        kid = self.sealer.keys.current if self.sealer.keys else None
-        with self.store.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO snapshots (id, ts, lane, camera, kind, person_id,"
-                       " parts, bytes, key_id) VALUES (?,?,?,?,?,?,?,?,?)",
-                       (job.snapshot_id, job.ts, job.lane, job.shot.camera, job.shot.kind,
-                        job.person_id, ",".join(parts), total, kid))
         return total
 
     def read(self, snapshot_id: str, part: str = "scene") -> bytes | None:
@@ -229,6 +243,9 @@ class SnapshotWriter:
             return False
         return True
 
+    def index(self, job: SnapshotJob) -> Callable[[sqlite3.Connection], None]:
+        return self.snapshots.index(job)
+
     def pending(self, snapshot_id: str, part: str) -> bytes | None:
         with self._lock:
             job = self._pending.get(snapshot_id)
@@ -246,7 +263,7 @@ class SnapshotWriter:
                     return
                 continue
             try:
-                self.snapshots.write(job)
+                self.snapshots.write_files(job)
                 self.written += 1
             finally:
                 with self._lock:

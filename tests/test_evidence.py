@@ -106,13 +106,13 @@ def test_a_passage_keeps_its_evidence_written_off_the_decision_path(
     key = tmp_path / "gate.key"
     create_key_file(key)
     release = threading.Event()
-    real_write = SnapshotStore.write
+    real_write = SnapshotStore.write_files
 
     def slow_write(self: SnapshotStore, job: object) -> int:
         release.wait(20)  # a disk that hangs: decisions must not notice
         return real_write(self, job)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(SnapshotStore, "write", slow_write)
+    monkeypatch.setattr(SnapshotStore, "write_files", slow_write)
     with camera_gate(tmp_path, privacy={"key_file": str(key)}) as (service, reader):
         decisions: list[Decision] = []
         service.engine.subscribe(decisions.append)
@@ -131,6 +131,9 @@ def test_a_passage_keeps_its_evidence_written_off_the_decision_path(
         [row] = service.store.query("SELECT snapshot FROM events WHERE id = ?",
                                     (passage.event.id,))
         assert row[0] == passage.event.id
+        [indexed] = service.store.query("SELECT person_id FROM snapshots WHERE id = ?",
+                                        (passage.event.id,))  # committed with the event
+        assert indexed[0] == "obama"
         writer = service.snapshots
         scene = writer.read(passage.event.id, "scene")  # served from memory meanwhile
         assert scene is not None and decode(scene).shape[1] == 480

@@ -389,3 +389,25 @@ def test_console_views_are_audited_and_filter_by_day_lane_type_and_person(
     assert [e["type"] for e in review_events(store, Review(lane="L2"))] == ["denied"]
     assert review_events(store, Review(type="denied", with_snapshot=True)) == []
     store.close()
+
+
+def test_visitor_photo_is_kept_only_when_configured_and_sealed(tmp_path: Path) -> None:
+    from gate.privacy import keep_visitor_photo
+
+    store = open_store(tmp_path / "data", keyed(tmp_path))
+    snaps = SnapshotStore(store)
+    store.query("INSERT INTO visitors (id, name, id_type, id_number, created_at) VALUES"
+                " ('v1', 'V', 'passport', 'E1', ?)", (NOW.isoformat(),))
+    photo = jpeg(4, 900)
+    assert not keep_visitor_photo(parse_config({}), snaps, "v1", photo)
+    assert snaps.visitor_photo("v1") is None
+    on = parse_config({"visitors": {"keep_photo": True}, "evidence": {"max_width": 320}})
+    assert keep_visitor_photo(on, snaps, "v1", photo)
+    kept = snaps.visitor_photo("v1")
+    assert kept is not None and cv2.imdecode(np.frombuffer(kept, np.uint8), 1).shape[1] == 320
+    [f] = (tmp_path / "data" / "visitor-photos").iterdir()
+    assert f.suffix == ".enc" and not f.read_bytes().startswith(b"\xff\xd8")
+    done = purge(store, snaps, RetentionConfig(visitor_photos_days=1),
+                 store.now() + dt.timedelta(days=2))
+    assert done["visitor_photos"] == 1 and not f.exists() and store.count("visitors") == 1
+    store.close()
