@@ -411,3 +411,25 @@ def test_visitor_photo_is_kept_only_when_configured_and_sealed(tmp_path: Path) -
                  store.now() + dt.timedelta(days=2))
     assert done["visitor_photos"] == 1 and not f.exists() and store.count("visitors") == 1
     store.close()
+
+
+def test_migration_0008_rolls_back_and_reapplies(tmp_path: Path) -> None:
+    from yoyo import get_backend, read_migrations
+
+    from gate.store import migrate, migrations_dir
+
+    db_path = tmp_path / DB_NAME
+    migrate(db_path)
+    backend = get_backend(f"sqlite:///{db_path}")
+    try:
+        migrations = read_migrations(str(migrations_dir()))
+        ours = migrations.filter(lambda m: m.id == "0008_evidence_privacy")
+        with backend.lock():
+            backend.rollback_migrations(backend.to_rollback(ours))
+        tables = {r[0] for r in backend.connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    finally:
+        backend.connection.close()
+    assert not tables & {"snapshots", "visitor_photos", "crypto_keys", "purge_log"}
+    assert "events" in tables
+    assert migrate(db_path) == ["0008_evidence_privacy"]
