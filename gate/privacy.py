@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import shutil
 import sqlite3
 from collections.abc import Sequence
@@ -30,6 +31,8 @@ from gate.snapshots import Shot, SnapshotStore
 from gate.store import Store, face_row_id
 from recognition.snapshot import SnapshotSettings
 from recognition.worker import PlateSighting
+
+log = logging.getLogger("gate.privacy")
 
 CLASSES = ("events", "alerts", "snapshots", "encodings", "visitors", "visitor_photos", "audit")
 
@@ -109,8 +112,13 @@ def scrub(store: Store, vacuum: bool = False) -> None:
     """No older page image of deleted rows stays in the WAL; ``vacuum`` also rebuilds the
     file (slow on a big database: the CLI's choice, not the hourly job's)."""
     if vacuum:
-        store.query("VACUUM")
-    store.query("PRAGMA wal_checkpoint(TRUNCATE)")
+        try:
+            store.query("VACUUM")
+        except sqlite3.OperationalError as exc:  # the running service was mid-write
+            log.warning("VACUUM skipped (%s); secure_delete already zeroed the rows", exc)
+    busy = store.query("PRAGMA wal_checkpoint(TRUNCATE)")[0][0]
+    if busy:
+        log.warning("WAL not truncated: a reader was active; the next purge retries")
 
 
 @dataclass(frozen=True)

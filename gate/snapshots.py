@@ -166,6 +166,15 @@ class SnapshotStore:
             with self.store.transaction() as db:
                 db.execute("UPDATE snapshots SET key_id = ? WHERE id = ?",
                            (self.sealer.keys.current, row["id"]))
+        for photo in sorted((self.store.data_dir / "enrolment-photos").glob("*/*")):
+            aad = f"enrolment-photos/{photo.parent.name}/{photo.name.split('.')[0]}"
+            blob = photo.read_bytes()
+            if photo.suffix in (".jpg", ".enc") and self.sealer.needs_reseal(blob):
+                _write_file(photo.with_suffix(".enc"),
+                            self.sealer.seal(self.sealer.open(blob, aad), aad))
+                if photo.suffix == ".jpg":
+                    photo.unlink()
+                done += 1
         for row in self.store.query("SELECT visitor_id FROM visitor_photos"):
             vid = row[0]
             jpeg = self.visitor_photo(vid)

@@ -107,6 +107,9 @@ def test_keys_init_seals_what_was_stored_before_and_leaves_no_plain_copy(
     vecs = [seed_person(store, pid, i) for i, pid in enumerate(("ann", "bo"))]
     assert chunks(vecs[0])[0] in disk_bytes(data)  # the test can see plain bytes when they are
     store.close()
+    photo_dir = data / "enrolment-photos" / "ann"  # retention.keep_enrolment_photos
+    photo_dir.mkdir(parents=True)
+    (photo_dir / "abc123.jpg").write_bytes(jpeg(5))
     key = tmp_path / "keys" / "gate.key"
     result = run_gate("--config", str(config_file(tmp_path, data, key)), "keys", "init")
     assert result.returncode == 0, result.stderr
@@ -115,8 +118,11 @@ def test_keys_init_seals_what_was_stored_before_and_leaves_no_plain_copy(
     on_disk = disk_bytes(data)
     for vec in vecs:
         assert not any(c in on_disk for c in chunks(vec))
+    assert [p.name for p in photo_dir.iterdir()] == ["abc123.enc"]
     store = open_store(data, key)
     assert sorted(v for _p, v in store.face_encodings()) == sorted(vecs)
+    assert store.sealer.open((photo_dir / "abc123.enc").read_bytes(),
+                             "enrolment-photos/ann/abc123") == jpeg(5)
     store.close()
 
 
