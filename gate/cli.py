@@ -134,7 +134,13 @@ def run(ctx: typer.Context) -> None:
     g: Globals = ctx.obj
     config = g.config()
     setup_logging(g.verbose)
-    Service(config, g.resolved_data_dir(config)).run_forever()
+    from gate.crypto import CryptoError
+
+    try:
+        service = Service(config, g.resolved_data_dir(config))
+    except CryptoError as exc:  # a wrong or missing key: say which, not a traceback
+        fail(str(exc))
+    service.run_forever()
 
 
 @app.command()

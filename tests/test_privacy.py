@@ -140,6 +140,9 @@ def test_wrong_key_or_no_key_fails_with_a_clear_error(tmp_path: Path) -> None:
     result = run_gate("--config", str(config_file(tmp_path, data, other)), "keys", "status")
     assert result.returncode == 2 and "not the key this database was encrypted with" in \
         result.stderr and "Traceback" not in result.stderr
+    result = run_gate("--config", str(config_file(tmp_path, data, other)), "run", timeout=60)
+    assert result.returncode == 2 and "not the key this database was encrypted with" in \
+        result.stderr and "Traceback" not in result.stderr  # the service refuses to start
 
 
 def test_a_sealed_value_is_bound_to_its_row_and_key_id(tmp_path: Path) -> None:
@@ -439,3 +442,23 @@ def test_migration_0008_rolls_back_and_reapplies(tmp_path: Path) -> None:
     assert not tables & {"snapshots", "visitor_photos", "crypto_keys", "purge_log"}
     assert "events" in tables
     assert migrate(db_path) == ["0008_evidence_privacy"]
+
+
+def test_without_a_key_the_service_runs_and_says_biometrics_are_not_encrypted(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from gate.service import Service
+
+    plain = Service(parse_config({"console": {"enabled": False}}), tmp_path / "plain")
+    try:
+        assert not plain.store.encrypted
+        assert "biometrics are NOT encrypted at rest" in caplog.text
+    finally:
+        plain.stop()
+    caplog.clear()
+    key = keyed(tmp_path)
+    sealed = Service(parse_config({"console": {"enabled": False},
+                                   "privacy": {"key_file": str(key)}}), tmp_path / "sealed")
+    try:
+        assert sealed.store.encrypted and "NOT encrypted" not in caplog.text
+    finally:
+        sealed.stop()
