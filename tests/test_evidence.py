@@ -182,3 +182,17 @@ def test_camera_alert_reaches_the_police_with_its_snapshot_parents_get_no_image(
         assert note["child"] == {"id": "obama", "name": "Obama"}
     police.close()
     parent.close()
+
+
+def test_bench_reports_what_evidence_costs_and_where() -> None:
+    from gate.bench import evidence
+
+    figures = {f.name: f for f in evidence.run(True)}
+    assert set(figures) == {"evidence.decision_path_submit_us", "evidence.worker_jpegs_ms",
+                            "evidence.snapshot_write_sealed_ms",
+                            "evidence.gallery_open_500_sealed_ms"}
+    # The decision path only queues: far below the cost of sealing and writing the files.
+    submit_ms = figures["evidence.decision_path_submit_us"].value / 1000
+    assert submit_ms * 10 < figures["evidence.snapshot_write_sealed_ms"].value
+    assert all(set(f.as_dict()) == {"name", "value", "unit", "baseline", "ratio"}
+               for f in figures.values())
