@@ -24,7 +24,7 @@ from gate.service import Service
 from gate.snapshots import SnapshotStore
 from recognition.face_engine import DlibFaceEngine, Image
 from recognition.gallery import Gallery
-from recognition.pipeline import FacePipeline
+from recognition.pipeline import FacePipeline, PipelineSettings
 from recognition.snapshot import SnapshotSettings, jpeg_capped
 from recognition.worker import Sightings, _with_evidence
 from tests.mqtt_helpers import Subscriber, gate_mqtt_section
@@ -196,3 +196,23 @@ def test_bench_reports_what_evidence_costs_and_where() -> None:
     assert submit_ms * 10 < figures["evidence.snapshot_write_sealed_ms"].value
     assert all(set(f.as_dict()) == {"name", "value", "unit", "baseline", "ratio"}
                for f in figures.values())
+
+
+def test_a_voted_plate_carries_the_frame_of_its_best_read() -> None:
+    from gate.privacy import shot_of_plate
+    from recognition.plates import PlateRead
+    from recognition.worker import CameraJob, _plate_sighting
+
+    bgr = np.full((720, 1280, 3), 90, np.uint8)
+    bgr[400:440, 600:740] = (200, 60, 20)  # a blue plate
+    read = PlateRead("京A12345", 0.97, (600, 400, 140, 40), "regular", "blue")
+    job = CameraJob("car-cam", 0, PipelineSettings(), plates_region="cn", snapshots=SETTINGS)
+    sighting = _plate_sighting(job, ("京A12345", 0.95), 5.0, (0.97, bgr, read))
+    assert sighting.scene_jpeg is not None and sighting.crop_jpeg is not None
+    crop = decode(sighting.crop_jpeg)
+    assert crop.shape[0] < 100 and abs(int(crop[crop.shape[0] // 2, crop.shape[1] // 2, 0])
+                                       - 200) < 20  # the plate's own blue, in BGR
+    shot = shot_of_plate(sighting)
+    assert shot is not None and shot.kind == "plate" and shot.camera == "car-cam"
+    bare = _plate_sighting(job, ("京A12345", 0.95), 5.0, None)
+    assert bare.scene_jpeg is None and shot_of_plate(bare) is None
