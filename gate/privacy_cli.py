@@ -7,16 +7,36 @@ and every erasure, export and key change is audited through the journal.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from gate.cli import Globals, fail, open_store
 from gate.crypto import CryptoError, KeyRing, Sealer, append_key, create_key_file, key_source
+
+if TYPE_CHECKING:
+    from gate.cli import Globals
+    from gate.config import Config
+    from gate.store import Store
 
 keys_app = typer.Typer(no_args_is_help=True, help="Encryption keys of biometrics at rest.")
 retention_app = typer.Typer(no_args_is_help=True, help="Retention of each data class.")
+
+
+def fail(message: str) -> NoReturn:
+    from gate import cli  # imported when a command runs: gate.cli registers this module
+
+    cli.fail(message)
+
+
+@contextmanager
+def open_store(g: Globals) -> Iterator[tuple[Config, Store]]:
+    from gate import cli
+
+    with cli.open_store(g) as opened:
+        yield opened
 
 
 def _key_file(g: Globals) -> Path:
