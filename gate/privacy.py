@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import logging
@@ -274,7 +275,8 @@ def reseal_all(store: Store, snaps: SnapshotStore, batch: int = 200) -> dict[str
     ``gate keys rotate``. Batches keep the gate's lock short; each row stays readable
     throughout (it carries its key id)."""
     sealer = store.sealer
-    done = {"face_encodings": 0, "visitor_faces": 0, "visitor_ids": 0, "files": 0}
+    done = {"face_encodings": 0, "visitor_faces": 0, "watchlist_faces": 0, "visitor_ids": 0,
+            "files": 0}
     faces = store.query("SELECT id, person_id, source_sha256, encoding FROM face_encodings")
     updates: list[tuple[bytes, Any]] = []
     for r in faces:
@@ -290,6 +292,14 @@ def reseal_all(store: Store, snaps: SnapshotStore, batch: int = 200) -> dict[str
             updates.append((sealer.seal(sealer.open(blob, aad), aad), r[0]))
     done["visitor_faces"] = _apply(
         store, "UPDATE visitor_faces SET encoding = ? WHERE visitor_id = ?", updates, batch)
+    updates = []
+    for r in store.query("SELECT f.id, p.list || '/' || p.entry_id, f.encoding FROM"
+                         " watchlist_faces f JOIN watchlist_persons p ON p.id = f.person_row"):
+        blob, aad = bytes(r[2]), f"watchlist_faces/{r[1]}"
+        if sealer.needs_reseal(blob):
+            updates.append((sealer.seal(sealer.open(blob, aad), aad), r[0]))
+    done["watchlist_faces"] = _apply(
+        store, "UPDATE watchlist_faces SET encoding = ? WHERE id = ?", updates, batch)
     texts: list[tuple[str, str]] = []
     for r in store.query("SELECT id, id_number FROM visitors"):
         aad = visitor_row_id(r[0])
@@ -304,8 +314,6 @@ def reseal_all(store: Store, snaps: SnapshotStore, batch: int = 200) -> dict[str
 
 
 def _text_needs_reseal(store: Store, value: str) -> bool:
-    import base64
-
     from gate.crypto import TEXT_PREFIX
 
     if not value.startswith(TEXT_PREFIX):
@@ -322,10 +330,13 @@ def _apply(store: Store, sql: str, updates: Sequence[tuple[Any, ...]], batch: in
 
 def keys_in_use(store: Store) -> set[str]:
     """Key ids any stored value still needs (``gate keys rotate --retire`` keeps these)."""
-    from gate.crypto import key_id_of
+    from gate.crypto import TEXT_PREFIX, key_id_of
 
     used = {key_id_of(bytes(r[0])) for r in store.query("SELECT encoding FROM face_encodings")}
     used |= {key_id_of(bytes(r[0])) for r in store.query("SELECT encoding FROM visitor_faces")}
+    used |= {key_id_of(bytes(r[0])) for r in store.query("SELECT encoding FROM watchlist_faces")}
+    used |= {key_id_of(base64.b64decode(r[0][len(TEXT_PREFIX):])) for r in store.query(
+        "SELECT id_number FROM visitors WHERE id_number LIKE 'enc1:%'")}
     used |= {r[0] for r in store.query("SELECT key_id FROM snapshots")}
     used |= {r[0] for r in store.query("SELECT key_id FROM visitor_photos")}
     return {k for k in used if k}

@@ -22,6 +22,7 @@ from gate.privacy import erase_person, export_person, purge, retention_status
 from gate.records import Alert, Event, Guardian, Person
 from gate.snapshots import Shot, SnapshotJob, SnapshotStore, SnapshotWriter
 from gate.store import DB_NAME, Store
+from gate.watchlist import apply_watchlist, parse_payload, watch_gallery
 from recognition.gallery import Gallery
 from tests.conftest import TZ, run_gate
 
@@ -90,12 +91,19 @@ def test_no_face_encoding_bytes_in_the_database_or_its_wal(tmp_path: Path) -> No
     store = open_store(data, key)
     assert store.encrypted
     vecs = {pid: seed_person(store, pid, i) for i, pid in enumerate(("ann", "bo", "cy"))}
+    watched = encoding(42)  # a police watch list's face is sealed too
+    apply_watchlist(store, parse_payload(json.dumps({
+        "schema": "campus-gate/watchlist/1", "list": "police", "persons": [
+            {"id": "P1", "name": "X", "encodings": [np.frombuffer(watched, np.float32)
+                                                     .tolist()]}]}).encode()), "test", None)
+    hit = watch_gallery(store).identify(np.frombuffer(watched, np.float32), 0.1, 0.0)
+    assert hit.person_id == "police/P1"
     on_disk = disk_bytes(data)  # before close: the rows are in the WAL now
     assert (data / (DB_NAME + "-wal")).stat().st_size > 0
     assert dict(store.face_encodings()) == vecs  # they open again, exactly
     store.close()
     on_disk += disk_bytes(data)
-    for vec in vecs.values():
+    for vec in [*vecs.values(), watched]:
         assert not any(c in on_disk for c in chunks(vec)), "plain encoding bytes on disk"
 
 
