@@ -89,6 +89,7 @@ class KeyRing:
         self._lock = threading.Lock()
         self.source = source
         self._set(keys)
+        self._mtime = _mtime(source)
 
     def _set(self, keys: list[tuple[str, bytes]]) -> None:
         self._keys = {kid: AESGCM(key) for kid, key in keys}
@@ -111,6 +112,18 @@ class KeyRing:
     def ids(self) -> list[str]:
         return list(self._keys)
 
+    def refresh(self) -> None:
+        """Follow ``gate keys rotate`` run by another process: new data is sealed with the new
+        current key from then on (old keys stay known, so old rows still open)."""
+        mtime = _mtime(self.source)
+        if self.source is None or mtime == self._mtime:
+            return
+        fresh = KeyRing.load(self.source)
+        with self._lock:
+            self._keys.update(fresh._keys)
+            self.current = fresh.current
+            self._mtime = mtime
+
     def cipher(self, kid: str) -> AESGCM:
         with self._lock:
             found = self._keys.get(kid)
@@ -124,6 +137,13 @@ class KeyRing:
             raise CryptoError(f"data sealed with key {kid!r}, which is not in the key file "
                               f"({self.source.path if self.source else 'no key configured'})")
         return found
+
+
+def _mtime(source: KeySource | None) -> int | None:
+    try:
+        return source.path.stat().st_mtime_ns if source else None
+    except OSError:
+        return None
 
 
 def generate_key_line(kid: str) -> str:
@@ -184,6 +204,7 @@ class Sealer:
     def seal(self, data: bytes, row_id: str) -> bytes:
         if self.keys is None:
             return data
+        self.keys.refresh()
         kid = self.keys.current
         nonce = secrets.token_bytes(_NONCE)
         body = self.keys.cipher(kid).encrypt(nonce, data, _aad(row_id, kid))

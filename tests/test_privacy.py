@@ -470,3 +470,21 @@ def test_without_a_key_the_service_runs_and_says_biometrics_are_not_encrypted(
         assert sealed.store.encrypted and "NOT encrypted" not in caplog.text
     finally:
         sealed.stop()
+
+
+def test_a_running_gate_follows_a_rotation_made_by_another_process(tmp_path: Path) -> None:
+    key = keyed(tmp_path)
+    data = tmp_path / "data"
+    store = open_store(data, key)  # the service's store, left open
+    seed_person(store, "ann", 1)
+    result = run_gate("--config", str(config_file(tmp_path, data, key)), "keys", "rotate",
+                      "--retire")
+    assert result.returncode == 0, result.stderr
+    seed_person(store, "bo", 2)  # sealed after the rotation: with the new key, not k1
+    kids = {bytes(r[0])[7:9] for r in store.query("SELECT encoding FROM face_encodings")}
+    assert kids == {b"k2"}
+    assert len(store.face_encodings()) == 2
+    store.close()
+    store = open_store(data, key)  # and after a restart, with k1 retired, all still open
+    assert len(store.face_encodings()) == 2
+    store.close()
