@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from gate.crypto import Sealer, key_id_of
+from gate.crypto import Sealer
 from gate.store import Store
 
 log = logging.getLogger("gate.snapshots")
@@ -278,8 +278,8 @@ class SnapshotWriter:
                 with self._lock:
                     self._pending.pop(job.snapshot_id, None)
 
-    def drain(self, timeout: float = 5.0) -> None:
-        """Write what is queued now (tests, shutdown, the CLI)."""
+    def drain(self) -> None:
+        """Write what is queued now (tests, the CLI)."""
         stop = threading.Event()
         stop.set()
         self.run(stop)
@@ -310,4 +310,4 @@ def _prune_empty_dirs(root: Path) -> None:
             day.rmdir()
 
 
-__all__ = ["PARTS", "Shot", "SnapshotJob", "SnapshotStore", "SnapshotWriter", "key_id_of"]
+__all__ = ["PARTS", "Shot", "SnapshotJob", "SnapshotStore", "SnapshotWriter"]
