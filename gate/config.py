@@ -323,6 +323,27 @@ class RetentionConfig(Strict):
     visitors_days: Annotated[int, Field(ge=1)] = 90
     audit_days: Annotated[int, Field(ge=1)] = 730
     keep_enrolment_photos: bool = False
+    # Face encodings of people no longer active (left the school) go this long after.
+    encodings_days: Annotated[int, Field(ge=1)] = 30
+    visitor_photos_days: Annotated[int, Field(ge=1)] = 30  # desk photos (visitors.keep_photo)
+
+
+class EvidenceConfig(Strict):
+    """Snapshots of what decided a passage or raised an alert (README "Privacy and evidence")."""
+
+    enabled: bool = True
+    jpeg_quality: Annotated[int, Field(ge=20, le=95)] = 70
+    max_width: Annotated[int, Field(ge=160, le=1920)] = 640  # the scene is downscaled to this
+    max_bytes: Annotated[int, Field(ge=4096, le=2_000_000)] = 120_000  # per JPEG, after that
+    crop_max_width: Annotated[int, Field(ge=48, le=640)] = 200  # face or plate crop
+
+
+class PrivacyConfig(Strict):
+    """Encryption at rest of biometrics and identity numbers (AES-256-GCM)."""
+
+    # A key file (mode 0600, ``gate keys init``); $CREDENTIALS_DIRECTORY/biometric-key
+    # (systemd LoadCredentialEncrypted=) is used instead when present.
+    key_file: LaxPath | None = None
 
 
 class FacesConfig(Strict):
@@ -376,6 +397,8 @@ class Config(Strict):
     data_dir: LaxPath = DEFAULT_DATA_DIR
     calendar: CalendarConfig = CalendarConfig()
     retention: RetentionConfig = RetentionConfig()
+    evidence: EvidenceConfig = EvidenceConfig()
+    privacy: PrivacyConfig = PrivacyConfig()
     faces: FacesConfig = FacesConfig()
     rules: RulesConfig = RulesConfig()
     plates: PlatesConfig = PlatesConfig()

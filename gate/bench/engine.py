@@ -4,6 +4,9 @@
 - cold: the face appears with the tap and is detected and encoded on the spot;
 - baseline: the plain way, encoding the face on the tap from the full frame
   (``face_locations`` + ``face_encodings`` + ``compare_faces``).
+
+Evidence and encryption are on, as in production: the worker's JPEGs ride with the
+sightings, the decision hands its snapshot to the writer, encodings are sealed.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from gate.bench import Figure, percentile, timings_ms
 from gate.bench.faces import train_encodings
 from gate.bench.scenes import Head, background, cut_head, paste
 from gate.config import Config, parse_config
+from gate.crypto import create_key_file
 from gate.demo import PtyPair, em4100_frame
 from gate.engine import Decision
 from gate.records import Person
@@ -30,7 +34,8 @@ from gate.service import Service
 from recognition.face_engine import DlibFaceEngine, Image, import_face_recognition
 from recognition.gallery import Gallery
 from recognition.pipeline import FacePipeline
-from recognition.worker import Sightings
+from recognition.snapshot import SnapshotSettings
+from recognition.worker import Sightings, _with_evidence
 from rfid.cards import CardId
 from rfid.reader import CardRead
 
@@ -54,8 +59,10 @@ def _gate(engine: DlibFaceEngine, reader_port: str, perimeter: Path | None = Non
                    "zones": [{"id": "pavement", "polygon": [[0, 200], [768, 115], [768, 576],
                                                             [0, 576]], "loiter_seconds": 60}]}
                   for i in (1, 2)] if perimeter else []
+        create_key_file(Path(tmp) / "gate.key")
         config: Config = parse_config({
             "data_dir": tmp, "console": {"enabled": False},
+            "privacy": {"key_file": str(Path(tmp) / "gate.key")},
             "cameras": [{"id": "gate-cam", "source": 0, "role": "gate"}, *street],
             "lanes": [{"id": "L1", "camera": "gate-cam", "readers": readers}],
             "calendar": {"lessons": [], "late_after": "23:59:59"},
@@ -105,7 +112,8 @@ def _tap_latencies(engine: DlibFaceEngine, quick: bool, cold: bool,
             def feed(k: str = key, p: FacePipeline = pipeline, seq: int = n) -> None:
                 now = time.monotonic()
                 faces = p.process(frames[k], now)
-                service.engine.on_sightings(Sightings("gate-cam", seq, now, tuple(faces)))
+                service.engine.on_sightings(_with_evidence(
+                    Sightings("gate-cam", seq, now, tuple(faces)), frames[k], SnapshotSettings()))
 
             if not cold:
                 feed()  # tracked before the tap
