@@ -21,6 +21,7 @@ import multiprocessing as mp
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -35,19 +36,17 @@ from gate.perimeter import (
     PlateCircling,
     run_perimeter_worker,
 )
-from gate.records import Alert
+from gate.records import Alert, rfc3339
+from gate.snapshots import Shot, SnapshotJob, SnapshotWriter
 
 log = logging.getLogger("gate.perimeter_link")
 
-SnapshotSaver = Callable[[str, bytes], str | None]
-
-
 class PerimeterLink:
     def __init__(self, config: Config, journal: Journal,
-                 save_snapshot: SnapshotSaver | None = None, loop_video: bool = False) -> None:
+                 snapshots: SnapshotWriter | None = None, loop_video: bool = False) -> None:
         self.config = config
         self.journal = journal
-        self.save_snapshot = save_snapshot
+        self.snapshots = snapshots
         self.loop_video = loop_video
         self.cameras = [c for c in config.cameras if c.role == "perimeter"]
         self.health: dict[str, PerimeterHealth] = {}
@@ -108,13 +107,24 @@ class PerimeterLink:
             self.record(alert)
 
     def record(self, alert: PerimeterAlert) -> None:
-        snapshot = None
-        if alert.snapshot_jpeg and self.save_snapshot is not None:
-            snapshot = self.save_snapshot(alert.id, alert.snapshot_jpeg)
-        record = alert.to_record(snapshot)
+        """The alert and its evidence (the frame with the zone and the track's path drawn):
+        the snapshot's index row commits with the alert, its file follows off this path."""
+        job = None
+        if alert.snapshot_jpeg and self.snapshots is not None:
+            job = SnapshotJob(alert.id, rfc3339(alert.ts), None, None,
+                              Shot(alert.snapshot_jpeg, None, alert.camera or "perimeter",
+                                   "perimeter", time.monotonic()))
+        record = replace(alert.to_record(alert.id if job else None),
+                         snapshot_jpeg=alert.snapshot_jpeg if job else None)
+        index = (self.snapshots.index(job),) if job and self.snapshots else ()
         if alert.revision == 0:
-            self.journal.record(Entry(alerts=[record]))
-            return
+            self.journal.record(Entry(alerts=[record], writes=index))
+        else:
+            self._update(alert, record, index)
+        if job and self.snapshots:
+            self.snapshots.submit(job)  # a revision's frame replaces the incident's picture
+
+    def _update(self, alert: PerimeterAlert, record: Alert, index: tuple[Any, ...]) -> None:
         details = record.details
 
         def update(db: sqlite3.Connection, alert_id: str = alert.id) -> None:
@@ -123,5 +133,5 @@ class PerimeterLink:
 
         revision: Alert = replace(record, id=f"{alert.id}-r{alert.revision}",
                                   details={**details, "update_of": alert.id})
-        self.journal.record(Entry(writes=(update,),
+        self.journal.record(Entry(writes=(update, *index),
                                   messages=[alert_message(self.config, revision, None)]))

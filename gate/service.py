@@ -103,7 +103,8 @@ class Service:
         self.recognition: RecognitionWorkers | None = None
         self._lane_of_vehicle_camera = {lane.vehicle_camera: lane.id for lane in config.lanes
                                         if lane.vehicle_camera}
-        self.perimeter = PerimeterLink(config, self.journal, loop_video=loop_video)
+        self.perimeter = PerimeterLink(config, self.journal, self.snapshots,
+                                       loop_video=loop_video)
         self.fire = FireMonitor(config.fire_alarm, self.engine.set_fire_alarm,
                                 on_lost=self._fire_input_lost)
         self.publisher = Publisher(config, self.store, on_watchlist=self.on_watchlist,

@@ -33,6 +33,10 @@ def test_intrusion_on_a_perimeter_camera_reaches_the_police(
             _t, alert = police.until(lambda m: m[0].endswith("/alerts/intrusion"), timeout=90)[-1]
             assert alert["severity"] == "critical" and alert["camera"] == "street"
             assert alert["zone"] == "walkway" and alert["object"] == "person"
+            assert alert["snapshot"] == alert["id"]  # the frame with the zone and the path
+            wait_for(lambda: gate.service.snapshots.read(alert["id"]) is not None,
+                     what="the snapshot stored")
+            assert gate.service.snapshots.read(alert["id"])[:2] == b"\xff\xd8"  # a JPEG
             rows = gate.service.store.query("SELECT type FROM alerts WHERE type = 'intrusion'")
             assert rows  # journalled before it was published
             wait_for(lambda: gate.service.perimeter.health.get("street") is not None,
