@@ -31,6 +31,7 @@ from gate.console.routers import (
     attendance,
     auth,
     devices,
+    evidence,
     live,
     people,
     perimeter,
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
     from gate.service import Service
 
 ROUTERS = (system, auth, live, alerts, people, attendance, visitors, vehicles, devices, admin,
-           perimeter)
+           perimeter, evidence)
 
 _CSP = ("default-src 'self'; img-src 'self' data:; connect-src 'self'; "
         "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")

@@ -76,3 +76,7 @@ class UserBody(_Body):
     username: Annotated[str, Field(min_length=2, max_length=32)]
     password: Annotated[str, Field(min_length=10, max_length=256)]
     role: Annotated[str, Field(pattern="^(guard|admin)$")]
+
+
+class EraseBody(_Body):
+    reason: Annotated[str, Field(min_length=2, max_length=300)]
