@@ -18,7 +18,8 @@ from gate.store import Store
 from gate.watchlist import lists_in_force
 
 _ALERT_FIELDS = ("id", "ts", "type", "severity", "lane", "person_id", "acknowledged_at",
-                 "acknowledged_by", "ack_note", "escalated_at")
+                 "acknowledged_by", "ack_note", "escalated_at", "snapshot",
+                 "police_ack_at", "police_ack_by", "police_ack_note")
 _ID_KEYS = frozenset({"id_number", "national_id"})
 
 
