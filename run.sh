@@ -12,7 +12,7 @@ what="${1:-demo}"
 shift || true
 
 RUNTIME_DEBS=(build-essential cmake pkg-config python3-dev python3-venv mosquitto mosquitto-clients)
-TEST_DEBS=(chromium fonts-wqy-microhei)
+TEST_DEBS=(chromium fonts-wqy-microhei opencv-doc socat rabbitmq-server postgresql)
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 

@@ -22,6 +22,8 @@ import typer
 from gate import __version__
 from gate.cli_output import emit, fail
 from gate.config import Config, ConfigError, load_config, resolve_config
+from gate.hub.cli import hub_app
+from gate.perimeter.cli import perimeter_app
 
 if TYPE_CHECKING:
     from gate.faces import FaceEnroller
@@ -41,6 +43,8 @@ users_app = typer.Typer(no_args_is_help=True, help="Console users.")
 app.add_typer(users_app, name="users")
 report_app = typer.Typer(no_args_is_help=True, help="Daily reports.")
 app.add_typer(report_app, name="report")
+app.add_typer(perimeter_app, name="perimeter")
+app.add_typer(hub_app, name="hub")
 
 
 @dataclass
@@ -62,10 +66,15 @@ class Globals:
 @contextmanager
 def open_store(g: Globals) -> Iterator[tuple[Config, Store]]:
     """The configuration and the store of the data directory, closed afterwards."""
+    from gate.crypto import CryptoError, load_sealer
     from gate.store import Store
 
     config = g.config()
-    store = Store(g.resolved_data_dir(config), config.tz)
+    try:
+        store = Store(g.resolved_data_dir(config), config.tz,
+                      load_sealer(config.privacy.key_file))
+    except CryptoError as exc:
+        fail(str(exc))
     try:
         yield config, store
     finally:
@@ -120,11 +129,17 @@ def run(ctx: typer.Context) -> None:
     g: Globals = ctx.obj
     config = g.config()
     setup_logging(g.verbose)
+    from gate.crypto import CryptoError
+
     data_dir = g.resolved_data_dir(config)
     taken = backup_before_migrate(data_dir, key_path=configured_key_path(config))
     if taken is not None:
         typer.echo(f"schema upgrade: the database was backed up first to {taken}", err=True)
-    Service(config, data_dir).run_forever()
+    try:
+        service = Service(config, data_dir)
+    except CryptoError as exc:  # a wrong or missing key: say which, not a traceback
+        fail(str(exc))
+    service.run_forever()
 
 
 @app.command()
@@ -495,6 +510,18 @@ def bench(
 from gate.ops_commands import register as _register_ops  # noqa: E402  (doctor, backup, restore)
 
 _register_ops(app)
+
+
+def _register_privacy() -> None:
+    from gate import privacy_cli as p  # README "Privacy and evidence"
+
+    app.add_typer(p.keys_app, name="keys")
+    app.add_typer(p.retention_app, name="retention")
+    people_app.command("erase")(p.people_erase)
+    people_app.command("export")(p.people_export)
+
+
+_register_privacy()
 
 
 def main() -> None:

@@ -151,6 +151,75 @@ class LaneConfig(Strict):
     liveness: Literal["off", "alert", "required"] = "off"
 
 
+def _parse_window(value: Any) -> Any:
+    """``"HH:MM-HH:MM"`` (may wrap midnight) -> (start, end) times."""
+    if isinstance(value, str):
+        start, sep, end = value.partition("-")
+        if not sep:
+            raise ValueError(f"{value!r} is not a time window (HH:MM-HH:MM)")
+        return (_parse_hhmm(start.strip()), _parse_hhmm(end.strip()))
+    return value
+
+
+def _parse_windows(value: Any) -> Any:
+    return [_parse_window(v) for v in value] if isinstance(value, list) else value
+
+
+TimeWindow = tuple[dt.time, dt.time]
+PerimeterObject = Literal["person", "vehicle", "two_wheeler"]
+
+
+class ZoneConfig(Strict):
+    """A named polygon on a perimeter camera (pixels of its frame) and the rules it runs.
+
+    README "Perimeter cameras" explains each rule; a rule whose key is unset is off.
+    """
+
+    id: Identifier
+    polygon: Annotated[list[Annotated[tuple[float, float], StrictType(False)]],
+                       Field(min_length=3)]
+    loiter_seconds: Annotated[float, Field(gt=0)] | None = None  # a person staying this long
+    revisits: Annotated[int, Field(ge=2)] | None = None  # K entries of one track in T minutes
+    revisit_minutes: Annotated[float, Field(gt=0)] = 10.0
+    circling_passes: Annotated[int, Field(ge=2)] | None = None  # a vehicle re-entering K times
+    circling_minutes: Annotated[float, Field(gt=0)] = 10.0
+    no_stopping: bool = False
+    stop_seconds: Annotated[float, Field(gt=0)] = 30.0
+    no_stopping_times: list[TimeWindow] = [(dt.time(7, 0), dt.time(8, 30)),
+                                           (dt.time(11, 30), dt.time(12, 30)),
+                                           (dt.time(16, 0), dt.time(17, 30))]
+    armed_times: list[TimeWindow] = []  # intrusion: every day in these windows
+    armed_non_school_days: bool = False  # intrusion: all day on weekends, holidays, out of term
+    intrusion_objects: list[PerimeterObject] = ["person"]
+    always: bool = False  # loitering and circling also outside school hours
+    cooldown_minutes: Annotated[float, Field(ge=0.5)] = 10.0  # quiet time that ends an incident
+
+    _windows = field_validator("no_stopping_times", "armed_times", mode="before")(_parse_windows)
+
+
+class PerimeterConfig(Strict):
+    """Site-wide perimeter settings; zones belong to each ``role = "perimeter"`` camera."""
+
+    fps: Annotated[float, Field(gt=0, le=30)] = 5.0  # frames analysed per second per camera
+    input_size: Annotated[tuple[Annotated[int, Field(ge=96, le=1920, multiple_of=32)],
+                                Annotated[int, Field(ge=96, le=1920, multiple_of=32)]],
+                          StrictType(False)] = (640, 384)  # model input: width, height
+    min_confidence: Annotated[float, Field(gt=0, lt=1)] = 0.3
+    motion_gating: bool = True
+    motion_fraction: Annotated[float, Field(ge=0, lt=1)] = 0.002  # of the frame that changed
+    idle_detect_seconds: Annotated[float, Field(gt=0)] = 10.0  # detect now and then regardless
+    track_lost_seconds: Annotated[float, Field(gt=0, le=60)] = 3.0
+    exit_grace_seconds: Annotated[float, Field(ge=0, le=60)] = 3.0
+    school_hours: TimeWindow = (dt.time(6, 30), dt.time(18, 30))  # on school days
+    circling_passes: Annotated[int, Field(ge=2)] = 3  # one plate on K passes within T minutes
+    circling_minutes: Annotated[float, Field(gt=0)] = 15.0
+    pass_gap_seconds: Annotated[float, Field(gt=0)] = 60.0  # reads closer than this: one pass
+    alert_update_seconds: Annotated[float, Field(gt=0)] = 30.0
+    nice: Annotated[int, Field(ge=0, le=19)] = 10
+
+    _window = field_validator("school_hours", mode="before")(_parse_window)
+
+
 class CameraConfig(Strict):
     id: Identifier
     source: str | int
@@ -160,6 +229,12 @@ class CameraConfig(Strict):
     # x, y, width, height in pixels
     roi: Annotated[tuple[int, int, int, int], StrictType(False)] | None = None
     max_fps: Annotated[float, Field(gt=0, le=60)] = 10.0
+    zones: list[ZoneConfig] = []  # role = "perimeter": see README "Perimeter cameras"
+
+    @model_validator(mode="after")
+    def _zones_unique(self) -> CameraConfig:
+        _unique("zones", [z.id for z in self.zones])
+        return self
 
 
 class FireAlarmConfig(Strict):
@@ -249,6 +324,27 @@ class RetentionConfig(Strict):
     visitors_days: Annotated[int, Field(ge=1)] = 90
     audit_days: Annotated[int, Field(ge=1)] = 730
     keep_enrolment_photos: bool = False
+    # Face encodings of people no longer active (left the school) go this long after.
+    encodings_days: Annotated[int, Field(ge=1)] = 30
+    visitor_photos_days: Annotated[int, Field(ge=1)] = 30  # desk photos (visitors.keep_photo)
+
+
+class EvidenceConfig(Strict):
+    """Snapshots of what decided a passage or raised an alert (README "Privacy and evidence")."""
+
+    enabled: bool = True
+    jpeg_quality: Annotated[int, Field(ge=20, le=95)] = 70
+    max_width: Annotated[int, Field(ge=160, le=1920)] = 640  # the scene is downscaled to this
+    max_bytes: Annotated[int, Field(ge=4096, le=2_000_000)] = 120_000  # per JPEG, after that
+    crop_max_width: Annotated[int, Field(ge=48, le=640)] = 200  # face or plate crop
+
+
+class PrivacyConfig(Strict):
+    """Encryption at rest of biometrics and identity numbers (AES-256-GCM)."""
+
+    # A key file (mode 0600, ``gate keys init``); $CREDENTIALS_DIRECTORY/biometric-key
+    # (systemd LoadCredentialEncrypted=) is used instead when present.
+    key_file: LaxPath | None = None
 
 
 class FacesConfig(Strict):
@@ -302,6 +398,8 @@ class Config(Strict):
     data_dir: LaxPath = DEFAULT_DATA_DIR
     calendar: CalendarConfig = CalendarConfig()
     retention: RetentionConfig = RetentionConfig()
+    evidence: EvidenceConfig = EvidenceConfig()
+    privacy: PrivacyConfig = PrivacyConfig()
     faces: FacesConfig = FacesConfig()
     rules: RulesConfig = RulesConfig()
     plates: PlatesConfig = PlatesConfig()
@@ -309,6 +407,7 @@ class Config(Strict):
     mqtt: MqttConfig = MqttConfig()
     console: ConsoleConfig = ConsoleConfig()
     fire_alarm: FireAlarmConfig = FireAlarmConfig()
+    perimeter: PerimeterConfig = PerimeterConfig()
     cameras: list[CameraConfig] = []
     lanes: list[LaneConfig] = []
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from gate.console.hub import shown_details
@@ -18,7 +19,8 @@ from gate.store import Store
 from gate.watchlist import lists_in_force
 
 _ALERT_FIELDS = ("id", "ts", "type", "severity", "lane", "person_id", "acknowledged_at",
-                 "acknowledged_by", "ack_note", "escalated_at")
+                 "acknowledged_by", "ack_note", "escalated_at", "snapshot",
+                 "police_ack_at", "police_ack_by", "police_ack_note")
 _ID_KEYS = frozenset({"id_number", "national_id"})
 
 
@@ -171,3 +173,13 @@ def list_users(store: Store) -> list[dict[str, Any]]:
 def audit_entries(store: Store, limit: int) -> list[dict[str, Any]]:
     return [{**dict(r), "details": json.loads(r["details"])} for r in store.query(
         "SELECT * FROM audit_log ORDER BY id DESC LIMIT ?", (limit,))]
+
+
+def alerts_of_types(store: Store, types: Sequence[str], limit: int) -> list[dict[str, Any]]:
+    """The newest alerts of these types (the perimeter view's list)."""
+    marks = ",".join("?" * len(types))
+    rows = store.query(
+        f"SELECT id, ts, type, severity, details, acknowledged_at FROM alerts WHERE type IN"
+        f" ({marks}) ORDER BY ts DESC LIMIT ?", (*types, limit))
+    return [{**{k: r[k] for k in ("id", "ts", "type", "severity", "acknowledged_at")},
+             "details": json.loads(r["details"])} for r in rows]

@@ -154,18 +154,6 @@ def rollcall(store: Store) -> dict[str, Any]:
 
 # Visitor photos ---------------------------------------------------------------------------------
 
-def save_visitor_photo(store: Store, visitor_id: str, image: bytes, media_type: str) -> None:
-    with store.transaction() as db:
-        db.execute("INSERT OR REPLACE INTO visitor_photos (visitor_id, image, media_type)"
-                   " VALUES (?,?,?)", (visitor_id, image, media_type))
-
-
-def visitor_photo(store: Store, visitor_id: str) -> tuple[bytes, str] | None:
-    rows = store.query("SELECT image, media_type FROM visitor_photos WHERE visitor_id = ?",
-                       (visitor_id,))
-    return (bytes(rows[0][0]), rows[0][1]) if rows else None
-
-
 def has_visitor_photo(store: Store, visitor_id: str) -> bool:
     return bool(store.query("SELECT 1 FROM visitor_photos WHERE visitor_id = ?", (visitor_id,)))
 

@@ -29,8 +29,9 @@ from gate.config import Config, LaneConfig
 from gate.evidence import FaceEvidence
 from gate.journal import AuditRow, Decision, Entry, Journal, Listener
 from gate.logs import log_fields
-from gate.records import Alert, Event, Person
+from gate.records import Alert, Event, Person, new_id, rfc3339
 from gate.scheduler import Scheduler
+from gate.snapshots import Shot, SnapshotJob, SnapshotWriter
 from gate.store import Store
 from gate.visitors import VisitorDesk
 from gate.vocab import AlertType, Direction, EventType, Method, Severity, Verdict
@@ -80,6 +81,7 @@ class Engine:
         self._watch_checked = TrackMemory()
         self.visitors: VisitorDesk | None = None
         self.visitor_gallery = Gallery.from_rows([])
+        self.snapshots: SnapshotWriter | None = None  # evidence, off the decision path
         self._visitor_checked = TrackMemory()
         self._known_done = TrackMemory()
         self._lanes: dict[str, LaneConfig] = {lane.id: lane for lane in config.lanes}
@@ -152,19 +154,47 @@ class Engine:
     def _record(self, draft: rules.Draft, now: dt.datetime, lane_id: str | None,
                 direction: str | None, person: Person | None, *,
                 audit: tuple[AuditRow, ...] = (), writes: tuple[Any, ...] = (),
-                guardians: tuple[str, ...] = ()) -> Decision:
+                guardians: tuple[str, ...] = (), shot: Shot | None = None) -> Decision:
+        shot = shot if self.snapshots is not None else None
+        event_id = new_id()  # the snapshot's id too (gate/snapshots.py)
+        snapshot = event_id if shot is not None else None
+        job = None
+        if shot is not None and self.snapshots is not None:
+            job = SnapshotJob(event_id, rfc3339(now), lane_id, person.id if person else None,
+                              shot)
+            writes = (*writes, self.snapshots.index(job))  # the row commits with the event
         event = Event(type=draft.kind, ts=now, lane=lane_id, direction=direction,
                       method=draft.method, person_id=person.id if person else None,
-                      decision=draft.verdict, reason=draft.reason, details=draft.details)
+                      decision=draft.verdict, reason=draft.reason, details=draft.details,
+                      snapshot=snapshot, id=event_id)
         alerts = tuple(Alert(type=a.type, severity=a.severity, ts=now, lane=lane_id,
-                             person_id=person.id if person else None,
+                             person_id=person.id if person else None, snapshot=snapshot,
+                             snapshot_jpeg=shot.best_inline if shot else None,
                              details={**a.details, "event_id": event.id})
                        for a in draft.alerts)
         entry = Entry(event=event, person=person, alerts=alerts, guardians=guardians,
                       notice=draft.notice, audit=audit, writes=writes,
                       publish_event=draft.kind is not EventType.SYSTEM)
-        return self.journal.record(entry, opened=draft.opens,
-                                   act=self._pulse(lane_id) if draft.opens else None)
+        decision = self.journal.record(entry, opened=draft.opens,
+                                       act=self._pulse(lane_id) if draft.opens else None)
+        if job is not None and self.snapshots is not None:  # a queue put, never the disk
+            self.snapshots.submit(job)
+        return decision
+
+    def _lane_shot(self, lane_id: str | None, since: float | None = None) -> Shot | None:
+        """What the lane camera saw last: the evidence of an alert with no face of its own
+        (an unknown card, tailgating)."""
+        lane = self._lanes.get(lane_id or "")
+        if lane is None or lane.camera is None or self.snapshots is None:
+            return None
+        if since is None:
+            since = time.monotonic() - self.config.rules.face_window_s
+        return self.evidence.latest_shot(lane.camera, since)
+
+    def _face_shot(self, camera: str | None, face: FaceSighting | None) -> Shot | None:
+        if camera is None or face is None or self.snapshots is None:
+            return None
+        return self.evidence.shot_for(camera, face.track_id)
 
     # Cards -----------------------------------------------------------------------
 
@@ -197,9 +227,10 @@ class Engine:
 
     def _known_card(self, read: CardRead, person: Person, lane: LaneConfig | None,
                     lane_id: str, direction: Direction, now: dt.datetime) -> Decision:
+        face_check, face = self._face_facts(person, lane, read.mono)
         facts = rules.CardFacts(
             now=now, lane=lane_id, direction=direction, person=person,
-            face=self._face_facts(person, lane, read.mono),
+            face=face_check,
             last_passage=self.store.last_passage(person.id, now.date()),
             exit_permitted=(direction is Direction.EXIT
                             and self.store.has_exit_permission(person.id, now)),
@@ -210,16 +241,21 @@ class Engine:
         guardians: tuple[str, ...] = ()
         if draft.notify_guardians and person.role == "student":
             guardians = tuple(g.id for g in self.store.guardians_of(person.id))
-        return self._record(draft, now, lane_id, direction, person, guardians=guardians)
+        shot = self._face_shot(lane.camera if lane else None, face)
+        if shot is None and draft.alerts:
+            shot = self._lane_shot(lane_id)
+        return self._record(draft, now, lane_id, direction, person, guardians=guardians,
+                            shot=shot)
 
     def _face_facts(self, person: Person, lane: LaneConfig | None, tap: float
-                    ) -> rules.FaceCheck:
+                    ) -> tuple[rules.FaceCheck, FaceSighting | None]:
+        """The face check's facts, and the face they rest on (its snapshot is the evidence)."""
         r = self.config.rules
         wanted, has_camera = r.face_check, bool(lane and lane.camera)
         if not (wanted and person.face_consent and has_camera):
             return rules.face_check(wanted=wanted, consent=person.face_consent,
                                     has_camera=has_camera, seen=False, enrolled=False,
-                                    match=False, distance=None, other=None)
+                                    match=False, distance=None, other=None), None
         assert lane is not None and lane.camera is not None
         since = tap - r.face_window_s
         face = self.evidence.face_at_reader(lane.camera, since)
@@ -227,7 +263,7 @@ class Engine:
             face = self.evidence.wait_face(lane.camera, since, r.face_wait_ms / 1000)
         if face is None or face.template is None:
             return rules.face_check(wanted=True, consent=True, has_camera=True, seen=False,
-                                    enrolled=False, match=False, distance=None, other=None)
+                                    enrolled=False, match=False, distance=None, other=None), None
         faces = self.config.faces
         verdict = self.gallery.verify(person.id, face.template, faces.verify_threshold)
         other = None
@@ -237,7 +273,7 @@ class Engine:
         return rules.face_check(wanted=True, consent=True, has_camera=True, seen=True,
                                 enrolled=verdict.enrolled, match=verdict.match,
                                 distance=verdict.distance, other=other,
-                                liveness=face.liveness)
+                                liveness=face.liveness), face
 
     def _visitor_or_unknown(self, read: CardRead, lane_id: str, direction: Direction,
                             now: dt.datetime) -> Decision:
@@ -248,7 +284,7 @@ class Engine:
                        else self.visitors.visitor_for_code(read.code or ""))
         if visitor is None or self.visitors is None:
             return self._record(rules.unknown_card(read.uid, read.reader, read.card is not None),
-                                now, lane_id, direction, None)
+                                now, lane_id, direction, None, shot=self._lane_shot(lane_id))
         method = Method.CARD if read.card else Method.QR
         outcome, writes = self.visitors.at_lane(visitor, lane_id, direction, method, now)
         draft = rules.Draft(outcome.kind, outcome.verdict, outcome.reason, method=method,
@@ -285,7 +321,8 @@ class Engine:
                 continue
             entry = self._describe_watch(hit.person_id) or {"entry": hit.person_id}
             self.raise_alert(AlertType.WATCHLIST_FACE, Severity.CRITICAL, lane_id, {
-                **entry, "camera": sightings.camera_id, "distance": round(hit.distance, 4)})
+                **entry, "camera": sightings.camera_id, "distance": round(hit.distance, 4)},
+                shot=self._face_shot(sightings.camera_id, face))
 
     def _follow_visitors(self, sightings: Sightings) -> None:
         """A visitor's face seen by a camera inside the school adds to the visit's route."""
@@ -310,12 +347,13 @@ class Engine:
         if person is None or not person.face_consent:
             return
         lane = self._lanes.get(lane_id)
+        shot = self._face_shot(lane.camera if lane else None, face)
         draft = rules.decide_known_face(
             person, self.config.rules.staff_face_only,
             lane.liveness if lane else "off", face.liveness,
             self.config.faces.liveness_threshold)
         if draft is not None:
-            self._record(draft, self.store.now(), lane_id, Direction.ENTRY, person)
+            self._record(draft, self.store.now(), lane_id, Direction.ENTRY, person, shot=shot)
             return
         window = self.config.rules.face_window_s
 
@@ -325,7 +363,7 @@ class Engine:
             if rules.card_followed(tapped, face.ts, window):
                 return
             self._record(rules.face_without_card(face.track_id, face.distance),
-                         self.store.now(), lane_id, None, person)
+                         self.store.now(), lane_id, None, person, shot=shot)
 
         self._later(window, no_card_followed, "known-face-without-card")
 
@@ -345,20 +383,22 @@ class Engine:
             authorised = sum(1 for t in mine if tap - 1.0 <= t <= tap + window)
             alert = rules.tailgating(len(tracks), authorised)
             if alert is not None:
-                self.raise_alert(alert.type, alert.severity, lane_id, alert.details)
+                self.raise_alert(alert.type, alert.severity, lane_id, alert.details,
+                                 shot=self._lane_shot(lane_id, tap - 1.0))
 
         self._later(window, check, "tailgating")
 
     # Vehicles ------------------------------------------------------------------------------
 
-    def on_plate(self, lane_id: str, plate: str, confidence: float) -> Decision:
+    def on_plate(self, lane_id: str, plate: str, confidence: float,
+                 shot: Shot | None = None) -> Decision:
         now = self.store.now()
         hits = [rules.WatchPlate(r["list"], r["plate"], r["reason"] or "", d)
                 for r in self.store.watchlisted_plates()
                 if (d := plate_distance(plate, r["plate"])) <= 1]
         row = self.store.registered_vehicle(plate, now)
         draft = rules.decide_plate(plate, confidence, hits, dict(row) if row else None)
-        return self._record(draft, now, lane_id, Direction.ENTRY, None)
+        return self._record(draft, now, lane_id, Direction.ENTRY, None, shot=shot)
 
     # Guard, visitors, alerts ---------------------------------------------------------------
 
@@ -382,10 +422,11 @@ class Engine:
                             audit=(AuditRow(actor, "visitor_checkout", visitor_id),))
 
     def raise_alert(self, kind: AlertType, severity: Severity, lane_id: str | None,
-                    details: dict[str, Any], writes: tuple[Any, ...] = ()) -> Decision:
+                    details: dict[str, Any], writes: tuple[Any, ...] = (),
+                    shot: Shot | None = None) -> Decision:
         """An alert that is not tied to a passage (devices, faults, watch lists, escalation)."""
         return self._record(rules.alert_only(kind, severity, details), self.store.now(),
-                            lane_id, None, None, writes=writes)
+                            lane_id, None, None, writes=writes, shot=shot)
 
     # Fire ----------------------------------------------------------------------------------
 

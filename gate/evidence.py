@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 
+from gate.snapshots import Shot
 from recognition.pipeline import FaceSighting
 from recognition.worker import Sightings
 
@@ -20,9 +21,18 @@ class FaceEvidence:
         self.horizon_s = horizon_s
         self._frames: dict[str, deque[Sightings]] = {}
         self._cond = threading.Condition()
+        # The evidence JPEGs of each track's latest encoding (the frame its template is from).
+        self._shots: OrderedDict[tuple[str, int], Shot] = OrderedDict()
 
     def add(self, sightings: Sightings) -> None:
+        shots = [(t, Shot(sightings.scene_jpeg, jpeg, sightings.camera_id, "face",
+                          sightings.ts)) for t, jpeg in sightings.crops]
         with self._cond:
+            for track_id, shot in shots:
+                self._shots[(sightings.camera_id, track_id)] = shot
+                self._shots.move_to_end((sightings.camera_id, track_id))
+            while len(self._shots) > 512:
+                self._shots.popitem(last=False)
             frames = self._frames.setdefault(sightings.camera_id, deque())
             frames.append(sightings)
             while frames and sightings.ts - frames[0].ts > self.horizon_s:
@@ -61,3 +71,17 @@ class FaceEvidence:
         with self._cond:
             frames = self._frames.get(camera)
             return frames[-1].ts if frames else None
+
+    def shot_for(self, camera: str, track_id: int) -> Shot | None:
+        """The JPEGs of the frame this track's template was last encoded from."""
+        with self._cond:
+            return self._shots.get((camera, track_id))
+
+    def latest_shot(self, camera: str, since: float) -> Shot | None:
+        """The newest evidence of a camera since ``since`` (an alert with no face of its own:
+        tailgating, an unknown card at a camera lane)."""
+        with self._cond:
+            for (cam, _track), shot in reversed(self._shots.items()):
+                if cam == camera and shot.ts >= since:
+                    return shot
+        return None

@@ -88,7 +88,8 @@ class FaceEnroller:
     def _keep_photo(self, person_id: str, digest: str, data: bytes) -> None:
         folder = self.store.data_dir / "enrolment-photos" / person_id
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path = folder / f"{digest}.jpg"
+        sealer = self.store.sealer  # encrypted like every biometric (gate/crypto.py)
+        path = folder / f"{digest}.{'enc' if sealer.encrypted else 'jpg'}"
         fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            handle.write(sealer.seal(data, f"enrolment-photos/{person_id}/{digest}"))

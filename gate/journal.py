@@ -69,6 +69,7 @@ class Decision:
     person: Person | None
     opened: bool
     alerts: tuple[Alert, ...] = ()
+    journalled: bool = True  # False: the entry had no event row (``event`` is a stand-in)
 
     @property
     def alert(self) -> Alert | None:
@@ -126,7 +127,7 @@ class Journal:
                 log.exception("action after the journal failed (the record stands)")
         event = entry.event or Event(type=EventType.SYSTEM, ts=self.store.now(),
                                      decision="none", reason="record")
-        decision = Decision(event, entry.person, opened, alerts)
+        decision = Decision(event, entry.person, opened, alerts, entry.event is not None)
         with self._listeners_lock:
             listeners = list(self._listeners)
         for listener in listeners:

@@ -15,6 +15,7 @@ Two promises are kept here, in one place, for every origin of a message:
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from typing import Any
@@ -113,7 +114,7 @@ class GuardianFields(BaseModel):
 
 
 RESERVED = frozenset(Envelope.model_fields) | {"schema"} | frozenset(AlertFields.model_fields) \
-    | {"trigger"}
+    | {"trigger", "snapshot_jpeg"}
 
 
 def redact(value: Any, key: str = "") -> Any:
@@ -160,8 +161,14 @@ def alert_payload(config: Config, alert: Alert, person: Person | None) -> dict[s
     payload: dict[str, Any] = {**safe}
     if trigger:
         payload["trigger"] = trigger
+    mode = config.mqtt.snapshot
     payload.update(AlertFields(lane=alert.lane, person=_person_ref(person),
-                               snapshot=alert.snapshot).model_dump(by_alias=True))
+                               snapshot=None if mode == "none" else alert.snapshot
+                               ).model_dump(by_alias=True))
+    if mode == "inline" and alert.snapshot and alert.snapshot_jpeg:
+        inline = base64.b64encode(alert.snapshot_jpeg).decode()
+        if len(inline) <= config.mqtt.snapshot_max_bytes:
+            payload["snapshot_jpeg"] = inline  # base64 JPEG, capped by snapshot_max_bytes
     payload.update(_envelope(config, ALERT_SCHEMA, alert.id, rfc3339(alert.ts), alert.type,
                              alert.severity).model_dump(by_alias=True))
     return payload

@@ -67,6 +67,8 @@ class Alert:
     snapshot: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
     id: str = field(default_factory=new_id)
+    # The evidence JPEG in memory, for ``mqtt.snapshot = "inline"``; never stored in the row.
+    snapshot_jpeg: bytes | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)

@@ -29,14 +29,18 @@ from gate.attendance import notify_absences
 from gate.clock import ClockJumpDetector
 from gate.config import Config
 from gate.console.server import ConsoleServer
+from gate.crypto import load_sealer
 from gate.engine import Engine
 from gate.faces import people_gallery, pipeline_settings
 from gate.fire import FireMonitor
 from gate.journal import AuditRow, Entry, Journal
 from gate.log_throttle import Throttle
 from gate.mqtt import Publisher
+from gate.perimeter_link import PerimeterLink
+from gate.privacy import encodings_fingerprint, purge, shot_of_plate, snapshot_settings
 from gate.rules import needs_escalation
 from gate.scheduler import Scheduler
+from gate.snapshots import SnapshotStore, SnapshotWriter
 from gate.store import Store
 from gate.supervisor import Supervisor
 from gate.visitors import VisitorDesk
@@ -66,7 +70,11 @@ class Service:
 
     def __init__(self, config: Config, data_dir: Path, *, loop_video: bool = False) -> None:
         self.config = config
-        self.store = Store(data_dir, config.tz)
+        self.store = Store(data_dir, config.tz, load_sealer(config.privacy.key_file))
+        if not self.store.encrypted:
+            log.warning("biometrics are NOT encrypted at rest: no key ([privacy] key_file or "
+                        "the biometric-key credential; `gate keys init`)")
+        self.snapshots = SnapshotWriter(SnapshotStore(self.store))
         self.journal = Journal(config, self.store)
         self.scheduler = Scheduler()
         self.supervisor = Supervisor(on_fault=self._loop_fault, on_device=self._device_change)
@@ -77,6 +85,8 @@ class Service:
             lane.id: make_relay(lane.id, lane.relay, self._ports) for lane in config.lanes}
         self.engine = Engine(config, self.store, self.relays, people_gallery(self.store),
                              journal=self.journal, scheduler=self.scheduler)
+        if config.evidence.enabled:
+            self.engine.snapshots = self.snapshots
         self.readers = [
             SerialCardReader(r.id, r.port, self.engine.on_card, protocol=r.protocol, baud=r.baud,
                              direction=r.direction, byte_order=r.byte_order,
@@ -87,11 +97,14 @@ class Service:
         self.recognition_jobs = [
             CameraJob(c.id, c.source, pipeline_settings(config, c.roi, camera_id=c.id), c.max_fps,
                       loop=loop_video,
-                      plates_region=config.plates.region if c.role == "vehicle" else None)
+                      plates_region=config.plates.region if c.role == "vehicle" else None,
+                      snapshots=snapshot_settings(config))
             for c in config.cameras if c.role != "perimeter"]
         self.recognition: RecognitionWorkers | None = None
         self._lane_of_vehicle_camera = {lane.vehicle_camera: lane.id for lane in config.lanes
                                         if lane.vehicle_camera}
+        self.perimeter = PerimeterLink(config, self.journal, self.snapshots,
+                                       loop_video=loop_video)
         self.fire = FireMonitor(config.fire_alarm, self.engine.set_fire_alarm,
                                 on_lost=self._fire_input_lost)
         self.publisher = Publisher(config, self.store, on_watchlist=self.on_watchlist,
@@ -116,6 +129,7 @@ class Service:
         sup.add_loop("scheduler", "scheduler", self.scheduler.run, critical=True)
         sup.add_loop("mqtt-sender", "mqtt", self.publisher.run_sender, critical=True)
         sup.add_loop("mqtt-inbox", "mqtt", self.publisher.run_inbox, critical=True)
+        sup.add_loop("snapshot-writer", "evidence", self.snapshots.run)
         for reader in self.readers:
             sup.add_loop(f"reader-loop-{reader.reader_id}", "reader", reader.run, critical=True)
             sup.add_probe(f"reader {reader.reader_id}", "reader", _reader_probe(reader))
@@ -128,6 +142,10 @@ class Service:
             for job in self.recognition_jobs:
                 sup.add_probe(f"camera {job.camera_id}", "camera",
                               functools.partial(self._camera_up, job.camera_id), debounce_s=5.0)
+        for cam in self.perimeter.cameras:
+            sup.add_loop(f"perimeter {cam.id}", "perimeter", self.perimeter.loop_for(cam))
+            sup.add_probe(f"camera {cam.id}", "camera",
+                          functools.partial(self.perimeter.camera_up, cam.id), debounce_s=5.0)
         sup.add_probe("broker", "broker", lambda: (self.publisher.health.connected,
                                                    self.publisher.health.last_error),
                       debounce_s=3.0)
@@ -248,14 +266,23 @@ class Service:
     # Recognition results -----------------------------------------------------------------
 
     def _on_plate(self, sighting: PlateSighting) -> None:
+        self.perimeter.plate_seen(sighting.plate, sighting.camera_id)  # circling, any camera
         lane = self._lane_of_vehicle_camera.get(sighting.camera_id)
         if lane is None:
             log.info("plate %s seen by %s (no vehicle lane)", sighting.plate, sighting.camera_id)
             return
-        self.engine.on_plate(lane, sighting.plate, sighting.confidence)
+        self.engine.on_plate(lane, sighting.plate, sighting.confidence,
+                             shot=shot_of_plate(sighting))
 
     def _camera_health(self, health: WorkerHealth) -> None:
         self.camera_health[health.camera_id] = health
+
+    def _follow_erasures(self) -> None:
+        """``gate people erase`` in another process: the galleries drop the face within 30 s."""
+        fingerprint = encodings_fingerprint(self.store)
+        if fingerprint != getattr(self, "_encodings_seen", fingerprint):
+            self.reload_gallery()
+        self._encodings_seen = fingerprint
 
     def reload_gallery(self) -> None:
         """Enrolments changed: new galleries for the engine and the recognition workers."""
@@ -288,7 +315,7 @@ class Service:
 
     def apply_retention(self) -> None:
         """Data is kept only as long as configured (visitors' records, photos and faces too)."""
-        self.store.purge(self.config.retention, self.store.now())
+        purge(self.store, self.snapshots.snapshots, self.config.retention, self.store.now())
 
     def on_police_ack(self, raw: bytes) -> None:
         """A police acknowledgement from the district (``.../acks``): shown on the console."""
@@ -390,6 +417,7 @@ class Service:
         every(5, self.visitors.overstays, "visitor-overstays")
         every(5, self.refresh_visitors, "refresh-visitors")
         every(3600, self.apply_retention, "retention", first=30)
+        every(30, self._follow_erasures, "gallery-follows-store", first=30)
         every(600, lambda: self.store.prune_sent_outbox(
             self.store.now() - dt.timedelta(days=7)), "prune-outbox", first=60)
         every(2, self._write_health, "health-file", first=0.5)

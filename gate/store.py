@@ -23,6 +23,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from gate.config import RetentionConfig
+from gate.crypto import Sealer, check_keys
 from gate.records import Alert, Event, Guardian, OutboxMessage, Person, rfc3339
 from gate.rules import EscalationFacts
 
@@ -87,8 +88,9 @@ class Store:
     through it can exist.
     """
 
-    def __init__(self, data_dir: Path, tz: ZoneInfo) -> None:
+    def __init__(self, data_dir: Path, tz: ZoneInfo, sealer: Sealer | None = None) -> None:
         self.tz = tz
+        self.sealer = sealer or Sealer(None)  # biometrics sealed at rest (gate/crypto.py)
         self.data_dir = data_dir
         data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.path = data_dir / DB_NAME
@@ -99,8 +101,15 @@ class Store:
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db.row_factory = sqlite3.Row
         for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON",
-                       "busy_timeout=5000"):
+                       "busy_timeout=5000", "secure_delete=ON"):  # deleted faces are zeroed
             self._db.execute(f"PRAGMA {pragma}")
+        with self.transaction() as db:
+            check_keys(db, self.sealer, self._stamp())
+
+    @property
+    def encrypted(self) -> bool:
+        """Biometrics and identity numbers are encrypted at rest (console banner)."""
+        return self.sealer.encrypted
 
     def close(self) -> None:
         with self._lock:
@@ -320,14 +329,16 @@ class Store:
             cur = db.execute(
                 "INSERT OR IGNORE INTO face_encodings (person_id, source_sha256, encoding,"
                 " created_at) VALUES (?,?,?,?)",
-                (person_id, source_sha256, encoding, self._stamp()))
+                (person_id, source_sha256,
+                 self.sealer.seal(encoding, face_row_id(person_id, source_sha256)),
+                 self._stamp()))
             return "added" if cur.rowcount else "unchanged"
 
     def face_encodings(self) -> list[tuple[str, bytes]]:
         rows = self.query(
-            "SELECT f.person_id, f.encoding FROM face_encodings f JOIN people p"
+            "SELECT f.person_id, f.encoding, f.source_sha256 FROM face_encodings f JOIN people p"
             " ON p.id = f.person_id WHERE p.active = 1 AND p.face_consent = 1 ORDER BY f.id")
-        return [(r[0], bytes(r[1])) for r in rows]
+        return [(r[0], self.sealer.open(bytes(r[1]), face_row_id(r[0], r[2]))) for r in rows]
 
     def erase_person_biometrics(self, person_id: str) -> int:
         with self.transaction() as db:
@@ -434,6 +445,11 @@ class Store:
         with self.transaction() as db:
             return db.execute("DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?",
                               (rfc3339(older_than.astimezone(self.tz)),)).rowcount
+
+
+def face_row_id(person_id: str, source_sha256: str) -> str:
+    """The identity a face encoding is sealed to (its natural key)."""
+    return f"face_encodings/{person_id}/{source_sha256}"
 
 
 def _insert_event(db: sqlite3.Connection, event: Event) -> None:

@@ -129,14 +129,19 @@ class VisitorDesk:
                screening.outcome,
                json.dumps({"reasons": list(screening.reasons)}, ensure_ascii=False), actor)
 
+        sealer = self.store.sealer  # the ID number and the face are sealed at rest
+        stored = (*row[:3], sealer.seal_text(number, f"visitors/{visitor_id}"), *row[4:])
+
         def insert(db: sqlite3.Connection) -> None:
             db.execute(
                 "INSERT INTO visitors (id, name, id_type, id_number, phone, purpose, host_id,"
                 " plate, status, valid_from, valid_until, created_at, screening,"
-                " screening_detail, registered_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", row)
+                " screening_detail, registered_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                stored)
             if face is not None:
                 db.execute("INSERT INTO visitor_faces (visitor_id, encoding) VALUES (?,?)",
-                           (visitor_id, np.asarray(face, np.float32).tobytes()))
+                           (visitor_id, sealer.seal(np.asarray(face, np.float32).tobytes(),
+                                                    f"visitor_faces/{visitor_id}")))
 
         public = self._public_fields(row)
         alerts = []
@@ -162,11 +167,14 @@ class VisitorDesk:
         reasons += [f"watch list {h['list']}/{h['entry_id']}: {h['reason'] or 'listed'}"
                     for h in hits]
         since = rfc3339(self.store.now() - dt.timedelta(days=30))
+        # Numbers are sealed at rest (each with its own nonce): compare them opened.
         reasons += [f"the same document was registered as {r['name']} on {r['created_at'][:10]}"
                     for r in self.store.query(
-                        "SELECT DISTINCT name, created_at FROM visitors WHERE id_type = ? AND"
-                        " id_number = ? AND name != ? AND created_at >= ? ORDER BY created_at",
-                        (id_type, number, name.strip(), since))]
+                        "SELECT id, name, created_at, id_number FROM visitors WHERE id_type = ?"
+                        " AND name != ? AND created_at >= ? ORDER BY created_at",
+                        (id_type, name.strip(), since))
+                    if self.store.sealer.open_text(r["id_number"], f"visitors/{r['id']}")
+                    == number]
         if plate:
             reasons += [f"plate on watch list {r['list']}" for r in self.store.query(
                 "SELECT list FROM watchlist_plates WHERE plate = ?", (plate,))]
@@ -304,7 +312,8 @@ class VisitorDesk:
 
     def gallery(self) -> Gallery:
         """Faces of visitors on site (or about to be), to follow them inside."""
-        return Gallery.from_rows([(r[0], bytes(r[1])) for r in self.store.query(
+        return Gallery.from_rows([(r[0], self.store.sealer.open(
+            bytes(r[1]), f"visitor_faces/{r[0]}")) for r in self.store.query(
             "SELECT f.visitor_id, f.encoding FROM visitor_faces f JOIN visitors v ON"
             " v.id = f.visitor_id WHERE v.status IN ('approved', 'on_site')")])
 
@@ -321,7 +330,7 @@ class VisitorDesk:
                 db.execute("UPDATE visitors SET overstay_alerted_at = ? WHERE id = ?",
                            (now, vid))
 
-            public = self._public_fields(row)
+            public = self._public_fields(self._opened(row))
             self.journal.record(Entry(
                 writes=(mark,),
                 alerts=[self._alert(AlertType.VISITOR_OVERSTAY, Severity.WARNING, public, {})],
@@ -355,7 +364,13 @@ class VisitorDesk:
         rows = self.store.query("SELECT * FROM visitors WHERE id = ?", (visitor_id,))
         if not rows:
             raise VisitorNotFound(f"no visitor {visitor_id!r}")
-        return rows[0]
+        return self._opened(rows[0])
+
+    def _opened(self, row: sqlite3.Row) -> dict[str, Any]:
+        """The row with its identity number decrypted (gate/crypto.py)."""
+        out = dict(row)
+        out["id_number"] = self.store.sealer.open_text(row["id_number"], f"visitors/{row['id']}")
+        return out
 
     @staticmethod
     def _public_fields(v: Any) -> dict[str, Any]:

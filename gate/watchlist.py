@@ -110,8 +110,9 @@ def apply_watchlist(store: Store, payload: WatchlistPayload, source: str,
                 " VALUES (?,?,?,?,?,?)", (payload.name, person.id, person.name,
                                           person.id_number.upper(), person.reason,
                                           person.severity)).lastrowid
+            aad = f"watchlist_faces/{payload.name}/{person.id}"  # sealed like every face
             db.executemany("INSERT INTO watchlist_faces (person_row, encoding) VALUES (?,?)",
-                           [(row, v.tobytes()) for v in vectors])
+                           [(row, store.sealer.seal(v.tobytes(), aad)) for v in vectors])
         db.executemany(
             "INSERT INTO watchlist_plates (list, plate, reason, severity) VALUES (?,?,?,?)",
             [(payload.name, normalise_plate(p.text), p.reason, p.severity)
@@ -124,7 +125,8 @@ def watch_gallery(store: Store) -> Gallery:
     rows = store.query(
         "SELECT p.list || '/' || p.entry_id, f.encoding FROM watchlist_faces f"
         " JOIN watchlist_persons p ON p.id = f.person_row ORDER BY f.id")
-    return Gallery.from_rows([(r[0], bytes(r[1])) for r in rows])
+    return Gallery.from_rows([(r[0], store.sealer.open(bytes(r[1]), f"watchlist_faces/{r[0]}"))
+                              for r in rows])
 
 
 def watch_entry(store: Store, label: str) -> dict[str, Any] | None:

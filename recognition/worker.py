@@ -17,11 +17,12 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.process import BaseProcess
 from typing import Any
 
 from recognition.pipeline import FaceSighting, PipelineSettings
+from recognition.snapshot import SnapshotSettings, crop_jpeg, plate_box, scene_jpeg
 
 log = logging.getLogger("recognition.worker")
 
@@ -36,6 +37,7 @@ class CameraJob:
     max_fps: float = 10.0
     loop: bool = False
     plates_region: str | None = None  # set: a vehicle camera, read plates instead of faces
+    snapshots: SnapshotSettings | None = None  # evidence JPEGs of encoded faces / voted plates
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ class PlateSighting:
     plate: str
     confidence: float
     ts: float
+    scene_jpeg: bytes | None = None  # the frame of the best read (evidence)
+    crop_jpeg: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,10 @@ class Sightings:
     frame_seq: int
     ts: float  # time.monotonic() of the frame's processing; CLOCK_MONOTONIC is system-wide
     faces: tuple[FaceSighting, ...]
+    # Evidence (recognition/snapshot.py): this frame, downscaled, and a crop per track
+    # encoded in it; only on frames where a track was (re-)encoded.
+    scene_jpeg: bytes | None = None
+    crops: tuple[tuple[int, bytes], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -86,6 +94,7 @@ def _worker_main(jobs: list[CameraJob], rows: list[tuple[str, bytes]], out: Any,
     readers = {r: PlateReader(r, fallback=False) for r in regions}
     voters = {j.camera_id: PlateVoter() for j in jobs if j.plates_region}
     last_plate = dict.fromkeys(voters, 0.0)
+    best_plate: dict[str, tuple[float, Any, Any]] = {}  # camera -> (confidence, frame, read)
     seen = [0] * len(jobs)
     next_due = [0.0] * len(jobs)
     processed = [0] * len(jobs)
@@ -119,14 +128,19 @@ def _worker_main(jobs: list[CameraJob], rows: list[tuple[str, bytes]], out: Any,
                     if reads:
                         voter.add(reads, now)
                         last_plate[job.camera_id] = now
+                        if job.snapshots and reads[0].confidence > best_plate.get(
+                                job.camera_id, (-1.0, None, None))[0]:
+                            best_plate[job.camera_id] = (reads[0].confidence, frame, reads[0])
                     elif now - last_plate[job.camera_id] > 1.5:  # the vehicle has passed
                         voted = voter.result()
+                        best = best_plate.pop(job.camera_id, None)
                         if voted:
-                            out.put(PlateSighting(job.camera_id, voted[0], voted[1], now))
+                            out.put(_plate_sighting(job, voted, now, best))
                         voter.reset()
                     continue
                 faces = pipe.process(frame, now)
-                out.put(Sightings(job.camera_id, seq, now, tuple(faces)))
+                out.put(_with_evidence(Sightings(job.camera_id, seq, now, tuple(faces)),
+                                       frame, job.snapshots))
             now = time.monotonic()
             if now - health_at >= 1.0:
                 for i, cam in enumerate(cams):
@@ -139,6 +153,26 @@ def _worker_main(jobs: list[CameraJob], rows: list[tuple[str, bytes]], out: Any,
     finally:
         for cam in cams:
             cam.stop()
+
+
+def _with_evidence(sightings: Sightings, rgb: Any, s: SnapshotSettings | None) -> Sightings:
+    """JPEGs only for the frames whose templates decisions will rest on (a few ms each)."""
+    encoded = [f for f in sightings.faces if f.encoded_now]
+    if s is None or not encoded:
+        return sightings
+    crops = tuple((f.track_id, jpeg) for f in encoded
+                  if (jpeg := crop_jpeg(rgb, f.box, s)) is not None)
+    return replace(sightings, scene_jpeg=scene_jpeg(rgb, s), crops=crops)
+
+
+def _plate_sighting(job: CameraJob, voted: tuple[str, float], now: float,
+                    best: tuple[float, Any, Any] | None) -> PlateSighting:
+    if job.snapshots is None or best is None:
+        return PlateSighting(job.camera_id, voted[0], voted[1], now)
+    _conf, bgr, read = best
+    return PlateSighting(job.camera_id, voted[0], voted[1], now,
+                         scene_jpeg(bgr, job.snapshots, rgb=False),
+                         crop_jpeg(bgr, plate_box(read.box), job.snapshots, rgb=False))
 
 
 class RecognitionWorkers:

@@ -51,7 +51,8 @@ def gate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gate]:
     port = free_port()
     with running_gate(tmp_path_factory.mktemp("ui"), FACES,
                       console={"enabled": True, "bind": f"127.0.0.1:{port}",
-                               "school_name": "实验中学"}) as g:
+                               "school_name": "实验中学"},
+                      visitors={"keep_photo": True}) as g:  # the pass shows the photo
         store = g.service.store
         add_user(store, "admin", PASSWORDS["admin"], "admin")
         add_user(store, "guard", PASSWORDS["guard"], "guard")
@@ -283,10 +284,9 @@ def test_visitor_flow_end_to_end(browser: Browser, gate: Gate, tmp_path: Path) -
     expect(page.locator("#screening-reasons")).to_contain_text("命中布控名单 local/")
     expect(page.locator("#screening-reasons")).to_contain_text("法院禁止令")
     shot(page, "visitor-flagged-zh-CN")
-    [(stored_number,)] = store.query("SELECT id_number FROM visitors WHERE id = ?", (flagged,))
-    assert stored_number == LISTED_ID
-    # the 3.9 MB phone photo went up resized, and is shown on the record
-    [(size,)] = store.query("SELECT LENGTH(image) FROM visitor_photos WHERE visitor_id = ?",
+    assert gate.service.visitors.get(flagged, full_id=True)["id_number"] == LISTED_ID
+    # the 3.9 MB phone photo went up resized, and is kept for the pass
+    [(size,)] = store.query("SELECT bytes FROM visitor_photos WHERE visitor_id = ?",
                             (flagged,))
     assert 10_000 < size < 1_000_000
     # "Admit" without a note says so; the guard refuses with a note

@@ -299,3 +299,30 @@ def _walking_video(tmp_path: Path) -> Path:
 
     head = cut_head(DlibFaceEngine(), "test/obama1.jpg", "obama")
     return write_video(tmp_path / "obama.avi", list(walking_frames([head], 60)))
+
+
+def test_police_acknowledgement_comes_down_to_the_gate(tmp_path: Path,
+                                                       broker: LocalBroker) -> None:
+    """The district page (or the police's own client) acknowledges on .../acks; the gate
+    records it on the alert for the guard's console, and audits it."""
+    police = Subscriber(broker.port, "police", ["campus/+/+/alerts/#"])
+    try:
+        with running_gate(tmp_path, FACES, site="zqxx",
+                          mqtt=mqtt_section(tmp_path, broker)) as gate:
+            d = gate.tap("DEADBEEF01")
+            assert d.alert is not None
+            police.until(lambda m: m[1].get("id") == d.alert.id)  # type: ignore[union-attr]
+            ack = {"schema": "campus-gate/ack/1", "alert_id": d.alert.id, "by": "officer 0231",
+                   "ts": "2026-11-27T08:00:00+08:00", "note": "patrol sent"}
+            police.publish("campus/zqxx/main/acks", json.dumps(ack))
+            store = gate.service.store
+            wait_for(lambda: bool(store.query("SELECT 1 FROM alerts WHERE id = ? AND"
+                                              " police_ack_at IS NOT NULL", (d.alert.id,))),
+                     what="the police acknowledgement recorded")
+            [row] = store.query("SELECT police_ack_by, police_ack_note FROM alerts WHERE id = ?",
+                                (d.alert.id,))
+            assert tuple(row) == ("officer 0231", "patrol sent")
+            assert store.query("SELECT actor FROM audit_log WHERE action ="
+                               " 'alert_police_acknowledged'")[0][0] == "police:officer 0231"
+    finally:
+        police.close()

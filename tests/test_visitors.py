@@ -151,8 +151,9 @@ def test_watchlist_hit_by_face(tmp_path: Path) -> None:
                                            face=_face("test/obama1.jpg"))
         assert v["screening"] == "flagged"
         assert "face matches watch list entry police/P1" in v["screening_reasons"][0]
-        other = gate.service.visitors.register(_reg(name="Other"), "guard",
-                                               face=_face("train/biden/biden.jpg"))
+        other = gate.service.visitors.register(_reg(name="Other",
+                                                    id_number="110101198505050016"),
+                                               "guard", face=_face("train/biden/biden.jpg"))
         assert other["screening"] == "cleared"
 
 

@@ -33,8 +33,10 @@ from gate.console.routers import (
     auth,
     campus_map,
     devices,
+    evidence,
     live,
     people,
+    perimeter,
     rollcall,
     system,
     vehicles,
@@ -46,7 +48,7 @@ if TYPE_CHECKING:
     from gate.service import Service
 
 ROUTERS = (system, auth, live, alerts, people, attendance, visitors, vehicles, devices, admin,
-           alarm, rollcall, campus_map)
+           perimeter, evidence, alarm, rollcall, campus_map)
 
 _CSP = ("default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
         "connect-src 'self'; "

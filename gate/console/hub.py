@@ -36,8 +36,9 @@ class LiveHub:
         self.queues: set[asyncio.Queue[str]] = set()
 
     def publish(self, decision: Decision) -> None:
-        if self.loop is None:
-            return
-        text = json.dumps({"kind": "decision", **decision_json(decision)}, ensure_ascii=False)
+        if self.loop is None or not (decision.journalled or decision.alerts):
+            return  # an audit row or a state change alone: nothing for the feed
+        kind = "decision" if decision.journalled else "alerts"  # alerts with no passage row
+        text = json.dumps({"kind": kind, **decision_json(decision)}, ensure_ascii=False)
         for q in list(self.queues):
             self.loop.call_soon_threadsafe(q.put_nowait, text)

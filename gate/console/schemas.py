@@ -112,3 +112,7 @@ class MapImageBody(_Body):
 class MapPointBody(_Body):
     x: Annotated[float, Field(ge=0, le=1)]
     y: Annotated[float, Field(ge=0, le=1)]
+
+
+class EraseBody(_Body):
+    reason: Annotated[str, Field(min_length=2, max_length=300)]

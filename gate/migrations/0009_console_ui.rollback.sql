@@ -1,5 +1,4 @@
 DROP INDEX alerts_open;
-DROP TABLE visitor_photos;
 DROP TABLE map_points;
 DROP TABLE campus_map;
 CREATE TABLE users_old (

@@ -1,11 +1,9 @@
--- depends: 0007_police_acks
+-- depends: 0008_evidence_privacy
 -- The console a guard works from all day (issue 16):
 -- * a `host` role: staff answer their own visitors from their phone; a host user is tied to
 --   the staff member (people.id) whose visitors they may approve. SQLite cannot change a
 --   CHECK constraint in place, so the users table is rebuilt (sessions end: log in again).
 -- * the campus map: one plan image and the places of lanes, readers and cameras on it.
--- * the visitor's photo as taken at the desk (shown on the pass and the visitor's record;
---   erased with the visit, like the face encoding).
 CREATE TABLE users_new (
     username TEXT PRIMARY KEY,
     password_hash TEXT NOT NULL,
@@ -34,12 +32,6 @@ CREATE TABLE map_points (
     x REAL NOT NULL CHECK (x BETWEEN 0 AND 1),
     y REAL NOT NULL CHECK (y BETWEEN 0 AND 1),
     PRIMARY KEY (kind, ref)
-);
-
-CREATE TABLE visitor_photos (
-    visitor_id TEXT PRIMARY KEY REFERENCES visitors(id) ON DELETE CASCADE,
-    image BLOB NOT NULL,
-    media_type TEXT NOT NULL
 );
 
 -- The alarm poll (every page, every 1.5 s) counts open critical alerts.

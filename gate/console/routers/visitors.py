@@ -22,7 +22,8 @@ from gate.console.errors import Conflict, Invalid, NotFound
 from gate.console.routers.attendance import Day, day_of
 from gate.console.schemas import CardBody, GuardDecisionBody, HostDecisionBody, VisitorBody
 from gate.console_queries import active_staff
-from gate.console_views import has_visitor_photo, person_names, save_visitor_photo, visitor_photo
+from gate.console_views import has_visitor_photo, person_names
+from gate.privacy import keep_visitor_photo
 from gate.reports import VISITOR_COLUMNS, csv_text, visitor_rows
 from gate.visitors import Registration
 from recognition.enrol import encode_enrolment_photo
@@ -67,9 +68,8 @@ def register_visitor(body: VisitorBody, current: User, ctx: Ctx) -> dict[str, An
     reg = Registration(body.name, body.id_type, body.id_number, body.phone, body.purpose,
                        body.host_id, minutes, plate)
     visitor = service.visitors.register(reg, current.username, face)
-    if raw is not None:
-        save_visitor_photo(ctx.store, visitor["id"], raw,
-                           "image/png" if raw.startswith(b"\x89PNG") else "image/jpeg")
+    if raw is not None:  # kept (sealed, capped) only with visitors.keep_photo: for the pass
+        keep_visitor_photo(ctx.config, service.snapshots.snapshots, visitor["id"], raw)
     service.publisher.notify()
     return _shown(ctx, visitor)
 
@@ -115,10 +115,11 @@ def visitor_photo_route(visitor_id: str, current: User, ctx: Ctx) -> Response:
     found = ctx.service.visitors.get(visitor_id)
     if current.role == "host" and found["host_id"] != current.person_id:
         raise AuthError("hosts answer their own visitors only", 403)
-    photo = visitor_photo(ctx.store, visitor_id)
-    if photo is None:
+    jpeg = ctx.service.snapshots.snapshots.visitor_photo(visitor_id)
+    if jpeg is None:
         raise NotFound("no photo of this visitor")
-    return Response(photo[0], media_type=photo[1], headers={"Cache-Control": "no-store"})
+    ctx.store.audit(current.username, "visitor_photo_viewed", visitor_id)
+    return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
 @router.post("/visitors/{visitor_id}/guard")

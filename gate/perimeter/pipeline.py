@@ -1,0 +1,109 @@
+"""One perimeter camera's frames -> motion gate -> detector -> tracker -> zone rules -> alerts.
+
+The same object runs in the service worker (live camera, wall clock) and in
+``gate perimeter analyse`` (a video file, its own timeline), so what an installer tunes on
+recorded footage is what runs at the gate.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from gate.config import CalendarConfig, PerimeterConfig, ZoneConfig
+from gate.perimeter import drawing
+from gate.perimeter.alerts import PerimeterAlert, TrackSummary
+from gate.perimeter.detector import Detections, Detector
+from gate.perimeter.motion import MotionGate
+from gate.perimeter.rules import Sighting, ZoneRules
+from gate.perimeter.tracking import Track, Tracker
+
+MOVED = 0.5  # a track has moved once its feet travelled half its height
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    alerts: list[PerimeterAlert]
+    finished: list[TrackSummary]
+    tracks: list[Track]
+    detected: bool  # False: the motion gate skipped the detector on this frame
+
+
+class PerimeterPipeline:
+    def __init__(self, camera: str, zones: Sequence[ZoneConfig], settings: PerimeterConfig,
+                 calendar: CalendarConfig | None = None, *, fps: float | None = None,
+                 ignore_schedule: bool = False, detector: Detector | None = None) -> None:
+        self.camera = camera
+        self.zones = list(zones)
+        self.settings = settings
+        self.fps = fps or settings.fps
+        self.detector = detector or Detector(settings.input_size)
+        self.motion = MotionGate(settings.motion_fraction) if settings.motion_gating else None
+        self.tracker = Tracker(self.fps, settings.track_lost_seconds, settings.min_confidence)
+        self.rules = ZoneRules(camera, zones, settings, calendar, ignore_schedule)
+        self.frames = 0
+        self.detections = 0
+        self.last_tracks: list[Track] = []
+        self._last_detect: dt.datetime | None = None
+        self._origin: dict[int, tuple[float, float]] = {}
+        self._moved: set[int] = set()
+
+    def process(self, frame: drawing.Frame, now: dt.datetime) -> FrameResult:
+        """Analyse one BGR frame taken at ``now``."""
+        self.frames += 1
+        moving = self.motion.moving(frame) if self.motion is not None else True
+        due = (self._last_detect is None
+               or (now - self._last_detect).total_seconds() >= self.settings.idle_detect_seconds)
+        # Keep detecting while a track that came moving is remembered: a loiterer standing
+        # still makes no motion and is exactly who must not be lost. Objects that never moved
+        # (parked cars, a post the model takes for a person) do not keep the detector awake.
+        run = moving or due or bool(self._moved & self.rules.track_ids())
+        if run:
+            dets = self.detector.detect(frame, min_score=0.1)
+            self.detections += 1
+            self._last_detect = now
+        else:
+            dets = Detections.empty()
+        tracks = self.tracker.update(dets)
+        self.last_tracks = tracks
+        alerts, finished = self.rules.observe(
+            now, [Sighting(t.id, t.kind, t.foot) for t in tracks])
+        for t in tracks:
+            origin = self._origin.setdefault(t.id, t.foot)
+            if math.dist(origin, t.foot) > MOVED * (t.box[3] - t.box[1]):
+                self._moved.add(t.id)
+        for f in finished:
+            self._origin.pop(f.track, None)
+            self._moved.discard(f.track)
+        boxes = {t.id: t for t in tracks}
+        return FrameResult([self._evidence(a, frame, boxes) for a in alerts], finished, tracks,
+                           run)
+
+    def finish(self, now: dt.datetime, frame: drawing.Frame | None) -> FrameResult:
+        """End of the footage: close every track (final alert revisions, track summaries)."""
+        alerts, finished = self.rules.finish(now)
+        if frame is not None:
+            alerts = [self._evidence(a, frame, {}) for a in alerts]
+        return FrameResult(alerts, finished, [], False)
+
+    def view_jpeg(self, frame: drawing.Frame) -> bytes:
+        """The live view for the console: zones, live tracks with their paths and ids."""
+        img = frame.copy()
+        for zone in self.zones:
+            drawing.draw_zone(img, zone.polygon, zone.id)
+        paths = self.rules.paths()
+        for t in self.last_tracks:
+            drawing.draw_path(img, paths.get(t.id, ("person", []))[1], drawing.TRACK_COLOUR)
+            drawing.draw_box(img, t.box, f"{t.kind} {t.id}")
+        return drawing.encode(img)
+
+    def _evidence(self, alert: PerimeterAlert, frame: drawing.Frame,
+                  boxes: dict[int, Track]) -> PerimeterAlert:
+        zones = [(z.id, z.polygon) for z in self.zones if z.id == alert.zone]
+        track = boxes.get(alert.track) if alert.track is not None else None
+        label = f"{alert.type} {alert.object or ''} {alert.track or ''}".strip()
+        jpeg = drawing.snapshot(frame, zones, alert.path, track.box if track else None, label)
+        return dataclasses.replace(alert, snapshot_jpeg=jpeg)
