@@ -2,8 +2,8 @@
 the session state, the live page at 800 px, the visitor desk end to end with a host on a
 phone, every page in both languages without one console error, CSV downloads.
 
-One running gate and one browser for the whole module (the tests run in file order; the
-last one stops the gate's console to see the lost-connection banner).
+One running gate and one browser for the whole module; the lost-connection test kills a
+``gate run`` child process of its own.
 """
 
 from __future__ import annotations
@@ -12,12 +12,16 @@ import base64
 import datetime as dt
 import io
 import json
+import os
 import re
+import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from PIL import Image
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
@@ -27,9 +31,10 @@ from gate.broker import free_port
 from gate.console.auth import add_user
 from gate.demo import em4100_frame
 from gate.reports import ATTENDANCE_COLUMNS, BOM, VISITOR_COLUMNS
+from gate.store import Store
 from gate.visitors import Registration
 from gate.vocab import AlertType, Severity
-from tests.conftest import ROOT
+from tests.conftest import GATE, ROOT, TZ
 from tests.ptys import wait_for
 from tests.scenario import Gate, running_gate
 from tests.test_console import CHROMIUM
@@ -540,23 +545,56 @@ def test_fire_alarm_over_an_expired_session_and_the_roll_call(browser: Browser,
     w.context.close()
 
 
-def test_lost_connection_shown_within_5_s(browser: Browser, gate: Gate) -> None:
-    """Last in the module: it stops the gate's console."""
-    w = open_page(browser, gate, "guard", lang="en")
-    page = w.page
-    expect(page.locator("#conn")).to_have_text("connected", timeout=5000)
-    console = gate.service.console
-    assert console is not None
-    start = time.monotonic()
-    console.stop()
-    expect(page.locator("#conn-banner")).to_be_visible(timeout=5000)
-    assert time.monotonic() - start < 5
-    expect(page.locator("#conn")).to_have_text("disconnected")
-    # an action now says it did not happen
-    page.click("button[data-lane=L1]")
-    page.fill("#open-form input[name=reason]", "ambulance")
-    page.click("#open-form button[value=ok]")
-    expect(page.locator("#open-error")).to_contain_text("L1 NOT opened")
-    expect(page.locator("#open-dialog")).to_be_visible()
-    shot(page, "connection-lost-en")
-    w.context.close()
+def test_lost_connection_shown_within_5_s(browser: Browser, tmp_path: Path) -> None:
+    """``gate run`` in a child process, killed (SIGKILL) under an open live page."""
+    data = tmp_path / "data"
+    store = Store(data, TZ)
+    try:
+        add_user(store, "guard", PASSWORDS["guard"], "guard")
+    finally:
+        store.close()
+    port = free_port()
+    config = tmp_path / "gate.toml"
+    config.write_text(f'site = "test"\ndata_dir = "{data}"\n[console]\nenabled = true\n'
+                      f'bind = "127.0.0.1:{port}"\n[[lanes]]\nid = "L1"\n')
+    log = (tmp_path / "gate.log").open("ab")
+    proc = subprocess.Popen([*GATE, "--config", str(config), "run"], stdout=subprocess.DEVNULL,
+                            stderr=log)
+    try:
+        url = f"http://localhost:{port}"
+
+        def up() -> bool:
+            try:
+                return httpx.get(url + "/healthz", timeout=1).status_code in (200, 503)
+            except httpx.HTTPError:
+                return False
+
+        wait_for(up, timeout=60, what="gate run's console")
+        context = browser.new_context(locale="en")
+        context.add_init_script("localStorage.setItem('lang', 'en')")
+        page = context.new_page()
+        page.goto(url + "/")
+        page.fill("#login-form input[name=username]", "guard")
+        page.fill("#login-form input[name=password]", PASSWORDS["guard"])
+        page.click("#login-form button[type=submit]")
+        expect(page.locator("#page-live")).to_be_visible()
+        expect(page.locator("#conn")).to_have_text("connected", timeout=5000)
+        start = time.monotonic()
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        expect(page.locator("#conn-banner")).to_be_visible(timeout=5000)
+        assert time.monotonic() - start < 5
+        expect(page.locator("#conn")).to_have_text("disconnected")
+        # an action now says it did not happen, and the dialog stays open
+        page.click("button[data-lane=L1]")
+        page.fill("#open-form input[name=reason]", "ambulance")
+        page.click("#open-form button[value=ok]")
+        expect(page.locator("#open-error")).to_contain_text("L1 NOT opened")
+        expect(page.locator("#open-dialog")).to_be_visible()
+        shot(page, "connection-lost-en")
+        context.close()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        log.close()
