@@ -482,10 +482,16 @@ def test_every_page_in_both_languages_without_a_console_error(browser: Browser,
         assert [e for e in w.errors if "404" not in e] == [], w.errors
         assert len(w.errors) == 1
         w.errors.clear()
-        visit = gate.service.visitors.register(Registration(
-            "陈静", "passport", "E7654321", "", "参观", "staff", 60, None), "guard")["id"]
+        desk = gate.service.visitors
+        visit = desk.register(Registration("陈静", "passport", "E7654321", "", "参观", "staff",
+                                           60, None), "guard")["id"]
+        desk.host_decision(visit, "wang", True)
+        desk.add_route(visit, "L1-in", "card in")
         w.page.goto(base(gate) + f"/#visitors/{visit}")
         expect(w.page.locator("#visitor-detail h2")).to_be_visible()
+        # the record draws the route on the campus map
+        expect(w.page.locator("#visitor-map .marker.visited[data-ref='L1-in']")).to_have_text(
+            "L1-in (1)")
         shot(w.page, f"page-visitor-{lang}")
         # no raw codes in the tables' headers
         assert w.page.locator("th").count() > 0

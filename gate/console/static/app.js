@@ -85,6 +85,7 @@ const connection = {
     dot.className = `conn ${this.service ? (up ? "up" : "partial") : "down"}`;
     dot.textContent = t(this.service ? (up ? "ui.connected" : "ui.reconnecting") : "ui.disconnected");
     $("#conn-banner").hidden = this.service;
+    if (!this.service) $$(".lane-state").forEach((n) => { n.textContent = t("ui.lane_unknown"); n.className = "lane-state unknown"; });
     updateAlarmBar();
   },
 };

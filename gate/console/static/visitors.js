@@ -1,6 +1,7 @@
 // The visitor desk as a kiosk: document -> photo -> screening -> host's answer -> pass
 // (temporary card, route, overstay, checkout). And the host's own page on their phone.
 import { $, act, api, el, errorText, notify, post, resizedBase64, screeningReason, stamp, state, t, table, time, word } from "./core.js";
+import { drawMap, mapData } from "./pages.js";
 
 let desk = { step: 1, doc: null, photo: null, stream: null };
 let pollTimer = null;
@@ -188,8 +189,27 @@ export async function loadVisitor(id) {
         } }, t("ui.checkout"))));
     }
   }
-  parts.push(out, el("h3", {}, t("ui.route")), routeList(v));
+  const routeMap = el("div", { id: "visitor-map", class: "map-small no-print", hidden: true });
+  parts.push(out, el("h3", {}, t("ui.route")), routeList(v), routeMap);
   box.replaceChildren(...parts);
+  drawRoute(routeMap, v.route);
+}
+
+// The visitor's route on the campus map: the places passed, numbered in order.
+async function drawRoute(box, route) {
+  if (!route.length) return;
+  let m;
+  try { m = await mapData(); } catch { return; }
+  if (!m.image) return;
+  drawMap(box, m, false);
+  route.forEach((r, i) => {
+    const n = box.querySelector(`.marker[data-ref="${CSS.escape(r.place)}"]`);
+    if (!n) return;
+    n.classList.add("visited");
+    n.dataset.steps = `${n.dataset.steps ? `${n.dataset.steps},` : ""}${i + 1}`;
+    n.textContent = `${r.place} (${n.dataset.steps})`;
+  });
+  box.hidden = false;
 }
 
 // The host's own page (role host, on their phone) -------------------------------------------------
