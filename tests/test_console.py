@@ -17,6 +17,7 @@ from gate.broker import free_port
 from gate.console.auth import ACCOUNT_FAILURES, add_user
 from gate.demo import em4100_frame
 from tests.conftest import ROOT
+from tests.ptys import wait_for
 from tests.scenario import Gate, running_gate
 
 ARTIFACTS = ROOT / "test-artifacts"
@@ -237,7 +238,8 @@ def test_visitor_desk_in_the_browser(browser: Browser, gate: Gate) -> None:
     page.click("button[data-action=phone-approve]")
     qr = page.locator("#visitor-pass img.qr")
     expect(qr).to_be_visible()
-    page.wait_for_function("document.querySelector('#visitor-pass img.qr').naturalWidth > 100")
+    wait_for(lambda: page.evaluate(  # wait_for_function polls via eval: the CSP refuses it
+        "document.querySelector('#visitor-pass img.qr').naturalWidth > 100"), what="the QR")
     shot(page, "visitor-pass")
     page.click("button[data-action=checkout]")
     expect(page.locator("#visitor-status")).to_have_text("已离校")

@@ -107,6 +107,12 @@ def open_page(browser: Browser, gate: Gate, user: str, lang: str = "zh-CN",
     return w
 
 
+def wait_js(page: Page, expression: str, timeout: float = 10) -> None:
+    """Poll an expression in the page. (``wait_for_function`` polls through ``eval``, which
+    the console's Content-Security-Policy rightly refuses.)"""
+    wait_for(lambda: bool(page.evaluate(expression)), timeout=timeout, what=expression)
+
+
 def shot(page: Page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
@@ -329,9 +335,8 @@ def test_visitor_flow_end_to_end(browser: Browser, gate: Gate, tmp_path: Path) -
     badge = page.locator("#visitor-pass")
     for text in ("实验中学", "王芳", "Teacher Wang", "有效期自", "有效至"):
         expect(badge).to_contain_text(text)
-    page.wait_for_function("document.querySelector('#visitor-pass img.qr').naturalWidth > 100"
-                           " && document.querySelector('#visitor-pass img.pass-photo')"
-                           ".naturalWidth > 50")
+    wait_js(page, "document.querySelector('#visitor-pass img.qr').naturalWidth > 100"
+            " && document.querySelector('#visitor-pass img.pass-photo').naturalWidth > 50")
     shot(page, "visitor-pass-zh-CN")
     page.emulate_media(media="print")
     expect(page.locator("header")).to_be_hidden()
