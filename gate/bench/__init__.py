@@ -67,7 +67,19 @@ def _suites() -> list[Suite]:
         except ImportError:  # face_recognition not installed
             continue
         suites.append(module.run)
+    suites.append(_hub)
     return suites
+
+
+def _hub(quick: bool) -> list[Figure]:
+    """``hub.ingest_events_per_s`` / ``hub.latency_p99_ms``: simulated gates through a local
+    two-node RabbitMQ cluster into PostgreSQL (gate/hub/bench.py). Starting the cluster
+    takes over a minute, so only the full run has them, and only where both are installed."""
+    if quick:
+        return []
+    from gate.hub import bench
+
+    return [Figure(f["name"], f["value"], f["unit"], f["baseline"]) for f in bench.run(False)]
 
 
 def run_benchmarks(quick: bool = False) -> list[Figure]:
