@@ -154,6 +154,15 @@ def rollcall(store: Store) -> dict[str, Any]:
 
 # Visitor photos ---------------------------------------------------------------------------------
 
+def remove_faces(store: Store, person_id: str, actor: str) -> int:
+    """Every stored encoding of this person (the face library's "remove"), audited."""
+    with store.transaction() as db:
+        gone = db.execute("DELETE FROM face_encodings WHERE person_id = ?",
+                          (person_id,)).rowcount
+        store.audit(actor, "face_removed", person_id, {"encodings": gone})
+    return int(gone)
+
+
 def has_visitor_photo(store: Store, visitor_id: str) -> bool:
     return bool(store.query("SELECT 1 FROM visitor_photos WHERE visitor_id = ?", (visitor_id,)))
 

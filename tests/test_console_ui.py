@@ -435,6 +435,48 @@ def test_console_csv_is_the_report_csv(browser: Browser, gate: Gate) -> None:
     w.context.close()
 
 
+# --- face library ------------------------------------------------------------------------------
+
+def test_face_library_with_consent_verdict_and_removal(browser: Browser, gate: Gate,
+                                                       tmp_path: Path) -> None:
+    store = gate.service.store
+    w = open_page(browser, gate, "admin")
+    page = w.page
+    page.goto(base(gate) + "/#people/nocons")  # a card-only pupil: no consent recorded
+    lib = page.locator("#face-library")
+    expect(lib).to_be_visible()
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (640, 480), (200, 200, 200)).save(blank)
+    lib.locator("input[name=face-photo]").set_input_files(str(blank))
+    lib.locator("button[data-action=enrol]").click()
+    expect(page.locator("#face-verdict")).to_have_text("没有记录人脸授权，不能录入")
+    lib.locator("input[name=consent]").check()
+    lib.locator("button[data-action=enrol]").click()  # no face in it: the quality verdict
+    expect(page.locator("#face-verdict")).to_contain_text("未录入", timeout=20000)
+    lib.locator("input[name=face-photo]").set_input_files(str(FACES / "train/biden/biden.jpg"))
+    lib.locator("button[data-action=replace]").click()
+    verdict = page.locator("#face-verdict")
+    expect(verdict).to_contain_text("已录入", timeout=20000)
+    expect(verdict).to_contain_text("biden")  # as close as the same person: flagged
+    assert store.query("SELECT face_consent, consent_recorded_at IS NOT NULL FROM people"
+                       " WHERE id = 'nocons'")[0][:] == (1, 1)
+    assert w_count_where(store, "face_encodings", "person_id = 'nocons'") == 1
+    shot(page, "face-library-zh-CN")
+    lib.locator("button[data-action=remove-face]").click()
+    expect(verdict).to_have_text("已删除 1 个人脸特征")
+    assert w_count_where(store, "face_encodings", "person_id = 'nocons'") == 0
+    actions = [r[0] for r in store.query("SELECT action FROM audit_log WHERE target = 'nocons'"
+                                         " AND action LIKE 'face%' ORDER BY id")]
+    assert actions == ["face_consent_recorded", "face_enrolled", "face_removed",
+                       "face_enrolled", "face_removed"]
+    assert w.errors == []
+    w.context.close()
+
+
+def w_count_where(store: Any, table: str, where: str) -> int:
+    return int(store.query(f"SELECT COUNT(*) FROM {table} WHERE {where}")[0][0])
+
+
 # --- every page, both languages ------------------------------------------------------------------
 
 def test_every_page_in_both_languages_without_a_console_error(browser: Browser,

@@ -34,6 +34,7 @@ from gate.console.routers import (
     campus_map,
     devices,
     evidence,
+    faces,
     live,
     people,
     perimeter,
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
     from gate.service import Service
 
 ROUTERS = (system, auth, live, alerts, people, attendance, visitors, vehicles, devices, admin,
-           perimeter, evidence, alarm, rollcall, campus_map)
+           perimeter, evidence, alarm, rollcall, campus_map, faces)
 
 _CSP = ("default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
         "connect-src 'self'; "

@@ -105,6 +105,12 @@ class WatchPersonBody(_Body):
     reason: Annotated[str, Field(min_length=2, max_length=200)]
 
 
+class FaceBody(_Body):
+    photo: Annotated[str, Field(min_length=8, max_length=8_000_000)]  # base64 JPEG/PNG
+    consent: bool  # the guardian's signed consent is on file
+    replace: bool = False  # remove the stored faces first
+
+
 class MapImageBody(_Body):
     image: Annotated[str, Field(min_length=8, max_length=8_000_000)]  # base64 JPEG/PNG
 

@@ -58,8 +58,37 @@ export async function loadPerson(id) {
         (x) => `${t("ui.granted")} ${time(x.valid_until)}`, result);
       if (r) { result.className = ""; result.textContent = `${t("ui.granted")} ${time(r.valid_until)}`; }
     } }, minutes, ` ${t("field.minutes")} `, why, el("button", {}, t("ui.exit_permission")), " ", result),
+    state.me.role === "admin" ? faceLibrary(id, p) : "",
     el("h3", {}, t("ui.recent")),
     feedTable(p.recent.map((e) => feedRow({ ...e, person: null }))));
+}
+
+// The face library (admins): enrol or replace with consent recorded, the quality verdict, remove.
+function faceLibrary(id, p) {
+  const file = el("input", { type: "file", name: "face-photo", accept: "image/jpeg,image/png", "aria-label": t("field.photo") });
+  const consent = el("input", { type: "checkbox", name: "consent", checked: p.face_consent });
+  const verdict = el("p", { id: "face-verdict", role: "status" });
+  const send = (replace) => async () => {
+    if (!file.files[0]) { verdict.textContent = t("ui.choose_photo"); verdict.className = "error"; return; }
+    if (!consent.checked) { verdict.textContent = t("error.consent_required"); verdict.className = "error"; return; }
+    let photo;
+    try { photo = await resizedBase64(file.files[0]); } catch { verdict.textContent = t("error.photo"); verdict.className = "error"; return; }
+    const r = await act(post(`/api/people/${encodeURIComponent(id)}/face`, { photo, consent: true, replace }), null, verdict);
+    if (!r) return;
+    verdict.className = r.outcome === "not-enrolled" ? "error" : "";
+    verdict.textContent = [t(`ui.enrol_${r.outcome.replace("-", "_")}`), r.reason, r.warning ? `${t("ui.enrol_warning")}: ${r.warning}` : ""].filter(Boolean).join(" · ");
+  };
+  return el("div", { class: "face-library", id: "face-library" },
+    el("h3", {}, t("ui.face_library")),
+    el("p", { class: "actions" }, file, el("label", {}, consent, " ", t("ui.consent_on_file"))),
+    el("p", { class: "actions" },
+      el("button", { type: "button", "data-action": "enrol", onclick: send(false) }, t("ui.enrol")),
+      el("button", { type: "button", "data-action": "replace", onclick: send(true) }, t("ui.replace_face")),
+      el("button", { type: "button", class: "danger", "data-action": "remove-face", onclick: async () => {
+        const r = await act(del(`/api/people/${encodeURIComponent(id)}/face`), (x) => t("ui.face_removed", { n: x.removed }), verdict);
+        if (r) { verdict.className = ""; verdict.textContent = t("ui.face_removed", { n: r.removed }); }
+      } }, t("ui.remove_face"))),
+    verdict);
 }
 
 export const feedTable = (rows) => table(["", t("ui.time"), t("field.lane"), t("field.direction"), t("ui.who"), t("field.method"), t("ui.verdict"), t("field.reason")], rows);
