@@ -461,6 +461,7 @@ def test_face_library_with_consent_verdict_and_removal(browser: Browser, gate: G
     assert store.query("SELECT face_consent, consent_recorded_at IS NOT NULL FROM people"
                        " WHERE id = 'nocons'")[0][:] == (1, 1)
     assert w_count_where(store, "face_encodings", "person_id = 'nocons'") == 1
+    expect(page.locator("#person-status")).to_contain_text("人脸授权: 是 · 已录入人脸: 是")
     shot(page, "face-library-zh-CN")
     lib.locator("button[data-action=remove-face]").click()
     expect(verdict).to_have_text("已删除 1 个人脸特征")

@@ -47,8 +47,7 @@ export async function loadPerson(id) {
   const result = el("span", { role: "status" });
   box.replaceChildren(
     el("h2", {}, `${p.name} · ${p.class || word("role", p.role)}`),
-    el("p", {}, el("span", { class: `badge ${p.on_campus ? "ok" : ""}` }, t(p.on_campus ? "ui.on_campus" : "ui.off_campus")),
-      ` ${t("ui.consent")}: ${t(p.face_consent ? "ui.yes" : "ui.no")} · ${t("ui.face_enrolled")}: ${t(p.face_enrolled ? "ui.yes" : "ui.no")}`),
+    personStatus(p),
     el("p", {}, `${t("ui.guardians")}: ${p.guardians.map((g) => `${g.name} ${g.phone}`).join(", ") || "—"}`),
     el("p", {}, `${t("ui.cards")}: ${p.cards.map((c) => c.card_key).join(", ") || "—"}`),
     el("form", { id: "exit-form", onsubmit: async (ev) => {
@@ -61,6 +60,12 @@ export async function loadPerson(id) {
     state.me.role === "admin" ? faceLibrary(id, p) : "",
     el("h3", {}, t("ui.recent")),
     feedTable(p.recent.map((e) => feedRow({ ...e, person: null }))));
+}
+
+const personStatus = (p) => el("p", { id: "person-status" }, el("span", { class: `badge ${p.on_campus ? "ok" : ""}` }, t(p.on_campus ? "ui.on_campus" : "ui.off_campus")),
+  ` ${t("ui.consent")}: ${t(p.face_consent ? "ui.yes" : "ui.no")} · ${t("ui.face_enrolled")}: ${t(p.face_enrolled ? "ui.yes" : "ui.no")}`);
+async function refreshStatus(id) {
+  try { $("#person-status").replaceWith(personStatus(await api(`/api/people/${encodeURIComponent(id)}`))); } catch { /* the verdict already says what happened */ }
 }
 
 // The face library (admins): enrol or replace with consent recorded, the quality verdict, remove.
@@ -77,6 +82,7 @@ function faceLibrary(id, p) {
     if (!r) return;
     verdict.className = r.outcome === "not-enrolled" ? "error" : "";
     verdict.textContent = [t(`ui.enrol_${r.outcome.replace("-", "_")}`), r.reason, r.warning ? `${t("ui.enrol_warning")}: ${r.warning}` : ""].filter(Boolean).join(" · ");
+    refreshStatus(id);
   };
   return el("div", { class: "face-library", id: "face-library" },
     el("h3", {}, t("ui.face_library")),
@@ -86,7 +92,7 @@ function faceLibrary(id, p) {
       el("button", { type: "button", "data-action": "replace", onclick: send(true) }, t("ui.replace_face")),
       el("button", { type: "button", class: "danger", "data-action": "remove-face", onclick: async () => {
         const r = await act(del(`/api/people/${encodeURIComponent(id)}/face`), (x) => t("ui.face_removed", { n: x.removed }), verdict);
-        if (r) { verdict.className = ""; verdict.textContent = t("ui.face_removed", { n: r.removed }); }
+        if (r) { verdict.className = ""; verdict.textContent = t("ui.face_removed", { n: r.removed }); refreshStatus(id); }
       } }, t("ui.remove_face"))),
     verdict);
 }
