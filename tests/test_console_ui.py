@@ -71,7 +71,9 @@ def browser() -> Iterator[Browser]:
         b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
             "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--autoplay-policy=no-user-gesture-required"])
+            "--autoplay-policy=no-user-gesture-required",
+            # a desk camera for getUserMedia: Chromium's own test pattern, permission granted
+            "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"])
         yield b
         b.close()
 
@@ -277,6 +279,14 @@ def test_visitor_flow_end_to_end(browser: Browser, gate: Gate, tmp_path: Path) -
         f.locator("select[name=host_id]").select_option("staff")
         f.locator("button[data-action=next]").click()
         if upload is not None:
+            # the desk camera shows in the page (it is a test pattern here: no face, so the
+            # photo is uploaded instead)
+            expect(page.locator("#desk-video")).to_be_visible(timeout=5000)
+            expect(page.locator("button[data-action=take]")).to_be_visible()
+            wait_js(page, "document.querySelector('#desk-video').videoWidth > 0")
+            page.click("button[data-action=take]")  # a frame of the camera, drawn on a canvas
+            expect(page.locator("#photo-preview")).to_be_visible()
+            wait_js(page, "document.querySelector('#photo-preview').naturalWidth > 100")
             page.locator("input[name=photo]").set_input_files(str(upload))
             expect(page.locator("#photo-preview")).to_be_visible()
         page.click("button[data-action=register]")

@@ -71,17 +71,20 @@ async function renderDesk() {
   const preview = el("img", { id: "photo-preview", alt: t("field.photo"), hidden: !desk.photo, src: desk.photo ? `data:image/jpeg;base64,${desk.photo}` : null });
   const file = el("input", { type: "file", name: "photo", accept: "image/jpeg,image/png", onchange: async () => {
     if (!file.files[0]) return;
+    desk.pending = resizedBase64(file.files[0]);  // a 4 MB phone photo goes up as ~200 kB
     try {
-      desk.photo = await resizedBase64(file.files[0]);  // a 4 MB phone photo goes up as ~200 kB
+      desk.photo = await desk.pending;
       preview.src = `data:image/jpeg;base64,${desk.photo}`; preview.hidden = false;
-    } catch { notify(t("error.photo"), false); }
+    } catch { notify(t("error.photo"), false); } finally { desk.pending = null; }
   } });
   const take = el("button", { type: "button", "data-action": "take", hidden: true, onclick: async () => {
+    if (!video.videoWidth) { notify(t("ui.camera_not_ready"), false); return; }
     desk.photo = await resizedBase64(video); preview.src = `data:image/jpeg;base64,${desk.photo}`; preview.hidden = false;
   } }, t("ui.take_photo"));
   const out = el("p", { id: "visitor-error", class: "error", role: "alert" });
   const submit = el("button", { type: "button", "data-action": "register", onclick: async () => {
     submit.disabled = true;
+    if (desk.pending) await desk.pending.catch(() => null);  // the chosen photo, not the one before
     const d = desk.doc;
     try {
       const v = await post("/api/visitors", { name: d.name, id_type: d.id_type, id_number: d.id_number, phone: d.phone,
