@@ -11,17 +11,15 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from gate import __version__
+from gate.cli_context import Globals, open_store
 from gate.cli_output import emit, fail
-from gate.config import Config, ConfigError, load_config, resolve_config
+from gate.config import Config, ConfigError, load_config
 from gate.hub.cli import hub_app
 from gate.perimeter.cli import perimeter_app
 
@@ -45,40 +43,6 @@ report_app = typer.Typer(no_args_is_help=True, help="Daily reports.")
 app.add_typer(report_app, name="report")
 app.add_typer(perimeter_app, name="perimeter")
 app.add_typer(hub_app, name="hub")
-
-
-@dataclass
-class Globals:
-    config_path: Path | None
-    data_dir: Path | None
-    verbose: bool
-
-    def config(self) -> Config:
-        try:
-            return resolve_config(self.config_path)
-        except ConfigError as exc:
-            fail(str(exc))
-
-    def resolved_data_dir(self, config: Config) -> Path:
-        return self.data_dir or config.data_dir
-
-
-@contextmanager
-def open_store(g: Globals) -> Iterator[tuple[Config, Store]]:
-    """The configuration and the store of the data directory, closed afterwards."""
-    from gate.crypto import CryptoError, load_sealer
-    from gate.store import Store
-
-    config = g.config()
-    try:
-        store = Store(g.resolved_data_dir(config), config.tz,
-                      load_sealer(config.privacy.key_file))
-    except CryptoError as exc:
-        fail(str(exc))
-    try:
-        yield config, store
-    finally:
-        store.close()
 
 
 def report_day(date: str | None, config: Config) -> dt.date:

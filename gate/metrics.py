@@ -86,6 +86,7 @@ class GateMetrics:
         self.build = Info("gate_build", "Version of campus-gate.", registry=r)
         self.build.info({"version": __version__})
         self._refreshers: list[Callable[[], None]] = []
+        self._store_refresher: Callable[[], None] | None = None
         self._lock = threading.Lock()
 
     # Hooks the core calls ------------------------------------------------------------
@@ -116,8 +117,9 @@ class GateMetrics:
     # Figures read at scrape time --------------------------------------------------------
 
     def watch_store(self, store: Store) -> None:
-        """Read the outbox backlog and unacknowledged alerts from ``store`` at each scrape."""
-        self.add_refresher(lambda: self.refresh_from_store(store))
+        """Read the outbox backlog and unacknowledged alerts from ``store`` at each scrape.
+        One store per process: a newer one (a restarted service) replaces the last."""
+        self._store_refresher = lambda: self.refresh_from_store(store)
 
     def add_refresher(self, refresh: Callable[[], None]) -> None:
         self._refreshers.append(refresh)
@@ -140,7 +142,8 @@ class GateMetrics:
     def exposition(self) -> bytes:
         """The text format Prometheus scrapes, after refreshing store-derived figures."""
         with self._lock:
-            for refresh in self._refreshers:
+            watched = self._store_refresher
+            for refresh in [*self._refreshers, *([watched] if watched else [])]:
                 refresh()
             return generate_latest(self.registry)
 

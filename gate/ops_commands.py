@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from gate.cli import Globals
+    from gate.cli_context import Globals
 
 
 def doctor(

@@ -7,19 +7,16 @@ and every erasure, export and key change is audited through the journal.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
+from gate.cli_context import Globals, open_store
 from gate.crypto import CryptoError, KeyRing, Sealer, append_key, create_key_file, key_source
 
 if TYPE_CHECKING:
-    from gate.cli import Globals
-    from gate.config import Config
-    from gate.store import Store
+    pass
 
 keys_app = typer.Typer(no_args_is_help=True, help="Encryption keys of biometrics at rest.")
 retention_app = typer.Typer(no_args_is_help=True, help="Retention of each data class.")
@@ -29,14 +26,6 @@ def fail(message: str) -> NoReturn:
     from gate.cli_output import fail as fail_cli
 
     fail_cli(message)
-
-
-@contextmanager
-def open_store(g: Globals) -> Iterator[tuple[Config, Store]]:
-    from gate import cli
-
-    with cli.open_store(g) as opened:
-        yield opened
 
 
 def _key_file(g: Globals) -> Path:
