@@ -129,3 +129,37 @@ def test_a_missing_key_is_caught() -> None:
     broken = {lang: dict(words) for lang, words in CATALOGUE.items() if lang in LANGS}
     del broken["en"]["alert.tailgating"]
     assert missing({f"alert.{v}" for v in AlertType}, broken) == {"en": ["alert.tailgating"]}
+
+
+def audit_actions() -> set[str]:
+    """Every action the gate writes to its audit log: ``AuditRow(actor, "x", ...)`` and
+    ``store.audit(actor, "x", ...)``, the console's login attempts, and the names built at
+    run time (the hub keeps its own log: its actions are not the console's)."""
+    actions: set[str] = set()
+    for path in (ROOT / "gate").rglob("*.py"):
+        if "hub" in path.relative_to(ROOT).parts:
+            continue
+        text = path.read_text(encoding="utf-8")
+        actions |= set(re.findall(r'(?:AuditRow|\.audit)\(\s*[^,()]+,\s*"([a-z_]+)"', text))
+        actions |= set(re.findall(r'_attempt\([^)]*"([a-z_]+)"\)', text))
+        if 'f"watchlist_local_{what}_removed"' in text:
+            actions |= {"watchlist_local_person_removed", "watchlist_local_plate_removed"}
+    return actions
+
+
+def test_every_audit_action_has_words() -> None:
+    """The audit page shows actions in the admin's language (issue 15, item 5)."""
+    found = audit_actions()
+    for action in ("login", "login_failed", "manual_open", "alert_acknowledged",
+                   "face_enrolled", "person_erased", "person_exported", "snapshot_viewed",
+                   "keys_init"):
+        assert action in found
+    assert missing({f"audit.{a}" for a in found}) == {}
+
+
+def test_every_data_class_has_words() -> None:
+    from gate.privacy import CLASSES
+
+    assert missing({f"data.{c}" for c in CLASSES}) == {}
+    js = (STATIC / "evidence.js").read_text(encoding="utf-8")
+    assert set(re.findall(r'(\w+): "data\.\1"', js)) == set(CLASSES)

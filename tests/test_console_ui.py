@@ -48,7 +48,8 @@ FULL_WIDTH_ID = "１１０１０５１９４９１２３１００２X"
 PAGES = {"live": "#feed", "rollcall": "#rollcall h2", "visitors": "#visitor-form",
          "people": "#people-list table", "attendance": "#att-table table",
          "vehicles": "#wl-table table", "map": "#map-box img", "devices": "#devices-table table",
-         "users": "#users-table table", "audit": "#audit-table table"}
+         "users": "#users-table table", "audit": "#audit-table table",
+         "review": "#review-table table, #review-none", "privacy": "#privacy-table table"}
 
 
 @pytest.fixture(scope="module")
@@ -527,6 +528,8 @@ def test_every_page_in_both_languages_without_a_console_error(browser: Browser,
             w.page.goto(base(gate) + f"/#{name}")
             expect(w.page.locator(f"#page-{name}")).to_be_visible()
             expect(w.page.locator(ready).first).to_be_attached()
+            # no key in this gate: admins are told on every page
+            expect(w.page.locator("#privacy-banner")).to_be_visible()
             if name == "live":  # the open alert at L1 is marked on the map
                 expect(w.page.locator("#live-map .marker.alerting[data-ref=L1]")).to_be_visible()
             shot(w.page, f"page-{name}-{lang}")

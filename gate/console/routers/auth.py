@@ -46,4 +46,6 @@ def me(current: User, ctx: Ctx) -> dict[str, Any]:
             "lanes": [lane.id for lane in config.lanes],
             "visit_minutes": config.visitors.default_minutes, "person_id": current.person_id,
             "school": config.console.school_name or config.site,
-            "idle_s": ctx.auth.idle_s}
+            "idle_s": ctx.auth.idle_s,
+            # every role sees it: the devices page warns guards too (issue 15, item 3)
+            "biometrics_encrypted": bool(ctx.store.encrypted)}

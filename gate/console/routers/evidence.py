@@ -14,6 +14,7 @@ from gate import privacy
 from gate.console.deps import Admin, Ctx, User
 from gate.console.errors import Invalid, NotFound
 from gate.console.schemas import EraseBody
+from gate.console_views import person_names
 from gate.journal import AuditRow, Entry
 
 router = APIRouter(prefix="/api", tags=["evidence"])
@@ -33,6 +34,19 @@ def snapshot(snapshot_id: str, current: User, ctx: Ctx,
                     headers={"Cache-Control": "private, no-store"})
 
 
+@router.get("/snapshots/{snapshot_id}/parts")
+def snapshot_parts(snapshot_id: str, _u: User, ctx: Ctx) -> dict[str, Any]:
+    """Which parts a snapshot has, so the overlay asks only for pictures that exist (a
+    404 for a missing crop would be an error in the guard's browser). No image: not
+    audited."""
+    rows = ctx.service.store.query("SELECT parts, kind FROM snapshots WHERE id = ?",
+                                   (snapshot_id,))
+    if not rows:
+        raise NotFound(f"no snapshot {snapshot_id!r} (none taken, or purged)")
+    return {"id": snapshot_id, "kind": rows[0]["kind"],
+            "parts": [p for p in rows[0]["parts"].split(",") if p]}
+
+
 @router.get("/review")
 def review(_u: User, ctx: Ctx,
            day: Annotated[dt.date | None, Query()] = None,
@@ -44,9 +58,16 @@ def review(_u: User, ctx: Ctx,
            before: Annotated[str | None, Query(max_length=40)] = None) -> list[dict[str, Any]]:
     """What Frigate's review page gives a guard: passages filtered by day, lane, type and
     person, newest first, with their snapshot ids."""
-    return views.review_events(ctx.service.store, views.Review(
+    rows = views.review_events(ctx.service.store, views.Review(
         day=day, lane=lane, type=type, person_id=person, with_snapshot=with_snapshot,
         limit=limit, before=before))
+    return _named(ctx, rows)
+
+
+def _named(ctx: Ctx, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The guard reads names, not ids (the live feed shows them too)."""
+    names = person_names(ctx.service.store, [r["person_id"] for r in rows])
+    return [{**r, "person_name": names.get(r["person_id"])} for r in rows]
 
 
 @router.get("/people/{person_id}/passages")
@@ -55,7 +76,7 @@ def passages(person_id: str, current: User, ctx: Ctx,
     if ctx.service.store.get_person(person_id) is None:
         raise NotFound("no such person")
     views.person_viewed(ctx.service.journal, person_id, current.username)
-    return views.person_passages(ctx.service.store, person_id, limit)
+    return _named(ctx, views.person_passages(ctx.service.store, person_id, limit))
 
 
 @router.get("/privacy")

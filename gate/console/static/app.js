@@ -1,24 +1,25 @@
 // campus-gate guard console: start-up, pages, and the alarms that show whatever the
 // session state (fire, lost connection, open critical alerts).
 import { $, $$, api, beep, hooks, notify, post, state, t, translatePage } from "./core.js";
+import { loadAudit, loadPrivacy, loadReview, privacyBanner } from "./evidence.js";
 import { liveMessage, loadLive, stopLive } from "./live.js";
 import * as pages from "./pages.js";
 import { loadHost, loadVisitor, loadVisitors } from "./visitors.js";
 
 const ALARM_POLL_MS = 1500;
-const ADMIN_PAGES = new Set(["users", "audit"]);
+const ADMIN_PAGES = new Set(["users", "audit", "privacy"]);
 const LOADERS = {
   live: loadLive, rollcall: pages.loadRollcall,
   people: (arg) => (arg ? pages.loadPerson(arg) : pages.loadPeople()),
   attendance: () => pages.loadAttendance(), visitors: (arg) => (arg ? loadVisitor(arg) : loadVisitors()),
   vehicles: pages.loadVehicles, map: pages.loadMap, devices: pages.loadDevices, users: pages.loadUsers,
-  audit: pages.loadAudit, host: loadHost,
+  audit: loadAudit, host: loadHost, review: loadReview, privacy: loadPrivacy,
 };
 
 function showLogin(expired = false) {
   state.me = null;
   closeSocket();
-  $("#login").hidden = false; $("#nav").hidden = true; $("#logout").hidden = true; $("#who").textContent = "";
+  $("#login").hidden = false; $("#nav").hidden = true; $("#privacy-banner").hidden = true; $("#logout").hidden = true; $("#who").textContent = "";
   $("#login-error").textContent = expired ? t("ui.session_expired") : "";
   $$(".page").forEach((p) => { p.hidden = true; });
   stopLive();
@@ -47,6 +48,7 @@ export async function route() {
   $$(".page").forEach((p) => { p.hidden = true; });
   $$("#nav a").forEach((a) => a.classList.toggle("active", a.hash === `#${page}`));
   if (page !== "live") stopLive();
+  privacyBanner(page);
   if (ADMIN_PAGES.has(page) && state.me.role !== "admin") { $("#page-forbidden").hidden = false; return; }
   $(`#page-${page}`).hidden = false;
   try {

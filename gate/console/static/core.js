@@ -11,6 +11,8 @@ export function t(key, vars = {}) {
   return text.replace(/\{(\w+)\}/g, (_m, name) => (vars[name] ?? ""));
 }
 export const has = (key) => key in (CATALOGUE.en || {});
+// The codes the catalogue has words for under one namespace ("audit", "event" ...).
+export const codes = (ns) => Object.keys(CATALOGUE.en || {}).filter((k) => k.startsWith(`${ns}.`)).map((k) => k.slice(ns.length + 1));
 // The words for a code of the gate's vocabulary (event types, reasons, methods ...).
 export function word(ns, code) {
   if (code === null || code === undefined || code === "") return "—";

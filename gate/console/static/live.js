@@ -2,6 +2,7 @@
 // filtered, most severe first), the bounded passage feed, and where alerts are on the map.
 import { $, act, api, beep, el, errorText, notify, post, state, t, time, word } from "./core.js";
 import { drawMap, mapData } from "./pages.js";
+import { thumb } from "./snapshots.js";
 
 export const FEED_MAX = 100;
 let lanesTimer = null;
@@ -27,12 +28,9 @@ export function reasonText(e) {
 }
 
 export function feedRow(e, fresh = false) {
-  const thumb = e.snapshot
-    ? el("img", { class: "thumb", src: `/api/snapshots/${encodeURIComponent(e.snapshot)}`, alt: t("ui.snapshot"), loading: "lazy", onerror: (ev) => { ev.target.replaceWith("—"); } })
-    : el("span", { class: "thumb empty" }, "");
   const plate = e.details?.plate ? el("span", { class: "plate" }, e.details.plate) : "";
   return el("tr", { class: `${e.decision === "deny" ? "deny" : ""} ${fresh ? "fresh" : ""}`, "data-event": e.id },
-    el("td", {}, thumb), el("td", {}, time(e.ts)), el("td", {}, e.lane || "—"), el("td", {}, word("direction", e.direction)),
+    el("td", {}, thumb(e.snapshot, e.parts)), el("td", {}, time(e.ts)), el("td", {}, e.lane || "—"), el("td", {}, word("direction", e.direction)),
     el("td", {}, personText(e), " ", e.person ? plate : ""), el("td", {}, word("method", e.method)),
     el("td", {}, el("span", { class: `verdict ${e.decision || "none"}` }, word("verdict", e.decision || "none"))),
     el("td", {}, `${word("event", e.type)} · ${reasonText(e)}`));
@@ -112,7 +110,16 @@ async function loadQueue() {
   markMap();
 }
 
+// The queue is redrawn every 10 s: its thumbnails are kept, not fetched (and audited) again.
+const alertThumbs = new Map();
+function alertThumb(id) {
+  if (!alertThumbs.has(id)) alertThumbs.set(id, thumb(id));
+  return alertThumbs.get(id);
+}
+
 export function renderQueue() {
+  const open = new Set(groups.map((g) => g.snapshot));
+  for (const id of alertThumbs.keys()) if (!open.has(id)) alertThumbs.delete(id);
   const sev = $("#alert-filter-severity").value;
   const ty = $("#alert-filter-type").value;
   const text = $("#alert-filter-text").value.trim().toLowerCase();
@@ -125,6 +132,7 @@ export function renderQueue() {
     const out = el("span", { class: "ack-out", role: "status" });
     const where = g.lane ? el("button", { type: "button", class: "where", onclick: () => markMap(g.lane) }, `${t("ui.where")} ${g.lane}`) : "";
     return el("div", { class: `alert ${g.severity}`, "data-alert": g.ids[0], "data-group": g.key, "data-count": g.count },
+      g.snapshot ? alertThumb(g.snapshot) : "",
       el("span", { class: "sev" }, word("severity", g.severity)),
       el("strong", {}, word("alert", g.type)),
       g.count > 1 ? el("span", { class: "count", title: t("ui.repeats") }, `×${g.count}`) : "",

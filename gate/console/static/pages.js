@@ -1,7 +1,7 @@
 // The other pages: roll call, people, attendance, vehicles and watch lists, campus map,
-// devices, users, audit log.
+// devices, users.
 import { $, act, api, del, el, errorText, post, put, resizedBase64, stamp, state, t, table, time, word } from "./core.js";
-import { feedRow } from "./live.js";
+import { eraseButton, personPassages } from "./evidence.js";
 
 // Roll call ------------------------------------------------------------------------------------
 
@@ -58,8 +58,8 @@ export async function loadPerson(id) {
       if (r) { result.className = ""; result.textContent = `${t("ui.granted")} ${time(r.valid_until)}`; }
     } }, minutes, ` ${t("field.minutes")} `, why, el("button", {}, t("ui.exit_permission")), " ", result),
     state.me.role === "admin" ? faceLibrary(id, p) : "",
-    el("h3", {}, t("ui.recent")),
-    feedTable(p.recent.map((e) => feedRow({ ...e, person: null }))));
+    state.me.role === "admin" ? eraseButton(id, p.name) : "",
+    await personPassages(id));
 }
 
 const personStatus = (p) => el("p", { id: "person-status" }, el("span", { class: `badge ${p.on_campus ? "ok" : ""}` }, t(p.on_campus ? "ui.on_campus" : "ui.off_campus")),
@@ -213,7 +213,7 @@ export async function loadDevices() {
   } }, el("strong", {}, t("ui.fire_reset")), " ", note, " ", el("button", {}, t("ui.reset")), " ", result));
 }
 
-// Users and audit ----------------------------------------------------------------------------------
+// Users ----------------------------------------------------------------------------------
 
 export async function loadUsers() {
   const [users, staff] = await Promise.all([api("/api/users"), api("/api/staff")]);
@@ -228,10 +228,4 @@ export async function loadUsers() {
       (x) => t("ui.user_added", { user: x.username }), f.querySelector(".out"));
     if (r) { f.reset(); loadUsers(); }
   };
-}
-
-export async function loadAudit() {
-  const rows = await api("/api/audit?limit=200");
-  $("#audit-table").replaceChildren(table([t("ui.time"), t("ui.actor"), t("ui.action"), t("ui.target"), t("ui.detail")], rows.map((r) => el("tr", {},
-    el("td", {}, stamp(r.ts)), el("td", {}, r.actor), el("td", {}, r.action), el("td", {}, r.target || ""), el("td", { class: "details" }, JSON.stringify(r.details))))));
 }
