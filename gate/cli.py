@@ -225,6 +225,7 @@ def people_import(
         "cards": dict(summary.cards), "photos": dict(summary.photos),
         "rejected": [{"line": r.line, "reason": r.reason} for r in summary.rejected],
         "warnings": [{"line": r.line, "reason": r.reason} for r in summary.warnings],
+        "photo_quality": summary.quality,
     }
     if as_json:
         emit(result)
@@ -303,6 +304,16 @@ def faces_identify(
                            f" (distance {face['distance']})")
     if failures:
         raise typer.Exit(2)
+
+
+def _register_evaluate() -> None:
+    from gate.evaluate_cli import faces_evaluate, plates_evaluate
+
+    faces_app.command("evaluate")(faces_evaluate)
+    plates_app.command("evaluate")(plates_evaluate)
+
+
+_register_evaluate()
 
 
 def _stderr_console() -> Any:

@@ -239,7 +239,9 @@ class FacesConfig(Strict):
     """Face matching thresholds; see README "Tuning face thresholds"."""
 
     identify_threshold: Annotated[float, Field(gt=0, lt=1.5)] = 0.45
+    identify_threshold_per_decade: Annotated[float, Field(ge=0, lt=0.5)] = 0.0
     identify_margin: Annotated[float, Field(ge=0, lt=1)] = 0.06
+    enrol_jitters: Annotated[int, Field(ge=1, le=100)] = 5
     verify_threshold: Annotated[float, Field(gt=0, lt=1.5)] = 0.55
     watchlist_threshold: Annotated[float, Field(gt=0, lt=1.5)] = 0.5
     duplicate_warning: Annotated[float, Field(gt=0, lt=1.5)] = 0.35
@@ -265,6 +267,8 @@ class RulesConfig(Strict):
 
 class PlatesConfig(Strict):
     region: Literal["cn", "generic"] = "cn"
+    fast_accept: Annotated[float, Field(ge=0, le=1)] = 0.85  # below: the surer detector path
+    fallback_interval_s: Annotated[float, Field(ge=0, le=60)] = 1.0  # live cameras only
 
 
 class VisitorsConfig(Strict):

@@ -60,3 +60,9 @@ class DlibFaceEngine:
                                             num_jitters=self.jitters, model="small")
         return np.asarray(encodings, dtype=np.float32).reshape(len(boxes), self.dimensions)
 
+    def landmarks(self, rgb: Image, boxes: list[Box]) -> list[dict[str, list[tuple[int, int]]]]:
+        """The 68-point landmarks per box (eyes, nose, jaw), for enrolment quality checks."""
+        marks: list[dict[str, list[tuple[int, int]]]] = self._fr.face_landmarks(
+            rgb, face_locations=boxes, model="large")
+        return marks
+
