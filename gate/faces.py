@@ -38,13 +38,14 @@ def identify_threshold(config: Config, identities: int) -> float:
     return scaled_threshold(f.identify_threshold, identities, f.identify_threshold_per_decade)
 
 
-def pipeline_settings(config: Config, roi: tuple[int, int, int, int] | None = None,
-                      identities: int = 10) -> PipelineSettings:
+def pipeline_settings(config: Config, roi: tuple[int, int, int, int] | None = None
+                      ) -> PipelineSettings:
     f = config.faces
     return PipelineSettings(detect_scale=f.detect_scale, roi=roi, min_face_px=f.min_face_px,
                             min_sharpness=f.min_sharpness,
-                            identify_threshold=identify_threshold(config, identities),
-                            identify_margin=f.identify_margin)
+                            identify_threshold=f.identify_threshold,
+                            identify_margin=f.identify_margin,
+                            identify_threshold_per_decade=f.identify_threshold_per_decade)
 
 
 def enrolment_quality(config: Config) -> EnrolmentQuality:
