@@ -238,8 +238,8 @@ class RetentionConfig(Strict):
 class FacesConfig(Strict):
     """Face matching thresholds; see README "Tuning face thresholds"."""
 
-    identify_threshold: Annotated[float, Field(gt=0, lt=1.5)] = 0.53  # for up to 10 people
-    identify_threshold_per_decade: Annotated[float, Field(ge=0, lt=0.5)] = 0.03
+    identify_threshold: Annotated[float, Field(gt=0, lt=1.5)] = 0.55  # for up to 10 people
+    identify_threshold_per_decade: Annotated[float, Field(ge=0, lt=0.5)] = 0.06
     identify_margin: Annotated[float, Field(ge=0, lt=1)] = 0.04
     enrol_jitters: Annotated[int, Field(ge=1, le=100)] = 5
     verify_threshold: Annotated[float, Field(gt=0, lt=1.5)] = 0.55
