@@ -239,7 +239,7 @@ def summarise(rows: list[FaceRow], gallery: Gallery, threshold: float, margin: f
         "probes": len(probes), "identified": identified / max(1, len(probes)),
         "wrong_person": wrong / max(1, len(probes)),
         "strangers": len(strangers), "strangers_accepted": accepted / max(1, len(strangers)),
-        "no_face": sum(r.faces == 0 for r in probes + strangers),
+        "no_face": sum(r.faces == 0 and r.error is None for r in probes + strangers),
         "errors": sum(r.error is not None for r in rows),
         "threshold": round(threshold, 4), "margin": margin,
         "ms_median": round(statistics.median(times), 1) if times else None,
