@@ -209,7 +209,8 @@ def _stream_figures(engine: DlibFaceEngine, quick: bool, faces: FacesConfig) -> 
             Figure("faces.stream_encodes_per_frame", pipeline.encodes / len(frames), "encodes")]
 
 
-def split_dir(source: Path, target: Path, enrolled: int, strangers: int) -> Path:
+def split_dir(source: Path, target: Path, enrolled: int, strangers: int,
+              max_other: int | None = None) -> Path:
     """A ``gate faces evaluate`` folder from a development set: the first ``enrolled``
     identities (sorted) stay known, the next ``strangers`` identities and the set's own
     strangers/ become never-enrolled people (symbolic links: no photo is copied)."""
@@ -220,7 +221,7 @@ def split_dir(source: Path, target: Path, enrolled: int, strangers: int) -> Path
         (target / "known" / person.name).symlink_to(person)
     others = [p for d in people[enrolled:enrolled + strangers] for p in sorted(d.iterdir())]
     if (source / "strangers").is_dir():
-        others += sorted((source / "strangers").iterdir())
+        others += sorted((source / "strangers").iterdir())[:max_other]
     for i, picture in enumerate(others):
         (target / "strangers" / f"{i:04d}{picture.suffix}").symlink_to(picture)
     return target
@@ -236,7 +237,8 @@ def real_accuracy(faces: FacesConfig, quick: bool) -> list[Figure]:
     if source is None:
         return []
     with tempfile.TemporaryDirectory() as tmp:
-        folder = split_dir(source, Path(tmp) / "split", 6 if quick else 10, 3 if quick else 10)
+        folder = split_dir(source, Path(tmp) / "split", 6 if quick else 10, 3 if quick else 10,
+                           18 if quick else None)
         rows, summary = run(folder, faces)
     probes = [r for r in rows if r.role == "probe"]
     strangers = [r for r in rows if r.role == "stranger"]
