@@ -91,8 +91,11 @@ def baseline_reads(reader: PlateReader, bgr: Any, region: str) -> set[str]:
 
 
 def run(root: Path, region: str, reader: PlateReader | None = None, baseline: bool = False,
-        limit: int | None = None) -> tuple[list[PlateRow], dict[str, Any]]:
-    labels = load_labels(root, region)[:limit]
+        sample: int | None = None) -> tuple[list[PlateRow], dict[str, Any]]:
+    """Every labelled image, or ``sample`` of them evenly spaced (a quick look)."""
+    labels = load_labels(root, region)
+    if sample is not None and sample < len(labels):
+        labels = [labels[i * len(labels) // sample] for i in range(sample)]
     reader = reader or PlateReader(region)
     rows: list[PlateRow] = []
     warmed = False

@@ -237,8 +237,8 @@ def real_accuracy(faces: FacesConfig, quick: bool) -> list[Figure]:
     if source is None:
         return []
     with tempfile.TemporaryDirectory() as tmp:
-        folder = split_dir(source, Path(tmp) / "split", 6 if quick else 10, 3 if quick else 10,
-                           18 if quick else None)
+        folder = split_dir(source, Path(tmp) / "split", 4 if quick else 10, 2 if quick else 10,
+                           10 if quick else None)
         rows, summary = run(folder, faces)
     probes = [r for r in rows if r.role == "probe"]
     strangers = [r for r in rows if r.role == "stranger"]
