@@ -42,7 +42,7 @@ def real_accuracy(quick: bool) -> list[Figure]:
         if folder is None:
             continue
         rows, summary = run(folder, region, baseline=True,
-                            sample=8 if quick else None)
+                            sample=6 if quick else None)
         base = summary["baseline"]
         figures.append(Figure(f"plates.real_{region}_exact_pct", 100.0 * summary["exact"], "%",
                               100.0 * base["exact"]))
