@@ -106,13 +106,26 @@ def _largest_face(engine: FaceEngine, rgb: Image) -> tuple[int, Vectors | None, 
     return len(found.boxes), engine.encode(found.image, [box])[0], found.image, box
 
 
-def _liveness() -> Callable[[Image, Any], float] | None:
-    try:  # recognition/liveness.py: optional (its models may not be installed)
-        module = importlib.import_module("recognition.liveness")
-    except ImportError:
-        return None
-    fn: Callable[[Image, Any], float] | None = getattr(module, "liveness_score", None)
-    return fn
+class _Liveness:
+    """recognition/liveness.py's ``liveness_score(frame_rgb, box) -> float`` (probability
+    real), if it is installed and its models load; otherwise every score is None."""
+
+    def __init__(self) -> None:
+        self.score: Callable[[Image, Any], float] | None = None
+        try:  # optional: written beside this module, models shipped separately
+            module = importlib.import_module("recognition.liveness")
+        except ImportError:
+            return
+        self.score = getattr(module, "liveness_score", None)
+
+    def __call__(self, rgb: Image, box: Any) -> float | None:
+        if self.score is None or box is None:
+            return None
+        try:
+            return float(self.score(rgb, box))
+        except Exception:  # a model that cannot load: no figure, not a crash
+            self.score = None
+            return None
 
 
 def run(root: Path, faces: FacesConfig, enrol: int = 5, engine: FaceEngine | None = None,
@@ -150,7 +163,7 @@ def run(root: Path, faces: FacesConfig, enrol: int = 5, engine: FaceEngine | Non
                 row.ms = (time.perf_counter() - start) * 1000
                 probes.append((row, vec))
             rows.append(row)
-    live = _liveness()
+    live = _Liveness()
     for role, paths in (("stranger", data.strangers), ("spoof", data.spoofs)):
         for path in paths:
             row = FaceRow(_rel(path, root), role, None)
@@ -163,8 +176,7 @@ def run(root: Path, faces: FacesConfig, enrol: int = 5, engine: FaceEngine | Non
                 continue
             row.faces, vec, img, box = _largest_face(engine, rgb)
             if role == "spoof":
-                if live is not None and box is not None:
-                    row.liveness = float(live(img, box))
+                row.liveness = live(img, box)
                 row.ms = (time.perf_counter() - start) * 1000
             else:
                 row.ms = (time.perf_counter() - start) * 1000
@@ -187,14 +199,14 @@ def run(root: Path, faces: FacesConfig, enrol: int = 5, engine: FaceEngine | Non
         row.person_id, row.distance, row.reason = ident.person_id, ident.distance, ident.reason
         row.correct = (row.person_id == row.truth) if row.role == "probe" \
             else row.person_id is None
-    if live is not None and data.spoofs:
+    if live.score is not None and data.spoofs:
         for row, _vec in probes:  # the real photos' liveness, for the spoof figure's other side
             if row.role == "probe" and row.faces:
                 rgb = load_rgb(root / row.image)
                 _n, _v, img, box = _largest_face(engine, rgb)
-                row.liveness = float(live(img, box))
+                row.liveness = live(img, box)
     return rows, summarise(rows, gallery, threshold, faces.identify_margin,
-                           liveness_available=live is not None)
+                           liveness_available=live.score is not None)
 
 
 def _rel(path: Path, root: Path) -> str:

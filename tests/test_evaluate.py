@@ -40,6 +40,7 @@ def face_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "known/kit": ["train/kit_harington/john1.jpeg", "train/kit_harington/john2.jpeg",
                       "test/johnsnow_test1.jpg"],
         "strangers": ["train/alex_lacamoire/img1.jpg", "biden.jpg"],
+        "spoof": ["obama.jpg"],  # stands in for a printed photo: only the hook is tested here
     }
     for folder, files in layout.items():
         (root / folder).mkdir(parents=True)
@@ -64,16 +65,19 @@ def test_faces_evaluate_on_a_small_set(face_set: Path, tmp_path: Path) -> None:
     assert summary["strangers_accepted"] == 0.0
     assert summary["errors"] == 1 and summary["no_face"] == 0
     rows = list(csv.DictReader((out / "faces.csv").open(encoding="utf-8")))
-    assert len(rows) == 10  # every image, in order, the unreadable one with its error
+    assert len(rows) == 11  # every image, in order, the unreadable one with its error
     assert [r["role"] for r in rows].count("enrol") == 4
     broken = next(r for r in rows if r["image"] == "strangers/99.jpg")
     assert "not a readable image" in broken["error"]
     crop = next(r for r in rows if r["image"] == "known/obama/03.jpg")
     assert crop["person_id"] == "obama" and float(crop["distance"]) < summary["threshold"]
-    assert len((out / "faces.jsonl").read_text(encoding="utf-8").splitlines()) == 10
+    assert len((out / "faces.jsonl").read_text(encoding="utf-8").splitlines()) == 11
     assert (out / "faces_thresholds.png").read_bytes().startswith(PNG)
     assert json.loads((out / "summary.json").read_text())["probes"] == 3
-    assert "liveness" not in summary  # no spoof/ folder
+    # a spoof/ folder asks for the liveness figure: null while recognition.liveness is absent
+    live = summary["liveness"]
+    assert live is None or (live["spoofs"] == 1 and 0.0 <= live["spoofs_caught"] <= 1.0)
+    assert [r["role"] for r in rows].count("spoof") == 1
 
 
 def test_faces_evaluate_rejects_a_folder_without_known(tmp_path: Path) -> None:
