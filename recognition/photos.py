@@ -70,7 +70,10 @@ def find_faces(engine: FaceEngine, rgb: Image, upsample: int = 1) -> PhotoFaces:
         if boxes:
             return PhotoFaces(rgb, boxes, 1.0, 0)
     found = PhotoFaces(rgb, [], 1.0, 0)
-    for pad_fraction, extra in TRIES:  # HOG is sensitive to where the face falls on its grid
+    # HOG is sensitive to where the face falls on its grid: small photos get every try; a large
+    # photo with no face found gets one padded look (a face cut by the edge), not the costly
+    # upsampled ones.
+    for pad_fraction, extra in TRIES if tight else TRIES[1:2]:
         img, scale, pad = prepare(rgb, pad_fraction)
         found = PhotoFaces(img, engine.detect(img, upsample=upsample + extra), scale, pad)
         if found.boxes:

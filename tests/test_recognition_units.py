@@ -153,3 +153,40 @@ def test_migration_0006_applies_and_rolls_back(tmp_path: Path) -> None:
     finally:
         backend.connection.close()
     assert "enrolment_quality" not in columns()
+
+
+class _CentreEngine:
+    """Finds one face in the middle of any image at least 300 px on its short side (like HOG,
+    which needs the face well inside a large enough picture)."""
+
+    name = "fake"
+    dimensions = 128
+
+    def __init__(self) -> None:
+        self.sizes: list[tuple[int, int]] = []
+
+    def detect(self, rgb: np.ndarray, upsample: int = 0) -> list[tuple[int, int, int, int]]:
+        h, w = rgb.shape[:2]
+        self.sizes.append((h, w))
+        if min(h, w) < 300:
+            return []
+        return [(h // 4, 3 * w // 4, 3 * h // 4, w // 4)]
+
+    def encode(self, rgb: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> np.ndarray:
+        return np.zeros((len(boxes), 128), dtype=np.float32)
+
+
+def test_tight_crops_are_padded_and_boxes_map_back() -> None:
+    from recognition.photos import find_faces
+
+    engine = _CentreEngine()
+    crop = np.full((112, 112, 3), 128, dtype=np.uint8)
+    found = find_faces(engine, crop)  # type: ignore[arg-type]
+    assert len(found.boxes) == 1 and found.pad > 0 and found.scale > 1
+    top, right, bottom, left = found.original_box(found.boxes[0])
+    assert 0 <= top < bottom <= 112 and 0 <= left < right <= 112
+    assert abs((top + bottom) / 2 - 56) <= 2 and abs((left + right) / 2 - 56) <= 2
+    big = np.full((600, 800, 3), 128, dtype=np.uint8)
+    engine.sizes.clear()
+    assert find_faces(engine, big).pad == 0  # type: ignore[arg-type]
+    assert engine.sizes == [(600, 800)]  # a large photo is looked at as it is first
