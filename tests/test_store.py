@@ -24,7 +24,7 @@ def test_fresh_store_is_wal_full_and_private(store: Store) -> None:
     assert stat.S_IMODE(os.stat(store.data_dir).st_mode) == 0o700
     assert store.schema_version() == ["0001_initial", "0002_consent_and_exit_permissions",
                                     "0003_watchlists", "0004_console_users",
-                                    "0005_visits"]
+                                    "0005_visits", "0006_enrolment_quality"]
 
 
 def test_old_schema_is_upgraded_in_place(tmp_path: Path) -> None:
@@ -44,7 +44,7 @@ def test_old_schema_is_upgraded_in_place(tmp_path: Path) -> None:
 
     store = Store(data, TZ)
     try:
-        assert store.schema_version()[-1] == "0005_visits"
+        assert store.schema_version()[-1] == "0006_enrolment_quality"
         rows = {r["id"]: r["consent_recorded_at"] for r in store.query("SELECT * FROM people")}
         assert rows == {"S1": "2025-01-02T08:00:00+08:00", "S2": None}
         assert store.get_person("S1") == Person("S1", "Old Student", face_consent=True)
