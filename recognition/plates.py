@@ -266,8 +266,9 @@ class PlateReader:
         # Check a plate by a second crop, a little wider: a locator box that cut off the first
         # or last character (a flag strip, a frame) reads differently once widened. A Chinese
         # plate checks itself (a province, a letter, five more: a cut one no longer fits),
-        # except a green one, whose eighth character may be cut into a valid seven.
-        check = [f for f in found if self.region != "cn" or f[0].colour == "green"]
+        # except a green one read as seven: its eighth character may have been cut off.
+        check = [f for f in found if self.region != "cn" or (
+            f[0].colour == "green" and not f[1].kind.startswith("new-energy"))]
         wides = dict(zip((id(f) for f in check), self.recognise_many(
             [warp(bgr, widen(c.quad, 0.1, 0.1, 0.12)) for c, _p, _s in check]), strict=True))
         for item in found:
