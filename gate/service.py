@@ -100,7 +100,9 @@ class Service:
             CameraJob(c.id, c.source, pipeline_settings(config, c.roi, camera_id=c.id), c.max_fps,
                       loop=loop_video,
                       plates_region=config.plates.region if c.role == "vehicle" else None,
-                      snapshots=snapshot_settings(config))
+                      snapshots=snapshot_settings(config),
+                      plates_fast_accept=config.plates.fast_accept,
+                      plates_fallback_s=config.plates.fallback_interval_s)
             for c in config.cameras if c.role != "perimeter"]
         self.recognition: RecognitionWorkers | None = None
         self._lane_of_vehicle_camera = {lane.vehicle_camera: lane.id for lane in config.lanes

@@ -40,6 +40,8 @@ class CameraJob:
     loop: bool = False
     plates_region: str | None = None  # set: a vehicle camera, read plates instead of faces
     snapshots: SnapshotSettings | None = None  # evidence JPEGs of encoded faces / voted plates
+    plates_fast_accept: float = 0.85  # below this confidence the surer (slow) path runs ...
+    plates_fallback_s: float = 1.0  # ... at most this often per camera
 
 
 @dataclass(frozen=True)
@@ -92,8 +94,9 @@ def _worker_main(jobs: list[CameraJob], rows: list[tuple[str, bytes]], out: Any,
     cams = [Camera(j.camera_id, j.source, loop=j.loop, rgb=j.plates_region is None).start()
             for j in jobs]
     pipes = [FacePipeline(engine, gallery, j.settings) for j in jobs]
-    regions = {j.plates_region for j in jobs if j.plates_region}
-    readers = {r: PlateReader(r, fallback=False) for r in regions}
+    readers = {j.camera_id: PlateReader(j.plates_region, accept=j.plates_fast_accept,
+                                        fallback_interval_s=j.plates_fallback_s)
+               for j in jobs if j.plates_region}
     voters = {j.camera_id: PlateVoter() for j in jobs if j.plates_region}
     last_plate = dict.fromkeys(voters, 0.0)
     best_plate: dict[str, tuple[float, Any, Any]] = {}  # camera -> (confidence, frame, read)
@@ -126,7 +129,7 @@ def _worker_main(jobs: list[CameraJob], rows: list[tuple[str, bytes]], out: Any,
                 seen[i], next_due[i] = seq, now + 1.0 / job.max_fps
                 processed[i] += 1
                 if job.plates_region:
-                    reads = readers[job.plates_region].read(frame)  # BGR from this camera
+                    reads = readers[job.camera_id].read(frame)  # BGR from this camera
                     if now - view_at[i] >= VIEW_EVERY_S:
                         view_at[i] = now
                         _put_view(out, job.camera_id, frame, [
