@@ -239,6 +239,7 @@ def people_import(
         "cards": dict(summary.cards), "photos": dict(summary.photos),
         "rejected": [{"line": r.line, "reason": r.reason} for r in summary.rejected],
         "warnings": [{"line": r.line, "reason": r.reason} for r in summary.warnings],
+        "photo_quality": summary.quality,
     }
     if as_json:
         emit(result)
@@ -282,14 +283,16 @@ def faces_identify(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per image")] = False,
 ) -> None:
     """Per image, each face: box, the identified person (or null) and the distance."""
-    from gate.faces import people_gallery
+    from gate.faces import identify_threshold, people_gallery
     from recognition.face_engine import DlibFaceEngine
     from recognition.images import ImageError, load_rgb
+    from recognition.photos import find_faces
 
     with open_store(ctx.obj) as (config, store):
         gallery = people_gallery(store)
     engine = DlibFaceEngine()
     f = config.faces
+    threshold = identify_threshold(config, len(gallery))
     failures = 0
     for image in images:
         try:
@@ -301,11 +304,11 @@ def faces_identify(
             else:
                 typer.echo(f"{image}: error: {exc}", err=True)
             continue
-        boxes = engine.detect(rgb, upsample=1)
+        found = find_faces(engine, rgb, upsample=1)  # small or tight photos are padded
         faces = []
-        for box, vec in zip(boxes, engine.encode(rgb, boxes), strict=True):
-            ident = gallery.identify(vec, f.identify_threshold, f.identify_margin)
-            faces.append({"box": list(box), "person_id": ident.person_id,
+        for box, vec in zip(found.boxes, engine.encode(found.image, found.boxes), strict=True):
+            ident = gallery.identify(vec, threshold, f.identify_margin)
+            faces.append({"box": list(found.original_box(box)), "person_id": ident.person_id,
                           "distance": None if ident.distance is None
                           else round(ident.distance, 4)})
         if as_json:
@@ -317,6 +320,16 @@ def faces_identify(
                            f" (distance {face['distance']})")
     if failures:
         raise typer.Exit(2)
+
+
+def _register_evaluate() -> None:
+    from gate.evaluate_cli import faces_evaluate, plates_evaluate
+
+    faces_app.command("evaluate")(faces_evaluate)
+    plates_app.command("evaluate")(plates_evaluate)
+
+
+_register_evaluate()
 
 
 def _stderr_console() -> Any:

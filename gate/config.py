@@ -350,8 +350,10 @@ class PrivacyConfig(Strict):
 class FacesConfig(Strict):
     """Face matching thresholds; see README "Tuning face thresholds"."""
 
-    identify_threshold: Annotated[float, Field(gt=0, lt=1.5)] = 0.45
-    identify_margin: Annotated[float, Field(ge=0, lt=1)] = 0.06
+    identify_threshold: Annotated[float, Field(gt=0, lt=1.5)] = 0.55  # for up to 10 people
+    identify_threshold_per_decade: Annotated[float, Field(ge=0, lt=0.5)] = 0.06
+    identify_margin: Annotated[float, Field(ge=0, lt=1)] = 0.04
+    enrol_jitters: Annotated[int, Field(ge=1, le=100)] = 5
     verify_threshold: Annotated[float, Field(gt=0, lt=1.5)] = 0.55
     watchlist_threshold: Annotated[float, Field(gt=0, lt=1.5)] = 0.5
     duplicate_warning: Annotated[float, Field(gt=0, lt=1.5)] = 0.35
@@ -380,6 +382,8 @@ class RulesConfig(Strict):
 
 class PlatesConfig(Strict):
     region: Literal["cn", "generic"] = "cn"
+    fast_accept: Annotated[float, Field(ge=0, le=1)] = 0.85  # below: the surer detector path
+    fallback_interval_s: Annotated[float, Field(ge=0, le=60)] = 1.0  # live cameras only
 
 
 class VisitorsConfig(Strict):

@@ -27,6 +27,7 @@ from gate import metrics, rules
 from gate.actuator import Relay
 from gate.config import Config, LaneConfig
 from gate.evidence import FaceEvidence
+from gate.faces import identify_threshold
 from gate.journal import AuditRow, Decision, Entry, Journal, Listener
 from gate.logs import log_fields
 from gate.records import Alert, Event, Person, new_id, rfc3339
@@ -268,8 +269,9 @@ class Engine:
         verdict = self.gallery.verify(person.id, face.template, faces.verify_threshold)
         other = None
         if verdict.enrolled and not verdict.match:
-            other = self.gallery.identify(face.template, faces.identify_threshold,
-                                          faces.identify_margin).person_id
+            other = self.gallery.identify(
+                face.template, identify_threshold(self.config, len(self.gallery)),
+                faces.identify_margin).person_id
         return rules.face_check(wanted=True, consent=True, has_camera=True, seen=True,
                                 enrolled=verdict.enrolled, match=verdict.match,
                                 distance=verdict.distance, other=other,
@@ -333,9 +335,9 @@ class Engine:
             if face.template is None or not self._visitor_checked.first_time(
                     sightings.camera_id, face.track_id):
                 continue
-            hit = self.visitor_gallery.identify(face.template,
-                                                self.config.faces.identify_threshold,
-                                                self.config.faces.identify_margin)
+            hit = self.visitor_gallery.identify(
+                face.template, identify_threshold(self.config, len(self.visitor_gallery)),
+                self.config.faces.identify_margin)
             if hit.person_id is not None:
                 self.visitors.add_route(hit.person_id, zone, "face", restricted)
 

@@ -56,6 +56,7 @@ class EnrolResult:
     outcome: EnrolOutcome
     reason: str = ""
     warning: str = ""
+    quality: str = ""  # the photo's enrolment-quality verdict: ok | warn | reject ("" unchecked)
 
 
 class Enroller(Protocol):
@@ -72,6 +73,8 @@ class ImportSummary:
     photos: Counter[str] = field(default_factory=Counter)
     rejected: list[Rejected] = field(default_factory=list)
     warnings: list[Rejected] = field(default_factory=list)
+    # per photo checked: line, person, photo, verdict (ok | warn | reject) and the reason
+    quality: list[dict[str, str | int]] = field(default_factory=list)
 
     @property
     def changed(self) -> int:
@@ -237,4 +240,8 @@ def _enrol_photo(row: RosterRow, enroller: Enroller | None, summary: ImportSumma
     if result.outcome == "not-enrolled":
         summary.rejected.append(Rejected(row.line, f"photo {row.photo.name}: {result.reason}"))
     if result.warning:
-        summary.warnings.append(Rejected(row.line, result.warning))
+        summary.warnings.append(Rejected(row.line, f"photo {row.photo.name}: {result.warning}"))
+    if result.quality:
+        summary.quality.append({"line": row.line, "person_id": row.person.id,
+                                "photo": row.photo.name, "verdict": result.quality,
+                                "reason": result.reason or result.warning})

@@ -54,6 +54,7 @@ from gate.watchlist import (
 )
 from recognition.face_engine import DlibFaceEngine, FaceEngine
 from recognition.gallery import Gallery
+from recognition.view import CameraView
 from recognition.worker import CameraJob, PlateSighting, RecognitionWorkers, WorkerHealth
 from rfid.protocols import BadFrame
 from rfid.reader import SerialCardReader
@@ -94,11 +95,14 @@ class Service:
             for lane in config.lanes for r in lane.readers]
         self._bad_frames = Throttle(log, 30.0)
         self.camera_health: dict[str, WorkerHealth] = {}
+        self.camera_views: dict[str, CameraView] = {}
         self.recognition_jobs = [
             CameraJob(c.id, c.source, pipeline_settings(config, c.roi, camera_id=c.id), c.max_fps,
                       loop=loop_video,
                       plates_region=config.plates.region if c.role == "vehicle" else None,
-                      snapshots=snapshot_settings(config))
+                      snapshots=snapshot_settings(config),
+                      plates_fast_accept=config.plates.fast_accept,
+                      plates_fallback_s=config.plates.fallback_interval_s)
             for c in config.cameras if c.role != "perimeter"]
         self.recognition: RecognitionWorkers | None = None
         self._lane_of_vehicle_camera = {lane.vehicle_camera: lane.id for lane in config.lanes
@@ -199,7 +203,7 @@ class Service:
         workers = RecognitionWorkers(
             self.recognition_jobs, self.store.face_encodings(), self.config.faces.workers,
             on_sightings=self.engine.on_sightings, on_health=self._camera_health,
-            on_plate=self._on_plate)
+            on_plate=self._on_plate, on_view=self._camera_view)
         workers.start()
         self.recognition = workers
         try:
@@ -273,6 +277,9 @@ class Service:
             return
         self.engine.on_plate(lane, sighting.plate, sighting.confidence,
                              shot=shot_of_plate(sighting))
+
+    def _camera_view(self, view: CameraView) -> None:
+        self.camera_views[view.camera_id] = view  # the console's live view of each camera
 
     def _camera_health(self, health: WorkerHealth) -> None:
         self.camera_health[health.camera_id] = health

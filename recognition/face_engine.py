@@ -39,15 +39,19 @@ def import_face_recognition() -> Any:
 class DlibFaceEngine:
     """face_recognition (dlib): HOG detector and the 128-d ResNet encoder.
 
-    The CNN detector is not offered: it takes seconds per frame on a CPU.
+    The CNN detector is not offered: it takes seconds per frame on a CPU. Faces are aligned
+    for the encoder with the 68-point landmarks, not the 5-point ones: on 214 real photos of 23
+    people (README "Tuning face thresholds") the same encoder then identified 0.952 instead of
+    0.905 of held-out probes near the chosen threshold, for about 1 ms more per encoding.
     """
 
-    name = "dlib-resnet-128"
+    name = "dlib-resnet-128-68pt"
     dimensions = 128
 
-    def __init__(self, jitters: int = 1) -> None:
+    def __init__(self, jitters: int = 1, landmarks: str = "large") -> None:
         self._fr = import_face_recognition()  # heavy (loads models): only when an engine is made
         self.jitters = jitters
+        self.landmarks_model = landmarks
 
     def detect(self, rgb: Image, upsample: int = 0) -> list[Box]:
         found = self._fr.face_locations(rgb, number_of_times_to_upsample=upsample, model="hog")
@@ -57,6 +61,13 @@ class DlibFaceEngine:
         if not boxes:
             return np.empty((0, self.dimensions), dtype=np.float32)
         encodings = self._fr.face_encodings(rgb, known_face_locations=boxes,
-                                            num_jitters=self.jitters, model="small")
+                                            num_jitters=self.jitters,
+                                            model=self.landmarks_model)
         return np.asarray(encodings, dtype=np.float32).reshape(len(boxes), self.dimensions)
+
+    def landmarks(self, rgb: Image, boxes: list[Box]) -> list[dict[str, list[tuple[int, int]]]]:
+        """The 68-point landmarks per box (eyes, nose, jaw), for enrolment quality checks."""
+        marks: list[dict[str, list[tuple[int, int]]]] = self._fr.face_landmarks(
+            rgb, face_locations=boxes, model="large")
+        return marks
 

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from recognition.face_engine import Box, FaceEngine, Image
-from recognition.gallery import Gallery, Identification
+from recognition.gallery import Gallery, Identification, scaled_threshold
 from recognition.liveness import Scorer, TrackLiveness, liveness_score
 from recognition.quality import box_size, quality_weight, sharpness
 from recognition.tracking import Tracker
@@ -30,10 +30,15 @@ class PipelineSettings:
     min_sharpness: float = 15.0
     refresh_frames: int = 15  # re-encode a track this often if the view got better
     max_encodes_per_frame: int = 2
-    identify_threshold: float = 0.45
-    identify_margin: float = 0.06
+    identify_threshold: float = 0.55  # for a gallery of up to 10 people ...
+    identify_margin: float = 0.04
+    identify_threshold_per_decade: float = 0.06  # ... this much stricter per tenfold more
     liveness: bool = False  # score each new track's liveness (lanes with liveness != "off")
     liveness_frames: int = 3  # fused over this many first frames of a track
+
+    def threshold_for(self, gallery: Gallery) -> float:
+        return scaled_threshold(self.identify_threshold, len(gallery),
+                                self.identify_threshold_per_decade)
 
 
 @dataclass(frozen=True)
@@ -118,7 +123,7 @@ class FacePipeline:
                 template = track.template
                 assert template is not None
                 self._identity[track.id] = self.gallery.identify(
-                    template, s.identify_threshold, s.identify_margin)
+                    template, s.threshold_for(self.gallery), s.identify_margin)
                 encoded_now.add(track.id)
         for stale in set(self._identity) - set(self.tracker.tracks):
             del self._identity[stale]
@@ -146,4 +151,4 @@ class FacePipeline:
             template = track.template
             if template is not None:
                 self._identity[track.id] = gallery.identify(
-                    template, self.settings.identify_threshold, self.settings.identify_margin)
+                    template, self.settings.threshold_for(gallery), self.settings.identify_margin)

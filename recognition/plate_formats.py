@@ -74,11 +74,49 @@ def validate_cn(raw: str) -> PlateText | None:
     return best
 
 
+# Common national layouts (letters/digits only, separators removed). A read that fits one is far
+# more likely to be a whole, correct plate than any 4-10 characters with a digit: the formats
+# feed the read's confidence.
+# Classes: L any Latin letter, D digit, A letter or digit.
+GENERIC_FORMATS: dict[str, str] = {
+    "LLDDDDLL": "ua-bg",  # AA1234BB (Ukraine, Bulgaria)
+    "LLDDDLL": "fr-it",  # AB123CD (France, Italy)
+    "DDDDLLL": "es",  # 1234BCD (Spain)
+    "LLDDLLL": "uk",  # AB12CDE (United Kingdom)
+    "LLLDADD": "br",  # ABC1D23 (Brazil Mercosur) / ABC1234 (Brazil old)
+}
+_GENERIC_CLASSES = {"L": "[A-Z]", "D": "[0-9]", "A": "[A-Z0-9]"}
+_GENERIC_RE = {re.compile("".join(_GENERIC_CLASSES[c] for c in pattern)): kind
+               for pattern, kind in GENERIC_FORMATS.items()}
+
+
 def validate_generic(raw: str) -> PlateText | None:
+    """A known layout (kind names the layout) or, failing that, 4-10 letters and digits with at
+    least one digit (kind ``generic``: a weaker read). Nothing is "fixed" here: with many
+    national layouts and unusual plates (two-row, trailers), a fix to the nearest layout turned
+    right reads wrong (B8233XA into BB233XA); the layout only raises the read's confidence."""
     text = normalise(raw)
+    for layout, kind in _GENERIC_RE.items():
+        if layout.fullmatch(text):
+            return PlateText(text, kind, 0)
     if re.fullmatch(r"[A-Z0-9]{4,10}", text) and re.search(r"\d", text):
         return PlateText(text, "generic", 0)
     return None
+
+
+def find_generic(raw: str) -> PlateText | None:
+    """A known layout inside a longer line (a country code, a dealer's frame text around it)."""
+    text = re.sub(r"[^A-Z0-9]", "", normalise(raw))
+    for layout, kind in _GENERIC_RE.items():
+        found = layout.search(text)
+        if found:
+            return PlateText(found.group(0), kind, 1)  # counted as one fix: text was dropped
+    return None
+
+
+def is_strong(plate: PlateText) -> bool:
+    """A national layout (any Chinese plate, or a known generic layout), not a loose match."""
+    return plate.kind != "generic"
 
 
 def validate(raw: str, region: str) -> PlateText | None:

@@ -23,8 +23,10 @@ from typing import Any
 
 from recognition.pipeline import FaceSighting, PipelineSettings
 from recognition.snapshot import SnapshotSettings, crop_jpeg, plate_box, scene_jpeg
+from recognition.view import CameraView, draw_view, face_marks
 
 log = logging.getLogger("recognition.worker")
+VIEW_EVERY_S = 0.5
 
 GalleryRows = Sequence[tuple[str, bytes]]
 
@@ -38,6 +40,8 @@ class CameraJob:
     loop: bool = False
     plates_region: str | None = None  # set: a vehicle camera, read plates instead of faces
     snapshots: SnapshotSettings | None = None  # evidence JPEGs of encoded faces / voted plates
+    plates_fast_accept: float = 0.85  # below this confidence the surer (slow) path runs ...
+    plates_fallback_s: float = 1.0  # ... at most this often per camera
 
 
 @dataclass(frozen=True)
@@ -90,13 +94,15 @@ def _worker_main(jobs: list[CameraJob], rows: list[tuple[str, bytes]], out: Any,
     cams = [Camera(j.camera_id, j.source, loop=j.loop, rgb=j.plates_region is None).start()
             for j in jobs]
     pipes = [FacePipeline(engine, gallery, j.settings) for j in jobs]
-    regions = {j.plates_region for j in jobs if j.plates_region}
-    readers = {r: PlateReader(r, fallback=False) for r in regions}
+    readers = {j.camera_id: PlateReader(j.plates_region, accept=j.plates_fast_accept,
+                                        fallback_interval_s=j.plates_fallback_s)
+               for j in jobs if j.plates_region}
     voters = {j.camera_id: PlateVoter() for j in jobs if j.plates_region}
     last_plate = dict.fromkeys(voters, 0.0)
     best_plate: dict[str, tuple[float, Any, Any]] = {}  # camera -> (confidence, frame, read)
     seen = [0] * len(jobs)
     next_due = [0.0] * len(jobs)
+    view_at = [0.0] * len(jobs)  # the console's live view: a few JPEGs a second
     processed = [0] * len(jobs)
     health_at = time.monotonic()
     try:
@@ -123,7 +129,11 @@ def _worker_main(jobs: list[CameraJob], rows: list[tuple[str, bytes]], out: Any,
                 seen[i], next_due[i] = seq, now + 1.0 / job.max_fps
                 processed[i] += 1
                 if job.plates_region:
-                    reads = readers[job.plates_region].read(frame)  # BGR from this camera
+                    reads = readers[job.camera_id].read(frame)  # BGR from this camera
+                    if now - view_at[i] >= VIEW_EVERY_S:
+                        view_at[i] = now
+                        _put_view(out, job.camera_id, frame, [
+                            (r.box, r.text, True) for r in reads], rgb=False)
                     voter = voters[job.camera_id]
                     if reads:
                         voter.add(reads, now)
@@ -139,6 +149,9 @@ def _worker_main(jobs: list[CameraJob], rows: list[tuple[str, bytes]], out: Any,
                         voter.reset()
                     continue
                 faces = pipe.process(frame, now)
+                if now - view_at[i] >= VIEW_EVERY_S:
+                    view_at[i] = now
+                    _put_view(out, job.camera_id, frame, face_marks(faces), rgb=True)
                 out.put(_with_evidence(Sightings(job.camera_id, seq, now, tuple(faces)),
                                        frame, job.snapshots))
             now = time.monotonic()
@@ -153,6 +166,10 @@ def _worker_main(jobs: list[CameraJob], rows: list[tuple[str, bytes]], out: Any,
     finally:
         for cam in cams:
             cam.stop()
+
+
+def _put_view(out: Any, camera_id: str, frame: Any, marks: list[Any], rgb: bool) -> None:
+    out.put(CameraView(camera_id, time.time(), draw_view(frame, marks, rgb), len(marks)))
 
 
 def _with_evidence(sightings: Sightings, rgb: Any, s: SnapshotSettings | None) -> Sightings:
@@ -181,8 +198,10 @@ class RecognitionWorkers:
     def __init__(self, jobs: Sequence[CameraJob], rows: GalleryRows, workers: int,
                  on_sightings: Callable[[Sightings], None],
                  on_health: Callable[[WorkerHealth], None] | None = None,
-                 on_plate: Callable[[PlateSighting], None] | None = None) -> None:
+                 on_plate: Callable[[PlateSighting], None] | None = None,
+                 on_view: Callable[[CameraView], None] | None = None) -> None:
         self._on_plate = on_plate
+        self._on_view = on_view
         self._ctx = mp.get_context("spawn")  # never fork a process that runs threads
         self._out = self._ctx.Queue()
         self._stop = self._ctx.Event()
@@ -237,6 +256,9 @@ class RecognitionWorkers:
                 elif isinstance(item, PlateSighting):
                     if self._on_plate is not None:
                         self._on_plate(item)
+                elif isinstance(item, CameraView):
+                    if self._on_view is not None:
+                        self._on_view(item)
                 elif self._on_health is not None:
                     self._on_health(item)
             except Exception:

@@ -31,6 +31,7 @@ from gate.console.routers import (
     alerts,
     attendance,
     auth,
+    cameras,
     campus_map,
     devices,
     evidence,
@@ -49,7 +50,7 @@ if TYPE_CHECKING:
     from gate.service import Service
 
 ROUTERS = (system, auth, live, alerts, people, attendance, visitors, vehicles, devices, admin,
-           perimeter, evidence, alarm, rollcall, campus_map, faces)
+           perimeter, evidence, alarm, rollcall, campus_map, faces, cameras)
 
 _CSP = ("default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
         "connect-src 'self'; "

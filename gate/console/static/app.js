@@ -1,6 +1,7 @@
 // campus-gate guard console: start-up, pages, and the alarms that show whatever the
 // session state (fire, lost connection, open critical alerts).
 import { $, $$, api, beep, hooks, notify, post, state, t, translatePage } from "./core.js";
+import "./cameras.js";
 import { loadAudit, loadPrivacy, loadReview, privacyBanner } from "./evidence.js";
 import { liveMessage, loadLive, stopLive } from "./live.js";
 import * as pages from "./pages.js";
