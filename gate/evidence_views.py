@@ -45,6 +45,15 @@ def view_snapshot(journal: Journal, writer: SnapshotWriter, snapshot_id: str, pa
     return jpeg
 
 
+def snapshot_parts(store: Store, snapshot_id: str) -> dict[str, Any] | None:
+    """Which pictures a snapshot has (no image, so not an audited view)."""
+    rows = store.query("SELECT parts, kind FROM snapshots WHERE id = ?", (snapshot_id,))
+    if not rows:
+        return None
+    return {"id": snapshot_id, "kind": rows[0]["kind"],
+            "parts": [p for p in rows[0]["parts"].split(",") if p]}
+
+
 def person_viewed(journal: Journal, person_id: str, actor: str) -> None:
     """A person's page was opened (the console calls this before rendering it)."""
     journal.record(Entry(audit=(AuditRow(actor, "person_viewed", person_id),)))

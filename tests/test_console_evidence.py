@@ -63,6 +63,7 @@ def test_review_filters_and_person_passages(client: TestClient,
     assert client.get("/api/review", params={"lane": "L9"}).json() == []
     mine = client.get("/api/people/S1/passages").json()
     assert [r["id"] for r in mine] == [sid]
+    assert client.get("/api/people/S1").status_code == 200  # the page view: audited once
     assert service.store.query("SELECT COUNT(*) FROM audit_log WHERE action ="
                                " 'person_viewed' AND target = 'S1'")[0][0] == 1
 

@@ -5,6 +5,7 @@ real Mosquitto with the shipped ACL."""
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import os
 import shutil
 import signal
@@ -128,13 +129,14 @@ def full_tmpfs(tmp_path: Path) -> Iterator[Path]:
 
 
 def _fill(folder: Path) -> None:
-    with (folder / "filler").open("wb") as f:
-        try:
+    """Write until the filesystem says it is full (ENOSPC, at a write or at the close)."""
+    try:
+        with (folder / "filler").open("wb") as f:
             while True:
                 f.write(b"\0" * 65536)
                 f.flush()
-        except OSError:
-            pass
+    except OSError as exc:
+        assert exc.errno == errno.ENOSPC, exc
 
 
 def test_fire_alarm_on_a_full_disk_releases_every_lane(tmp_path: Path,

@@ -39,12 +39,10 @@ def snapshot_parts(snapshot_id: str, _u: User, ctx: Ctx) -> dict[str, Any]:
     """Which parts a snapshot has, so the overlay asks only for pictures that exist (a
     404 for a missing crop would be an error in the guard's browser). No image: not
     audited."""
-    rows = ctx.service.store.query("SELECT parts, kind FROM snapshots WHERE id = ?",
-                                   (snapshot_id,))
-    if not rows:
+    found = views.snapshot_parts(ctx.service.store, snapshot_id)
+    if found is None:
         raise NotFound(f"no snapshot {snapshot_id!r} (none taken, or purged)")
-    return {"id": snapshot_id, "kind": rows[0]["kind"],
-            "parts": [p for p in rows[0]["parts"].split(",") if p]}
+    return found
 
 
 @router.get("/review")
@@ -71,11 +69,12 @@ def _named(ctx: Ctx, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 @router.get("/people/{person_id}/passages")
-def passages(person_id: str, current: User, ctx: Ctx,
+def passages(person_id: str, _u: User, ctx: Ctx,
              limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[dict[str, Any]]:
+    """The person page's passage list (the page view itself is audited once, by
+    ``GET /api/people/{id}``; each picture opened from it is audited as it is served)."""
     if ctx.service.store.get_person(person_id) is None:
         raise NotFound("no such person")
-    views.person_viewed(ctx.service.journal, person_id, current.username)
     return _named(ctx, views.person_passages(ctx.service.store, person_id, limit))
 
 
@@ -110,7 +109,8 @@ def audit(_a: Admin, ctx: Ctx, action: Annotated[str | None, Query(max_length=64
           actor: Annotated[str | None, Query(max_length=64)] = None,
           target: Annotated[str | None, Query(max_length=64)] = None,
           limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-          before_id: int | None = None) -> list[dict[str, Any]]:
+          before_id: Annotated[int | None, Query(ge=0, le=2**62)] = None
+          ) -> list[dict[str, Any]]:
     """Admins read the audit log (logins, opens, acks, enrolments, erasures, exports, views
     of faces); nobody edits or deletes it from the console."""
     return views.audit_log(ctx.service.store, action=action, actor=actor, target=target,

@@ -10,6 +10,7 @@ from gate.console.deps import Ctx, User
 from gate.console.errors import NotFound
 from gate.console.schemas import ExitPermissionBody
 from gate.console_queries import grant_exit_permission, person_detail, search_people
+from gate.evidence_views import person_viewed
 
 router = APIRouter(prefix="/api", tags=["people"])
 
@@ -25,7 +26,7 @@ def person(person_id: str, current: User, ctx: Ctx) -> dict[str, Any]:
     found = person_detail(ctx.store, person_id)
     if found is None:
         raise NotFound("no such person", code="not_found")
-    ctx.store.audit(current.username, "person_viewed", person_id)  # ASVS: access to PII
+    person_viewed(ctx.service.journal, person_id, current.username)  # ASVS: access to PII
     return found
 
 
