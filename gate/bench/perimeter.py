@@ -10,10 +10,7 @@ opencv-doc the figures come from a synthetic street (timing only, no smallest-pe
 from __future__ import annotations
 
 import datetime as dt
-import gzip
-import shutil
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
@@ -23,6 +20,7 @@ import numpy.typing as npt
 
 from gate.bench import Figure
 from gate.config import PerimeterConfig
+from gate.perimeter.analyse import open_video
 from gate.perimeter.detector import Detector
 from gate.perimeter.drawing import Frame
 from gate.perimeter.pipeline import PerimeterPipeline
@@ -38,14 +36,8 @@ def find_vtest() -> Path | None:
 
 
 def read_frames(path: Path, every: int, limit: int) -> list[Frame]:
-    with tempfile.TemporaryDirectory() as tmp:
-        source = path
-        if path.suffix == ".gz":
-            source = Path(tmp) / path.stem
-            with gzip.open(path, "rb") as src, source.open("wb") as dst:
-                shutil.copyfileobj(src, dst)
-        cap = cv2.VideoCapture(str(source))
-        frames: list[Frame] = []
+    frames: list[Frame] = []
+    with open_video(path) as cap:
         i = 0
         while len(frames) < limit:
             ok, frame = cap.read()
@@ -54,7 +46,6 @@ def read_frames(path: Path, every: int, limit: int) -> list[Frame]:
             if i % every == 0:
                 frames.append(frame)
             i += 1
-        cap.release()
     return frames
 
 
