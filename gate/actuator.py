@@ -100,28 +100,63 @@ class DryRunRelay(_TimedRelay):
 
 
 class LcusRelay(_TimedRelay):
-    """LCUS-1/2/4 USB relay board on a serial port (9600 8N1)."""
+    """LCUS-1/2/4 USB relay board on a serial port (9600 8N1).
 
-    def __init__(self, lane: str, config: RelayConfig, port: serial.Serial | None = None) -> None:
+    The port is opened when first needed and opened again after a failure: a board that
+    is unplugged (or not there when the service starts) is a device that is offline,
+    reported as such, not a service that cannot start. Lanes on one multi-channel board
+    share its port through ``shared``.
+    """
+
+    def __init__(self, lane: str, config: RelayConfig,
+                 shared: dict[str, serial.Serial] | None = None) -> None:
         super().__init__(lane, config)
         assert config.port
-        self._port = port or serial.Serial(config.port, config.baud, timeout=1,
-                                           write_timeout=1)
+        self._path = config.port
+        self._shared = shared if shared is not None else {}
+        self.connected = False
+        self.last_error: str | None = None
+        try:
+            self._port()
+        except (serial.SerialException, OSError) as exc:
+            log.error("lane %s: relay board on %s not available: %s", lane, self._path, exc)
+
+    def _port(self) -> serial.Serial:
+        port = self._shared.get(self._path)
+        if port is None:
+            port = serial.Serial(self._path, self.config.baud, timeout=1, write_timeout=1)
+            self._shared[self._path] = port
+        return port
 
     def _set(self, on: bool) -> None:
+        port: serial.Serial | None = None
         try:
-            self._port.write(lcus_command(self.config.channel, on))
-            self._port.flush()
+            port = self._port()
+            port.write(lcus_command(self.config.channel, on))
+            port.flush()
         except (serial.SerialException, OSError) as exc:
-            log.error("lane %s: relay board on %s failed: %s", self.lane, self.config.port, exc)
+            self.connected, self.last_error = False, f"{self._path}: {exc}"
+            if port is not None and self._shared.get(self._path) is port:
+                del self._shared[self._path]  # reopened at the next command
+                port.close()
+            log.error("lane %s: relay board on %s failed: %s", self.lane, self._path, exc)
             raise
+        self.connected, self.last_error = True, None
+
+    def probe(self) -> tuple[bool, str | None]:
+        """For the supervisor: can the board's port be opened (without switching anything)?"""
+        with self._lock:  # the relay's own leaf lock: no second open beside a command
+            try:
+                self._port()
+            except (serial.SerialException, OSError) as exc:
+                self.connected, self.last_error = False, f"{self._path}: {exc}"
+                return False, self.last_error
+            self.connected, self.last_error = True, None
+            return True, None
 
 
 def make_relay(lane: str, config: RelayConfig, shared: dict[str, serial.Serial]) -> Relay:
     """One relay per lane; lanes on the same multi-channel board share its port."""
     if config.kind == "dry-run":
         return DryRunRelay(lane, config)
-    assert config.port
-    if config.port not in shared:
-        shared[config.port] = serial.Serial(config.port, config.baud, timeout=1, write_timeout=1)
-    return LcusRelay(lane, config, shared[config.port])
+    return LcusRelay(lane, config, shared)

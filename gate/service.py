@@ -24,7 +24,7 @@ from typing import Any
 import serial
 
 from gate import metrics
-from gate.actuator import Relay, make_relay
+from gate.actuator import LcusRelay, Relay, make_relay
 from gate.attendance import notify_absences
 from gate.clock import ClockJumpDetector
 from gate.config import Config
@@ -150,6 +150,9 @@ class Service:
             sup.add_loop(f"perimeter {cam.id}", "perimeter", self.perimeter.loop_for(cam))
             sup.add_probe(f"camera {cam.id}", "camera",
                           functools.partial(self.perimeter.camera_up, cam.id), debounce_s=5.0)
+        for lane_id, relay in self.relays.items():
+            if isinstance(relay, LcusRelay):
+                sup.add_probe(f"relay {lane_id}", "relay", relay.probe)
         sup.add_probe("broker", "broker", lambda: (self.publisher.health.connected,
                                                    self.publisher.health.last_error),
                       debounce_s=3.0)

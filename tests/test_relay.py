@@ -9,7 +9,7 @@ import pytest
 from gate.actuator import lcus_command
 from gate.config import parse_config
 from gate.service import Service
-from tests.ptys import PtyPort
+from tests.ptys import PtyPort, wait_for
 
 ON_1, OFF_1 = bytes.fromhex("A0 01 01 A2"), bytes.fromhex("A0 01 00 A1")
 
@@ -54,3 +54,31 @@ def test_two_lanes_share_one_board_on_their_channels(tmp_path: Path) -> None:
     finally:
         service.stop()
     board.close()
+
+
+def test_a_missing_board_is_a_device_offline_not_a_service_that_cannot_start(
+        tmp_path: Path) -> None:
+    """The relay board is unplugged when the service starts: cards are still decided and
+    journalled, the guard is told, and the board works once it is plugged in."""
+    link = tmp_path / "gate-relay"
+    config = parse_config({"console": {"enabled": False}, "lanes": [{"id": "L1", "relay": {
+        "kind": "lcus", "port": str(link), "channel": 1, "pulse_ms": 150}}]})
+    service = Service(config, tmp_path / "data")
+    service.start()
+    board: PtyPort | None = None
+    try:
+        wait_for(lambda: bool(service.store.query(
+            "SELECT 1 FROM alerts WHERE type = 'device_offline' AND details LIKE '%relay L1%'")),
+            timeout=5, what="device_offline for the relay")
+        decision = service.engine.manual_open("L1", "guard", "board missing")
+        assert decision.opened  # journalled; the pulse itself failed and was logged
+        board = PtyPort(link)  # plugged in
+        wait_for(lambda: bool(service.store.query(
+            "SELECT 1 FROM alerts WHERE type = 'device_online' AND details LIKE '%relay L1%'")),
+            timeout=5, what="device_online for the relay")
+        service.engine.manual_open("L1", "guard", "board back")
+        assert board.read_available(timeout=2, want=8) == ON_1 + OFF_1
+    finally:
+        service.stop()
+        if board is not None:
+            board.close()
