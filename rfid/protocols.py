@@ -4,7 +4,7 @@ Parsers are incremental: serial data arrives in chunks split anywhere, with
 line noise and the bad frames cheap clone readers really send. They never
 raise on input; they yield a ``Frame`` for every valid read and a ``BadFrame``
 (with the reason) for every rejected one, so the reader can count and report
-them. Formats and sample frames: ``shared/data/rfid/PROTOCOLS.md``.
+them. Formats and sample frames: ``docs/rfid-protocols.md``.
 """
 
 from __future__ import annotations

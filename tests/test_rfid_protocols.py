@@ -1,4 +1,4 @@
-"""Frame parsers against the datasheet/vendor sample frames (shared/data/rfid/PROTOCOLS.md)."""
+"""Frame parsers against the datasheet/vendor sample frames (docs/rfid-protocols.md)."""
 
 from __future__ import annotations
 

@@ -2,8 +2,8 @@
 
 ``gate bench`` reports accuracy only from real photos: generated plates read
 96 % where real ones read 65-92 %, so a generated-only accuracy misleads. The
-sets live beside the checkout (``../shared/data``, never inside the
-repository: their licences forbid it) or where ``GATE_DEV_DATA`` points.
+sets never enter the repository (their licences forbid it): ``GATE_DEV_DATA`` names
+the folder that holds them (``faces_dev/``, ``plates/cn/``, ``plates/generic/``).
 """
 
 from __future__ import annotations
@@ -16,13 +16,8 @@ ENV = "GATE_DEV_DATA"
 
 def dev_data_dir() -> Path | None:
     env = os.environ.get(ENV)
-    candidates = [Path(env)] if env else []
-    checkout = Path(__file__).resolve().parents[2]
-    candidates += [checkout.parent / "shared" / "data", checkout / ".." / "shared" / "data"]
-    for path in candidates:
-        if path.is_dir():
-            return path.resolve()
-    return None
+    path = Path(env) if env else None
+    return path.resolve() if path is not None and path.is_dir() else None
 
 
 def dev_set(name: str) -> Path | None:
