@@ -105,8 +105,8 @@ class Publisher:
         self._refused_until: dict[int, float] = {}
         self._fault_reported: set[str] = set()
         self._handed: dict[int, int] = {}  # paho mid -> outbox seq
-        self._early: set[int] = set()  # mids acknowledged before publish() returned (-mid: refused)
-        self._early_reasons: dict[int, str] = {}
+        # mids answered before publish() returned: None accepted, else the refusal's reason
+        self._early: dict[int, str | None] = {}
         self._own_mids: set[int] = set()  # status publishes: not outbox rows
         self._mid_lock = threading.Lock()
         self._wake = threading.Event()
@@ -219,21 +219,23 @@ class Publisher:
 
     def _on_publish(self, _client: mqtt.Client, _userdata: Any, mid: int, reason: Any,
                     _props: Any) -> None:
-        refused = bool(getattr(reason, "is_failure", False))
+        refusal = str(reason) if getattr(reason, "is_failure", False) else None
         with self._mid_lock:
             if mid in self._own_mids:
                 self._own_mids.discard(mid)
                 return
             seq = self._handed.pop(mid, None)
             if seq is None:
-                self._early.add(-mid if refused else mid)
-                if refused:
-                    self._early_reasons[mid] = str(reason)
+                self._early[mid] = refusal
                 return
-        if refused:
-            self._refused.put((seq, str(reason)))
-        else:
+        self._settle(seq, refusal)
+
+    def _settle(self, seq: int, refusal: str | None) -> None:
+        """The broker's answer for one outbox row: sent, or refused (kept for later)."""
+        if refusal is None:
             self._acks.put(seq)
+        else:
+            self._refused.put((seq, refusal))
         self._wake.set()
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
@@ -316,14 +318,12 @@ class Publisher:
                     log.error("MQTT: publish failed (%s); will retry", info.rc)
                     break
                 with self._mid_lock:
-                    if info.mid in self._early:
-                        self._early.discard(info.mid)
-                        self._acks.put(msg.seq)
-                    elif -info.mid in self._early:
-                        self._early.discard(-info.mid)
-                        self._refused.put((msg.seq, self._early_reasons.pop(info.mid, "")))
-                    else:
+                    answered = info.mid in self._early
+                    refusal = self._early.pop(info.mid, None)
+                    if not answered:
                         self._handed[info.mid] = msg.seq
+                if answered:
+                    self._settle(msg.seq, refusal)
                 handed_seqs.add(msg.seq)
                 if len(handed_seqs) >= self.window:
                     break

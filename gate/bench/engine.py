@@ -185,16 +185,18 @@ def run(quick: bool) -> list[Figure]:
         Figure("engine.lane_people_per_min", _rush_people_per_min(engine, quick),
                "people/min"),
     ]
-    street = _street_clip()
-    if street is not None:  # baseline: the same decision with no perimeter camera
-        busy = _tap_latencies(engine, quick, cold=False, perimeter=street)
-        figures.append(Figure("perimeter.decision_tracked_p50_ms", statistics.median(busy),
-                              "ms", statistics.median(tracked)))
+    with tempfile.TemporaryDirectory(prefix="gate-bench-street-") as tmp:
+        street = _street_clip(Path(tmp))
+        if street is not None:  # baseline: the same decision with no perimeter camera
+            busy = _tap_latencies(engine, quick, cold=False, perimeter=street)
+            figures.append(Figure("perimeter.decision_tracked_p50_ms",
+                                  statistics.median(busy), "ms", statistics.median(tracked)))
     return figures
 
 
-def _street_clip() -> Path | None:
-    """OpenCV's vtest.avi (Debian opencv-doc) as a looping MJPEG clip, if installed."""
+def _street_clip(folder: Path) -> Path | None:
+    """OpenCV's vtest.avi (Debian opencv-doc, sometimes gzipped) as a looping MJPEG clip the
+    perimeter workers can play, if installed."""
     import cv2
 
     from gate.bench.perimeter import find_vtest, read_frames
@@ -202,7 +204,7 @@ def _street_clip() -> Path | None:
     source = find_vtest()
     if source is None:
         return None
-    out = Path(tempfile.mkdtemp(prefix="gate-bench-street-")) / "street.avi"
+    out = folder / "street.avi"
     writer = cv2.VideoWriter(str(out), cv2.VideoWriter.fourcc(*"MJPG"), 10.0, (768, 576))
     for frame in read_frames(source, every=1, limit=200):
         writer.write(frame)
