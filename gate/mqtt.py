@@ -136,7 +136,7 @@ class Publisher:
 
     def start(self) -> None:
         """Connect in the background (paho's network thread); the sender and inbox loops
-        are started by the supervisor (gate/service.py) or by :meth:`start_loops`."""
+        are run by the supervisor (gate/service.py)."""
         m = self.config.mqtt
         # The broker publishes this if the gate vanishes; ts is when the gate came online.
         self.client.will_set(self.topics.status, status_payload(
@@ -147,24 +147,11 @@ class Publisher:
                                   properties=props)
         self.client.loop_start()
 
-    def start_loops(self) -> list[threading.Thread]:
-        """Run the sender and inbox loops on plain threads (tools and benchmarks)."""
-        threads = [threading.Thread(target=self.run_sender, args=(self._stop,),
-                                    name="mqtt-sender", daemon=True),
-                   threading.Thread(target=self.run_inbox, args=(self._stop,),
-                                    name="mqtt-inbox", daemon=True)]
-        for t in threads:
-            t.start()
-        self._threads = threads
-        return threads
-
-    def stop(self, timeout: float = 3.0) -> None:
-        """Flush what can be flushed, say ``offline`` and disconnect."""
+    def stop(self) -> None:
+        """Stop the loops, say ``offline`` and disconnect (unsent rows stay in the outbox)."""
         self._stop.set()
         self._wake.set()
         self._inbox.put(None)
-        for t in getattr(self, "_threads", []):
-            t.join(timeout)
         if self.health.connected:
             info = self.client.publish(self.topics.status, status_payload(
                 self.config, "offline", rfc3339(self.store.now())), qos=1, retain=True)

@@ -53,10 +53,6 @@ class Scheduler:
             heapq.heappush(self._heap, due)
             self._cond.notify()
 
-    def pending(self) -> int:
-        with self._cond:
-            return len(self._heap)
-
     def run_due(self) -> int:
         """Run every job that is due now; returns how many ran (tests call this directly
         with a fake clock)."""
@@ -84,7 +80,3 @@ class Scheduler:
                 wait = 0.5 if not self._heap else min(0.5, max(0.0, self._heap[0].at
                                                                 - self._clock()))
                 self._cond.wait(wait)
-
-    def wake(self) -> None:
-        with self._cond:
-            self._cond.notify_all()

@@ -376,10 +376,6 @@ class Store:
                 _insert_audit(db, stamp, actor, action, target, details)
             _enqueue(db, outbox, stamp)
 
-    def enqueue(self, outbox: Sequence[OutboxMessage]) -> None:
-        with self.transaction() as db:
-            _enqueue(db, outbox, self._stamp())
-
     def audit(self, actor: str, action: str, target: str | None = None,
               details: dict[str, Any] | None = None) -> None:
         with self.transaction() as db:
