@@ -13,26 +13,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from gate.console.hub import shown_details
-from gate.identity import mask
-from gate.messages import person_fields
+from gate.messages import person_fields, redact
 from gate.store import Store
 from gate.watchlist import lists_in_force
 
 _ALERT_FIELDS = ("id", "ts", "type", "severity", "lane", "person_id", "acknowledged_at",
                  "acknowledged_by", "ack_note", "escalated_at", "snapshot",
                  "police_ack_at", "police_ack_by", "police_ack_note")
-_ID_KEYS = frozenset({"id_number", "national_id"})
-
-
-def masked(value: Any) -> Any:
-    """Identity numbers masked wherever they sit in an alert's details (console lists show
-    at most the first 6 and last 4 digits; the full number stays in the visitor record)."""
-    if isinstance(value, dict):
-        return {k: mask(v) if k in _ID_KEYS and isinstance(v, str) else masked(v)
-                for k, v in value.items()}
-    if isinstance(value, list):
-        return [masked(v) for v in value]
-    return value
 
 
 # Live page ----------------------------------------------------------------------------------
@@ -55,7 +42,7 @@ def recent_events(store: Store, limit: int) -> list[dict[str, Any]]:
 def list_alerts(store: Store, open_only: bool, limit: int) -> list[dict[str, Any]]:
     where = "WHERE acknowledged_at IS NULL" if open_only else ""
     rows = store.query(f"SELECT * FROM alerts {where} ORDER BY ts DESC LIMIT ?", (limit,))
-    return [{**{k: r[k] for k in _ALERT_FIELDS}, "details": masked(json.loads(r["details"]))}
+    return [{**{k: r[k] for k in _ALERT_FIELDS}, "details": redact(json.loads(r["details"]))}
             for r in rows]
 
 

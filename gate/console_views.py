@@ -11,8 +11,8 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from gate.console_queries import masked
 from gate.identity import mask
+from gate.messages import redact
 from gate.store import Store
 from gate.vocab import PASSAGES, EventType
 
@@ -39,7 +39,7 @@ def alert_groups(store: Store, limit: int = 2000) -> list[dict[str, Any]]:
         " p.id = a.person_id WHERE a.acknowledged_at IS NULL ORDER BY a.ts DESC LIMIT ?",
         (limit,))
     groups: dict[tuple[str, str, str], dict[str, Any]] = {}
-    parsed = [masked(json.loads(r["details"])) for r in rows]
+    parsed = [redact(json.loads(r["details"])) for r in rows]
     names = person_names(store, [d["face_identified_as"] for d in parsed
                                  if isinstance(d.get("face_identified_as"), str)])
     for r, details in zip(rows, parsed, strict=True):
