@@ -98,6 +98,16 @@ def threshold_for(faces: FacesConfig, identities: int) -> float:
                             faces.identify_threshold_per_decade)
 
 
+def _load(path: Path, row: FaceRow, rows: list[FaceRow]) -> Image | None:
+    """The photo, or None with the row recorded as unreadable (it still counts as a row)."""
+    try:
+        return load_rgb(path)
+    except ImageError as exc:
+        row.error = str(exc)
+        rows.append(row)
+        return None
+
+
 def _largest_face(engine: FaceEngine, rgb: Image) -> tuple[int, Vectors | None, Image, Any]:
     found = find_faces(engine, rgb, upsample=1)
     if not found.boxes:
@@ -144,11 +154,8 @@ def run(root: Path, faces: FacesConfig, enrol: int = 5, engine: FaceEngine | Non
             role = "enrol" if i < enrol else "probe"
             row = FaceRow(_rel(path, root), role, person)
             start = time.perf_counter()
-            try:
-                rgb = load_rgb(path)
-            except ImageError as exc:
-                row.error = str(exc)
-                rows.append(row)
+            rgb = _load(path, row, rows)
+            if rgb is None:
                 continue
             if role == "enrol":
                 result = enrol_photo(enrol_engine, rgb, quality)
@@ -168,11 +175,8 @@ def run(root: Path, faces: FacesConfig, enrol: int = 5, engine: FaceEngine | Non
         for path in paths:
             row = FaceRow(_rel(path, root), role, None)
             start = time.perf_counter()
-            try:
-                rgb = load_rgb(path)
-            except ImageError as exc:
-                row.error = str(exc)
-                rows.append(row)
+            rgb = _load(path, row, rows)
+            if rgb is None:
                 continue
             row.faces, vec, img, box = _largest_face(engine, rgb)
             if role == "spoof":
