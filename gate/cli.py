@@ -290,8 +290,8 @@ def faces_identify(
 
     with open_store(ctx.obj) as (config, store):
         gallery = people_gallery(store)
-    engine = DlibFaceEngine()
     f = config.faces
+    engine = DlibFaceEngine(jitters=f.photo_jitters)
     threshold = identify_threshold(config, len(gallery))
     failures = 0
     for image in images:

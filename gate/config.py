@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic import Strict as StrictType
 
+from recognition.plate_formats import PROVINCES
+
 DEFAULT_CONFIG_PATH = Path("/etc/campus-gate/gate.toml")
 DEFAULT_DATA_DIR = Path("/var/lib/campus-gate")
 
@@ -354,6 +356,9 @@ class FacesConfig(Strict):
     identify_threshold_per_decade: Annotated[float, Field(ge=0, lt=0.5)] = 0.06
     identify_margin: Annotated[float, Field(ge=0, lt=1)] = 0.04
     enrol_jitters: Annotated[int, Field(ge=1, le=100)] = 5
+    # A still photo to identify (``gate faces identify``, the probes of ``gate faces evaluate``)
+    # is encoded over this many small shifts too; a live camera averages a face track's frames.
+    photo_jitters: Annotated[int, Field(ge=1, le=100)] = 5
     verify_threshold: Annotated[float, Field(gt=0, lt=1.5)] = 0.55
     watchlist_threshold: Annotated[float, Field(gt=0, lt=1.5)] = 0.5
     duplicate_warning: Annotated[float, Field(gt=0, lt=1.5)] = 0.35
@@ -384,6 +389,16 @@ class PlatesConfig(Strict):
     region: Literal["cn", "generic"] = "cn"
     fast_accept: Annotated[float, Field(ge=0, le=1)] = 0.85  # below: the surer detector path
     fallback_interval_s: Annotated[float, Field(ge=0, le=60)] = 1.0  # live cameras only
+    # cn only: the province assumed when a read lost its province character (README "Plate
+    # reading"); unset, such a read is no read
+    home_province: str | None = None
+
+    @field_validator("home_province")
+    @classmethod
+    def _one_province(cls, value: str | None) -> str | None:
+        if value is not None and (len(value) != 1 or value not in PROVINCES):
+            raise ValueError(f"must be one province character of {PROVINCES}")
+        return value
 
 
 class VisitorsConfig(Strict):

@@ -68,8 +68,13 @@ def faces_evaluate(
 
 
 def plates_evaluate(
+    ctx: typer.Context,
     directory: Annotated[Path, typer.Argument(help="Images and labels.tsv (file<TAB>plate)")],
-    region: Annotated[str, typer.Option(help="cn | generic")] = "cn",
+    region: Annotated[str | None, typer.Option(
+        help="cn | generic (default: the config's plates.region)")] = None,
+    home_province: Annotated[str | None, typer.Option(
+        "--home-province", help="cn: the province assumed when a read lost it (default: the "
+        "config's plates.home_province; none: such a read is no read)")] = None,
     out: Annotated[Path | None, typer.Option(help="Output folder (default DIR/evaluation)")]
     = None,
     baseline: Annotated[bool, typer.Option(
@@ -82,19 +87,28 @@ def plates_evaluate(
     from gate.cli_output import emit, fail
     from gate.evaluate_output import confidence_chart, write_rows, write_summary
     from gate.evaluate_plates import EvaluationError, run
+    from recognition.plate_formats import PROVINCES
+    from recognition.plates import PlateReader
 
+    plates = _globals(ctx).config().plates
+    region = region or plates.region
+    home_province = home_province or plates.home_province
     if region not in ("cn", "generic"):
         fail("--region: must be cn or generic")
+    if home_province is not None and (len(home_province) != 1 or home_province not in PROVINCES):
+        fail(f"--home-province: must be one province character of {PROVINCES}")
     if not directory.is_dir():
         fail(f"{directory}: not a folder")
+    reader = PlateReader(region, home_province=home_province)
     try:
-        rows, summary = run(directory, region, baseline=baseline)
+        rows, summary = run(directory, region, reader, baseline=baseline)
     except EvaluationError as exc:
         fail(str(exc))
     target = out or directory / "evaluation"
     files = write_rows(target, "plates", [r.as_dict() for r in rows])
     chart = confidence_chart(target / "plates_confidence.png", summary["per_confidence"],
-                             f"{summary['images']} images, region {region}")
+                             f"{summary['images']} images, region {region}"
+                             + (f", home province {home_province}" if home_province else ""))
     summary["files"] = [str(p) for p in [*files, chart, write_summary(target, summary)]]
     if as_json:
         emit(summary)

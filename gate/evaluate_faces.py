@@ -142,7 +142,7 @@ def run(root: Path, faces: FacesConfig, enrol: int = 5, engine: FaceEngine | Non
         enrol_engine: FaceEngine | None = None) -> tuple[list[FaceRow], dict[str, Any]]:
     """Enrol, probe, decide; returns the per-image rows (in order) and the summary."""
     data = load_set(root)
-    engine = engine or DlibFaceEngine(jitters=1)
+    engine = engine or DlibFaceEngine(jitters=faces.photo_jitters)
     enrol_engine = enrol_engine or DlibFaceEngine(jitters=faces.enrol_jitters)
     quality = EnrolmentQuality(faces.min_face_px, faces.min_sharpness)
     rows: list[FaceRow] = []

@@ -123,7 +123,7 @@ def run(root: Path, region: str, reader: PlateReader | None = None, baseline: bo
             start = time.perf_counter()
             row.baseline_exact = plate in baseline_reads(reader, bgr, region)
             row.baseline_ms = (time.perf_counter() - start) * 1000
-    return rows, summarise(rows)
+    return rows, {"region": region, "home_province": reader.home_province, **summarise(rows)}
 
 
 def summarise(rows: list[PlateRow]) -> dict[str, Any]:

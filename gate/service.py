@@ -102,7 +102,8 @@ class Service:
                       plates_region=config.plates.region if c.role == "vehicle" else None,
                       snapshots=snapshot_settings(config),
                       plates_fast_accept=config.plates.fast_accept,
-                      plates_fallback_s=config.plates.fallback_interval_s)
+                      plates_fallback_s=config.plates.fallback_interval_s,
+                      plates_home_province=config.plates.home_province)
             for c in config.cameras if c.role != "perimeter"]
         self.recognition: RecognitionWorkers | None = None
         self._lane_of_vehicle_camera = {lane.vehicle_camera: lane.id for lane in config.lanes
@@ -392,7 +393,9 @@ class Service:
     def face_engine(self) -> FaceEngine:
         """The main process's own face engine (enrolment-grade work: watch lists, visitors)."""
         if self._face_engine is None:
-            self._face_engine = DlibFaceEngine()
+            # the same jittered encodings as `gate people import`: a template enrolled on the
+            # console must not be weaker than one imported from a roster
+            self._face_engine = DlibFaceEngine(jitters=self.config.faces.enrol_jitters)
         return self._face_engine
 
     def on_watchlist(self, name: str, raw: bytes) -> None:

@@ -40,6 +40,7 @@ class PlateText:
     text: str
     kind: str
     fixes: int  # how many characters were corrected by position
+    assumed_province: bool = False  # the site's home province stood in for an unread one
 
 
 def normalise(raw: str) -> str:
@@ -62,7 +63,14 @@ def _fit(text: str, pattern: str) -> tuple[str, int] | None:
     return "".join(out), fixes
 
 
-def validate_cn(raw: str) -> PlateText | None:
+def validate_cn(raw: str, home_province: str | None = None) -> PlateText | None:
+    """A GA 36 plate; with ``home_province``, also a read whose province character was lost.
+
+    The province is the one character the general-purpose recogniser most often drops or
+    garbles on a small or blurred plate (its strokes are the finest), while the six or seven
+    letters and digits after it read well. A site's own plates are mostly local, so, as
+    installers set a "default province" on commercial plate cameras, the home province then
+    stands in: marked ``assumed_province``, which lowers the read's confidence."""
     text = normalise(raw)
     best: PlateText | None = None
     for kind, pattern in CN_FORMATS.items():
@@ -71,7 +79,21 @@ def validate_cn(raw: str) -> PlateText | None:
         fitted = _fit(text, pattern)
         if fitted and (best is None or fitted[1] < best.fixes):
             best = PlateText(fitted[0], kind, fitted[1])
-    return best
+    if best is not None or home_province is None:
+        return best
+    # The province missing; failing that, read as something that is not a province. Keeping
+    # every character read comes first: 'AF05568' is a green 皖AF05568, not a blue 皖F05568.
+    # One guess is enough: the rest must fit as read, with no character fixed by position
+    # (but O and I, which never appear on a Chinese plate, are the 0 and 1 they always are).
+    plain = text.replace("O", "0").replace("I", "1")
+    for drop in (0, 1):
+        for kind, pattern in CN_FORMATS.items():
+            if len(text) != len(pattern) - 1 + drop or (drop and text[0] in PROVINCES):
+                continue
+            fitted = _fit(plain[drop:], pattern[1:])
+            if fitted and fitted[1] == 0:
+                return PlateText(home_province + fitted[0], kind, 0, assumed_province=True)
+    return None
 
 
 # Common national layouts (letters/digits only, separators removed). A read that fits one is far
@@ -119,8 +141,8 @@ def is_strong(plate: PlateText) -> bool:
     return plate.kind != "generic"
 
 
-def validate(raw: str, region: str) -> PlateText | None:
-    return validate_cn(raw) if region == "cn" else validate_generic(raw)
+def validate(raw: str, region: str, home_province: str | None = None) -> PlateText | None:
+    return validate_cn(raw, home_province) if region == "cn" else validate_generic(raw)
 
 
 def plate_distance(a: str, b: str) -> int:

@@ -42,6 +42,7 @@ class CameraJob:
     snapshots: SnapshotSettings | None = None  # evidence JPEGs of encoded faces / voted plates
     plates_fast_accept: float = 0.85  # below this confidence the surer (slow) path runs ...
     plates_fallback_s: float = 1.0  # ... at most this often per camera
+    plates_home_province: str | None = None  # cn: assumed when a read lost its province
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,8 @@ def _worker_main(jobs: list[CameraJob], rows: list[tuple[str, bytes]], out: Any,
             for j in jobs]
     pipes = [FacePipeline(engine, gallery, j.settings) for j in jobs]
     readers = {j.camera_id: PlateReader(j.plates_region, accept=j.plates_fast_accept,
-                                        fallback_interval_s=j.plates_fallback_s)
+                                        fallback_interval_s=j.plates_fallback_s,
+                                        home_province=j.plates_home_province)
                for j in jobs if j.plates_region}
     voters = {j.camera_id: PlateVoter() for j in jobs if j.plates_region}
     last_plate = dict.fromkeys(voters, 0.0)

@@ -42,6 +42,12 @@ def test_bad_baud_names_the_key_path() -> None:
     assert "9600" in message
 
 
+def test_home_province_must_be_one_province() -> None:
+    assert parse_config({"plates": {"home_province": "皖"}}).plates.home_province == "皖"
+    assert _error({"plates": {"home_province": "AH"}}).startswith("plates.home_province:")
+    assert _error({"plates": {"home_province": "X"}}).startswith("plates.home_province:")
+
+
 def test_wrong_type_is_named() -> None:
     assert _error({"mqtt": {"port": "eighty"}}).startswith("mqtt.port:")
 

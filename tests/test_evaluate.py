@@ -153,3 +153,26 @@ def test_plate_summary_buckets_and_types() -> None:
     top = next(b for b in s["per_confidence"] if b["low"] == 0.95)
     assert top["reads"] == 1 and top["exact"] == 1.0
     assert s["ms_median"] == 20 and s["fallback"] == round(1 / 3, 4)
+
+
+@pytest.mark.slow
+def test_plates_evaluate_with_a_home_province(tmp_path: Path) -> None:
+    """A plate whose province is worn away: no read, unless the site names its home province;
+    then the read is exact but carries a guess's confidence (below the fast path's 0.85)."""
+    data = tmp_path / "plates"
+    data.mkdir()
+    cv2.imwrite(str(data / "worn.jpg"), _scene(" A12345", "blue", 3))  # province left blank
+    (data / "labels.tsv").write_text("file\tplate\nworn.jpg\t皖A12345\n", encoding="utf-8")
+    plain = run_gate("plates", "evaluate", str(data), "--out", str(tmp_path / "a"), "--json",
+                     timeout=300)
+    assert plain.returncode == 0, plain.stderr
+    assert json.loads(plain.stdout)["exact"] == 0.0
+    hinted = run_gate("plates", "evaluate", str(data), "--home-province", "皖", "--out",
+                      str(tmp_path / "b"), "--json", timeout=300)
+    assert hinted.returncode == 0, hinted.stderr
+    summary = json.loads(hinted.stdout)
+    assert summary["exact"] == 1.0 and summary["home_province"] == "皖"
+    row = json.loads((tmp_path / "b" / "plates.jsonl").read_text("utf-8").splitlines()[0])
+    assert row["read"] == "皖A12345" and row["confidence"] < 0.85
+    bad = run_gate("plates", "evaluate", str(data), "--home-province", "X")
+    assert bad.returncode == 2 and "--home-province" in bad.stderr

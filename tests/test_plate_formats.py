@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from recognition.plate_formats import (
+    PlateText,
     is_confusion,
     normalise,
     plate_distance,
@@ -51,6 +52,25 @@ def test_confusions_fixed_only_where_the_format_allows_one_reading() -> None:
     assert validate_cn("X A12345") is None
     assert validate_cn("京A1234") is None
     assert validate_cn("京112345") is None
+
+
+def test_home_province_stands_in_only_for_a_lost_one() -> None:
+    # without a home province, a read that lost its province is no plate
+    assert validate_cn("A·YL375") is None
+    assert validate_cn("A·YL375", "皖") == PlateText("皖AYL375", "standard", 0,
+                                                     assumed_province=True)
+    # every character read is kept first: seven read characters are a green plate's last seven
+    green = validate_cn("AF05568", "皖")
+    assert green is not None and (green.text, green.kind) == ("皖AF05568", "new-energy-small")
+    # a first character that is no province (a bolt, a frame edge) gives way to it
+    assert validate_cn("MAYL375", "皖").text == "皖AYL375"  # type: ignore[union-attr]
+    # O and I never appear on a plate: they stay the 0 and 1 they always are
+    assert validate_cn("AON718", "皖").text == "皖A0N718"  # type: ignore[union-attr]
+    # but no other fix on top of a guess: '2' as the authority letter would be a second guess
+    assert validate_cn("225472", "皖") is None
+    # a province that was read is never replaced, even a foreign one
+    read = validate_cn("苏CFY773", "皖")
+    assert read is not None and read.text == "苏CFY773" and not read.assumed_province
 
 
 def test_generic_region() -> None:

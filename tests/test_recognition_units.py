@@ -16,7 +16,7 @@ from gate.records import Person
 from gate.store import Store, migrate
 from recognition.enrol import QualityReport, _eye_openness, _yaw_ratio
 from recognition.gallery import Gallery, scaled_threshold
-from recognition.plate_formats import find_generic, is_strong, validate_generic
+from recognition.plate_formats import PlateText, find_generic, is_strong, validate_generic
 from recognition.plates import PlateRead, PlateVoter, calibrated, stacked_pairs
 
 
@@ -190,3 +190,13 @@ def test_tight_crops_are_padded_and_boxes_map_back() -> None:
     engine.sizes.clear()
     assert find_faces(engine, big).pad == 0  # type: ignore[arg-type]
     assert engine.sizes == [(600, 800)]  # a large photo is looked at as it is first
+
+
+def test_an_assumed_province_keeps_a_read_below_the_fast_paths_acceptance() -> None:
+    """A home province standing in for a lost one is a guess: however clear the rest, the read
+    stays below 0.85 (the surer path still looks) and a wider crop's agreement adds nothing."""
+    read = PlateText("皖AYL375", "standard", 0)
+    guess = PlateText("皖AYL375", "standard", 0, assumed_province=True)
+    assert calibrated(0.99, read, False, agree=True) > 0.97
+    assert 0.3 < calibrated(0.99, guess, False, agree=True) < 0.85
+    assert calibrated(0.99, guess, False, agree=True) == calibrated(0.99, guess, False)
