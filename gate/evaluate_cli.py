@@ -108,7 +108,8 @@ def plates_evaluate(
     files = write_rows(target, "plates", [r.as_dict() for r in rows])
     chart = confidence_chart(target / "plates_confidence.png", summary["per_confidence"],
                              f"{summary['images']} images, region {region}"
-                             + (f", home province {home_province}" if home_province else ""))
+                             # the chart's font has no CJK glyphs: the province is in summary.json
+                             + (", home province assumed" if home_province else ""))
     summary["files"] = [str(p) for p in [*files, chart, write_summary(target, summary)]]
     if as_json:
         emit(summary)

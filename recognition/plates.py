@@ -135,13 +135,10 @@ def locate(bgr: Image, min_width: int = 60, max_candidates: int = 8) -> list[Can
             aspect = long_side / short_side
             if not 2.0 <= aspect <= 6.0:
                 continue
-            area = cv2.contourArea(contour)
-            quad = plate_quad(contour)
-            fill = area / max(1.0, rw * rh)
-            if quad is not None:  # how well the outline fills its own corners
-                fill = max(fill, area / max(1.0, cv2.contourArea(quad)))
+            fill = cv2.contourArea(contour) / max(1.0, rw * rh)
             if fill < 0.45:
                 continue
+            quad = plate_quad(contour)
             # a coloured background is the surest cue; white and edges also match text blobs
             weight = {"edges": 0.5, "white": 0.8}.get(colour, 1.0)
             score = fill * weight - abs(aspect - 3.3) * 0.05
@@ -156,6 +153,14 @@ def locate(bgr: Image, min_width: int = 60, max_candidates: int = 8) -> list[Can
         if len(out) >= max_candidates:
             break
     return out
+
+
+def aspect(quad: np.ndarray) -> float:
+    """Width over height of the outline, along its own axes (a plate's shape, however tilted:
+    one-row plates are 3-5, two-row ones 1.4-2)."""
+    tl, tr, br, bl = quad
+    width = float(max(np.linalg.norm(tr - tl), np.linalg.norm(br - bl)))
+    return width / max(1.0, float(max(np.linalg.norm(bl - tl), np.linalg.norm(br - tr))))
 
 
 def warp(bgr: Image, quad: np.ndarray, height: int = 48) -> Image:
@@ -312,9 +317,8 @@ class PlateReader:
         reads: dict[str, PlateRead] = {}
         cands = []
         for cand in locate(bgr):
-            flat = warp(bgr, widen(cand.quad, *PRIMARY_PAD))
-            if flat.shape[1] >= 1.5 * flat.shape[0]:  # not a rectangle standing on end
-                cands.append((cand, flat))
+            if aspect(cand.quad) >= 1.3:  # not a rectangle standing on end
+                cands.append((cand, warp(bgr, widen(cand.quad, *PRIMARY_PAD))))
         found = []
         for (cand, _flat), (text, score) in zip(
                 cands, self.recognise_many([f for _c, f in cands]), strict=True):
@@ -342,8 +346,10 @@ class PlateReader:
             self._keep(reads, plate, score, box, cand.colour, agree=agree)
             if wide is not None and not agree:
                 self._keep(reads, wide, wide_score, box, cand.colour, agree=False)
-        for cand, flat in cands:
-            if flat.shape[1] < 2.6 * flat.shape[0]:  # square-ish: perhaps a two-row plate
+        read_whole = {id(c) for c, plate, _s in found if is_strong(plate)}
+        for cand, _flat in cands:
+            # square-ish and not already read as a whole plate in one line: perhaps two rows
+            if aspect(cand.quad) < 2.3 and id(cand) not in read_whole:
                 two = self._two_rows(bgr, cand.quad)
                 if two is not None:
                     self._keep(reads, two[0], two[1], _rect(cand.quad), cand.colour)
