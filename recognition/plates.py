@@ -156,8 +156,8 @@ def locate(bgr: Image, min_width: int = 60, max_candidates: int = 8) -> list[Can
 
 
 def aspect(quad: np.ndarray) -> float:
-    """Width over height of the outline, along its own axes (a plate's shape, however tilted:
-    one-row plates are 3-5, two-row ones 1.4-2)."""
+    """Width over height of the outline along its own axes (the longer of each pair of sides),
+    however tilted: one-row plates are 3-5, two-row ones 1.4-2."""
     tl, tr, br, bl = quad
     width = float(max(np.linalg.norm(tr - tl), np.linalg.norm(br - bl)))
     return width / max(1.0, float(max(np.linalg.norm(bl - tl), np.linalg.norm(br - tr))))
@@ -165,10 +165,7 @@ def aspect(quad: np.ndarray) -> float:
 
 def warp(bgr: Image, quad: np.ndarray, height: int = 48) -> Image:
     """The plate as a level text line of fixed height, trimmed of its frame."""
-    tl, tr, br, bl = quad
-    width = float(max(np.linalg.norm(tr - tl), np.linalg.norm(br - bl)))
-    tall = float(max(np.linalg.norm(bl - tl), np.linalg.norm(br - tr)))
-    out_w = max(16, round(height * width / max(tall, 1.0)))
+    out_w = max(16, round(height * aspect(quad)))
     dst = np.array([[0, 0], [out_w - 1, 0], [out_w - 1, height - 1], [0, height - 1]],
                    dtype=np.float32)
     m = cv2.getPerspectiveTransform(quad.astype(np.float32), dst)
