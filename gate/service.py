@@ -339,8 +339,12 @@ class Service:
             return
 
         def acknowledge(db: sqlite3.Connection) -> None:
+            # QoS 1 delivers at least once: a redelivered acknowledgement (the same officer and
+            # note, after a link cut) keeps the time of the first; a changed one replaces it
             db.execute("UPDATE alerts SET police_ack_at = ?, police_ack_by = ?, police_ack_note"
-                       " = ? WHERE id = ?", (self.store.now().isoformat(), by, note, alert_id))
+                       " = ? WHERE id = ? AND (police_ack_at IS NULL OR police_ack_by IS NOT ?"
+                       " OR police_ack_note IS NOT ?)",
+                       (self.store.now().isoformat(), by, note, alert_id, by, note))
 
         self.journal.record(Entry(writes=(acknowledge,), audit=(
             AuditRow(f"police:{by}", "alert_police_acknowledged", alert_id, {"note": note}),)))

@@ -324,5 +324,13 @@ def test_police_acknowledgement_comes_down_to_the_gate(tmp_path: Path,
             assert tuple(row) == ("officer 0231", "patrol sent")
             assert store.query("SELECT actor FROM audit_log WHERE action ="
                                " 'alert_police_acknowledged'")[0][0] == "police:officer 0231"
+            first = store.query("SELECT police_ack_at FROM alerts WHERE id = ?",
+                                (d.alert.id,))[0][0]
+            police.publish("campus/zqxx/main/acks", json.dumps(ack))  # redelivered (QoS 1)
+            wait_for(lambda: len(store.query("SELECT 1 FROM audit_log WHERE action ="
+                                             " 'alert_police_acknowledged'")) == 2,
+                     what="the redelivery handled")
+            assert store.query("SELECT police_ack_at FROM alerts WHERE id = ?",
+                               (d.alert.id,))[0][0] == first
     finally:
         police.close()
