@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic import Strict as StrictType
 
-from recognition.plate_formats import PROVINCES
+from recognition.plate_formats import province
 
 DEFAULT_CONFIG_PATH = Path("/etc/campus-gate/gate.toml")
 DEFAULT_DATA_DIR = Path("/var/lib/campus-gate")
@@ -389,16 +389,14 @@ class PlatesConfig(Strict):
     region: Literal["cn", "generic"] = "cn"
     fast_accept: Annotated[float, Field(ge=0, le=1)] = 0.85  # below: the surer detector path
     fallback_interval_s: Annotated[float, Field(ge=0, le=60)] = 1.0  # live cameras only
-    # cn only: the province assumed when a read lost its province character (README "Plate
-    # reading"); unset, such a read is no read
+    # cn only: the province assumed when a read lost its province character (README "Licence
+    # plates"); unset, such a read is no read
     home_province: str | None = None
 
     @field_validator("home_province")
     @classmethod
     def _one_province(cls, value: str | None) -> str | None:
-        if value is not None and (len(value) != 1 or value not in PROVINCES):
-            raise ValueError(f"must be one province character of {PROVINCES}")
-        return value
+        return None if value is None else province(value)
 
 
 class VisitorsConfig(Strict):

@@ -87,7 +87,7 @@ def plates_evaluate(
     from gate.cli_output import emit, fail
     from gate.evaluate_output import confidence_chart, write_rows, write_summary
     from gate.evaluate_plates import EvaluationError, run
-    from recognition.plate_formats import PROVINCES
+    from recognition.plate_formats import province
     from recognition.plates import PlateReader
 
     plates = _globals(ctx).config().plates
@@ -95,8 +95,10 @@ def plates_evaluate(
     home_province = home_province or plates.home_province
     if region not in ("cn", "generic"):
         fail("--region: must be cn or generic")
-    if home_province is not None and (len(home_province) != 1 or home_province not in PROVINCES):
-        fail(f"--home-province: must be one province character of {PROVINCES}")
+    try:
+        home_province = None if home_province is None else province(home_province)
+    except ValueError as exc:
+        fail(f"--home-province: {exc}")
     if not directory.is_dir():
         fail(f"{directory}: not a folder")
     reader = PlateReader(region, home_province=home_province)

@@ -45,6 +45,14 @@ class PlateText:
     assumed_province: bool = False  # the site's home province stood in for an unread one
 
 
+def province(value: str) -> str:
+    """``value`` if it is one province character (a site's home province); ValueError naming
+    the choices otherwise."""
+    if len(value) != 1 or value not in PROVINCES:
+        raise ValueError(f"must be one province character of {PROVINCES}")
+    return value
+
+
 def normalise(raw: str) -> str:
     """Separators removed, upper case (what is printed, not how it is spaced)."""
     return SEPARATORS.sub("", raw).upper()

@@ -183,7 +183,7 @@ def _rect(quad: np.ndarray) -> tuple[int, int, int, int]:
     return int(x), int(y), int(w), int(h)  # text, recogniser score, corners in the frame
 
 # Calibration of a read's confidence: a logistic model over what predicts an exact read, fitted
-# on labelled real scenes (README "Plate reading"). Features: the recogniser's score (as a
+# on labelled real scenes (README "Licence plates"). Features: the recogniser's score (as a
 # logit), whether the text fits a national layout, how many characters were fixed by position,
 # whether the plate came from the detector path, and whether a second, looser crop of the same
 # candidate read the same text (a crop that cut a character off reads differently). Fitted
