@@ -33,6 +33,10 @@ def _port_problem(check: str, port: str, what: str) -> Verdict | None:
 
 def _open_exclusive(check: str, port: str, baud: int, what: str
                     ) -> tuple[serial.Serial | None, Verdict | None]:
+    """The port opened for this check alone, or the verdict saying why it cannot be."""
+    problem = _port_problem(check, port, what)
+    if problem:
+        return None, problem
     try:
         return serial.Serial(port, baud, timeout=0.1, exclusive=True), None
     except (serial.SerialException, OSError) as exc:
@@ -108,9 +112,6 @@ def reader_verdict(reader: ReaderConfig, data: bytes, seconds: float) -> Verdict
 def check_reader(reader: ReaderConfig, listen_s: float = 3.0) -> Verdict:
     """Open the reader's port, listen ``listen_s`` seconds, and judge the frames seen."""
     check = f"reader {reader.id}"
-    problem = _port_problem(check, reader.port, "reader")
-    if problem:
-        return problem
     port, problem = _open_exclusive(check, reader.port, reader.baud, "reader")
     if port is None:
         assert problem is not None
@@ -142,9 +143,6 @@ def check_relay(lane: LaneConfig, pulse: bool = False) -> Verdict:
         return ok(check, "dry run: no relay board, nothing is switched (note: the gate will "
                   "not open by itself)", kind="dry-run")
     assert relay.port
-    problem = _port_problem(check, relay.port, "relay board")
-    if problem:
-        return problem
     port, problem = _open_exclusive(check, relay.port, relay.baud, "relay board")
     if port is None:
         assert problem is not None
