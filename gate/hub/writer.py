@@ -94,25 +94,26 @@ def _columns(records: Iterable[Record], names: dict[str, Any]) -> dict[str, list
     return cols
 
 
-EVENT_COLUMNS: dict[str, Any] = {
+# what every event and alert row has: where it came from, what it is, and the message itself
+_ENVELOPE: dict[str, Any] = {
     "site": lambda r: r.site, "gate": lambda r: r.gate, "id": lambda r: r.id,
     "ts": lambda r: r.ts, "type": lambda r: r.type,
     "lane": lambda r: _text(r.payload.get("lane")),
+    "payload": lambda r: Jsonb(r.payload),
+}
+EVENT_COLUMNS: dict[str, Any] = {
+    **_ENVELOPE,
     "direction": lambda r: _text(r.payload.get("direction")),
     "method": lambda r: _text(r.payload.get("method")),
     "decision": lambda r: _text(r.payload.get("decision")),
     "person_id": lambda r: _person(r.payload, "id"),
     "person_role": lambda r: _person(r.payload, "role"),
     "person_class": lambda r: _person(r.payload, "class"),
-    "payload": lambda r: Jsonb(r.payload),
 }
 ALERT_COLUMNS: dict[str, Any] = {
-    "site": lambda r: r.site, "gate": lambda r: r.gate, "id": lambda r: r.id,
-    "ts": lambda r: r.ts, "type": lambda r: r.type,
+    **_ENVELOPE,
     "severity": lambda r: str(r.payload.get("severity")),
-    "lane": lambda r: _text(r.payload.get("lane")),
     "snapshot": lambda r: _text(r.payload.get("snapshot")),
-    "payload": lambda r: Jsonb(r.payload),
 }
 
 
