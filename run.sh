@@ -4,14 +4,14 @@
 #   ./run.sh test    install what is missing (plus test tools), then lint, type-check and test
 #   ./run.sh setup   install only
 # System packages are installed with apt-get (as root, or through sudo); Python packages go
-# into .venv. The first install builds dlib from source (about 8 minutes on 2 cores); pip
-# caches the wheel, so later installs take seconds.
+# into .venv at the versions in scripts/constraints.txt, all as prebuilt wheels (dlib from the
+# dlib-bin wheel): nothing is compiled.
 set -euo pipefail
 cd "$(dirname "$0")"
 what="${1:-demo}"
 shift || true
 
-RUNTIME_DEBS=(build-essential cmake pkg-config python3-dev python3-venv mosquitto mosquitto-clients)
+RUNTIME_DEBS=(python3-venv mosquitto mosquitto-clients)
 TEST_DEBS=(chromium fonts-wqy-microhei opencv-doc socat rabbitmq-server postgresql)
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -31,7 +31,11 @@ python_env() {
     echo "run.sh: campus-gate needs Python 3.11 or newer" >&2; exit 2; }
   [ -x .venv/bin/python ] || python3 -m venv .venv
   .venv/bin/python -m pip install -q --upgrade pip >&2
+  export PIP_CONSTRAINT="$PWD/scripts/constraints.txt"
   .venv/bin/python -m pip install -q -e ".$1" >&2
+  # face_recognition names the source package `dlib` as a dependency; dlib-bin (installed
+  # above from pyproject.toml) is the same library prebuilt, so take the API without its deps.
+  .venv/bin/python -m pip install -q --no-deps face-recognition >&2
 }
 
 case "$what" in
