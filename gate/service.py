@@ -31,12 +31,13 @@ from gate.config import Config
 from gate.console.server import ConsoleServer
 from gate.crypto import load_sealer
 from gate.engine import Engine
-from gate.faces import people_gallery, pipeline_settings
+from gate.faces import people_gallery, photo_workers, pipeline_settings
 from gate.fire import FireMonitor
 from gate.journal import AuditRow, Entry, Journal
 from gate.log_throttle import Throttle
 from gate.mqtt import Publisher
 from gate.perimeter_link import PerimeterLink
+from gate.photo_workers import KeyedLocks
 from gate.privacy import encodings_fingerprint, purge, shot_of_plate, snapshot_settings
 from gate.rules import needs_escalation
 from gate.scheduler import Scheduler
@@ -52,7 +53,6 @@ from gate.watchlist import (
     watch_entry,
     watch_gallery,
 )
-from recognition.face_engine import DlibFaceEngine, FaceEngine
 from recognition.gallery import Gallery
 from recognition.view import CameraView
 from recognition.worker import CameraJob, PlateSighting, RecognitionWorkers, WorkerHealth
@@ -117,7 +117,11 @@ class Service:
         self.visitors = VisitorDesk(config, self.store, self.journal)
         self.engine.visitors = self.visitors
         self.journal.subscribe(lambda _decision: self.publisher.notify())
-        self._face_engine: FaceEngine | None = None
+        # every photo from outside (console, desk, watch lists) is decoded and encoded here,
+        # in supervised processes: a crash there is an error to the asker, never the gate's
+        self.photo_workers = photo_workers(
+            config, on_crash=lambda why: self._loop_fault("photo-worker", why, False))
+        self.enrolment_locks = KeyedLocks()
         self.refresh_watchlists()
         self.console: ConsoleServer | None = None
         self._console_app: Any = None
@@ -180,6 +184,8 @@ class Service:
     def _device_change(self, name: str, kind: str, up: bool, error: str | None,
                        critical: bool) -> None:
         metrics.set_device_up(kind, name, up)
+        if kind == "fire":  # the engine tells it as fire_input_fault / _restored, once
+            return
         if up:
             self.engine.raise_alert(AlertType.DEVICE_ONLINE, Severity.INFO, None,
                                     {"device": name, "kind": kind})
@@ -193,10 +199,11 @@ class Service:
                                 {"component": "mqtt", "fault": key, **details})
 
     def _fire_input_lost(self, lost: bool) -> None:
-        """The installer's choice (``fire_alarm.on_input_lost``): release every lane, or
-        hold them as they are; the device alert comes from the supervisor's probe."""
-        if lost and self.config.fire_alarm.on_input_lost == "release":
-            self.engine.set_fire_alarm(True, why="fire input unreadable")
+        """An unreadable fire input is a ``fire_input_fault``, never a ``fire_alarm``; the
+        installer's choice (``fire_alarm.on_input_lost``) says whether every lane is released
+        as a precaution or held as it is."""
+        self.engine.set_fire_input_fault(
+            lost, self.fire.last_error, self.config.fire_alarm.on_input_lost == "release")
 
     def _bad_frame(self, reader_id: str, bad: BadFrame) -> None:
         self._bad_frames.log(logging.WARNING, f"{reader_id}:{bad.reason}",
@@ -259,7 +266,7 @@ class Service:
     def health_snapshot(self) -> dict[str, Any]:
         return {"components": self.health.snapshot(), "probe": self.probe(1.0),
                 "fire": {"input_active": self.fire.active, "released": self.engine.fire_active,
-                         "healthy": self.fire.healthy},
+                         "healthy": self.fire.healthy, "fault": self.engine.fire_state()["fault"]},
                 "outbox": {"pending": self.publisher.health.pending,
                            "refused": self.publisher.health.refused}}
 
@@ -376,8 +383,7 @@ class Service:
             broker_error = (f"the broker refused {link.refused} message(s): {link.last_refusal}"
                             f" (check mqtt.username {self.config.mqtt.username!r} and the ACL)")
         return {"readers": readers, "cameras": cameras, "relays": relays,
-                "fire_alarm": {"kind": self.config.fire_alarm.kind, "active": self.fire.active,
-                               "released": self.engine.fire_active,
+                "fire_alarm": {**self.engine.fire_state(), "kind": self.config.fire_alarm.kind,
                                "healthy": self.fire.healthy, "error": self.fire.last_error},
                 "broker": {"host": self.config.mqtt.host, "port": self.config.mqtt.port,
                            "connected": link.connected, "pending": link.pending,
@@ -394,14 +400,6 @@ class Service:
     def refresh_visitors(self) -> None:
         self.engine.visitor_gallery = self.visitors.gallery()
 
-    def face_engine(self) -> FaceEngine:
-        """The main process's own face engine (enrolment-grade work: watch lists, visitors)."""
-        if self._face_engine is None:
-            # the same jittered encodings as `gate people import`: a template enrolled on the
-            # console must not be weaker than one imported from a roster
-            self._face_engine = DlibFaceEngine(jitters=self.config.faces.enrol_jitters)
-        return self._face_engine
-
     def on_watchlist(self, name: str, raw: bytes) -> None:
         """A watch list pushed on MQTT (on the inbox loop, never on paho's network thread):
         applied whole, or rejected whole with an alert."""
@@ -413,8 +411,7 @@ class Service:
             payload = parse_payload(raw)
             if payload.name != name:
                 raise WatchlistError(f"payload names list {payload.name!r}, topic says {name!r}")
-            engine = self.face_engine() if any(p.photos for p in payload.persons) else None
-            entries = apply_watchlist(self.store, payload, f"mqtt:{name}", engine)
+            entries = apply_watchlist(self.store, payload, f"mqtt:{name}", self.photo_workers)
         except WatchlistError as exc:
             log.error("watch list %s rejected, the previous list stays in force: %s", name, exc)
             self.engine.raise_alert(AlertType.WATCHLIST_REJECTED, Severity.WARNING, None,
@@ -443,6 +440,7 @@ class Service:
                   "absences", first=5)
 
     def start(self) -> None:
+        self.photo_workers.start()  # dlib loads there in the background
         self.publisher.start()
         if self._console_app is not None:
             try:
@@ -470,6 +468,7 @@ class Service:
         for port in self._ports.values():
             port.close()
         self.publisher.stop()
+        self.photo_workers.close()
         self.store.close()
         log.info("gate stopped")
 

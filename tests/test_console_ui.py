@@ -592,7 +592,8 @@ def test_fire_alarm_over_an_expired_session_and_the_roll_call(browser: Browser,
         shot(page, "fire-over-login")
         alarm = page.evaluate("fetch('/api/alarm').then(r => r.json())")
         assert set(alarm) == {"fire", "critical_open", "session", "ts"}  # nothing personal
-        assert alarm["fire"] == {"active": True, "released": True} and not alarm["session"]
+        assert alarm["fire"] == {"active": True, "released": True, "fault": False,
+                                 "cause": "fire_alarm"} and not alarm["session"]
         # logged in again, the roll call opens by itself: who is on campus now
         page.fill("#login-form input[name=username]", "guard")
         page.fill("#login-form input[name=password]", PASSWORDS["guard"])

@@ -199,8 +199,8 @@ export async function loadDevices() {
     ...d.readers.map((r) => row(t("ui.reader"), r.id, r.connected, `${r.port} · ${t("ui.reads", { n: r.reads, bad: r.bad_frames })} ${r.error || ""}`)),
     ...d.cameras.map((c) => row(t("ui.camera"), c.id, c.connected, `${c.fps} fps · ${t("ui.analysed", { fps: c.analysed_fps })} ${c.error || ""}`)),
     ...d.relays.map((r) => row(t("ui.relay"), r.lane, true, `${r.kind} · ${t(r.open ? "ui.lane_open" : "ui.lane_closed")}${r.held ? ` · ${t("ui.lane_held")}` : ""}`)),
-    row(t("ui.fire_input"), d.fire_alarm.kind, d.fire_alarm.healthy && !d.fire_alarm.active && !d.fire_alarm.released,
-      `${d.fire_alarm.active ? t("ui.fire_active") : ""} ${d.fire_alarm.released ? t("ui.fire_released") : ""} ${d.fire_alarm.error || ""}`),
+    row(t("ui.fire_input"), d.fire_alarm.kind, d.fire_alarm.healthy && !d.fire_alarm.fault && !d.fire_alarm.active && !d.fire_alarm.released,
+      `${d.fire_alarm.active ? t("ui.fire_active") : ""} ${d.fire_alarm.fault ? t(d.fire_alarm.released ? "ui.fire_fault" : "ui.fire_fault_hold") : ""} ${d.fire_alarm.released && !d.fire_alarm.fault ? t(d.fire_alarm.cause === "fire_input_fault" ? "ui.fire_fault_released" : "ui.fire_released") : ""} ${d.fire_alarm.error || ""}`),
     row(t("ui.broker"), `${d.broker.host}:${d.broker.port}`, d.broker.connected,
       `${d.broker.connected ? t("ui.connected") : t("ui.broker_down")} · ${t("ui.outbox", { pending: d.broker.pending, sent: d.broker.sent })} ${d.broker.error || ""}`),
     ...(d.components || []).map((c) => row(t("ui.component"), c.name, c.up, `${c.critical ? t("ui.critical_part") : ""} ${t("ui.restarts", { n: c.restarts })} ${c.error || ""}`))]));
