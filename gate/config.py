@@ -231,6 +231,7 @@ class CameraConfig(Strict):
     # x, y, width, height in pixels
     roi: Annotated[tuple[int, int, int, int], StrictType(False)] | None = None
     max_fps: Annotated[float, Field(gt=0, le=60)] = 10.0
+    loop: bool = False  # a video file as source starts again at its end (else: source ended)
     zones: list[ZoneConfig] = []  # role = "perimeter": see README "Perimeter cameras"
 
     @model_validator(mode="after")

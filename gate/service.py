@@ -53,6 +53,7 @@ from gate.watchlist import (
     watch_entry,
     watch_gallery,
 )
+from recognition.camera import SOURCE_ENDED
 from recognition.gallery import Gallery
 from recognition.view import CameraView
 from recognition.worker import CameraJob, PlateSighting, RecognitionWorkers, WorkerHealth
@@ -98,7 +99,7 @@ class Service:
         self.camera_views: dict[str, CameraView] = {}
         self.recognition_jobs = [
             CameraJob(c.id, c.source, pipeline_settings(config, c.roi, camera_id=c.id), c.max_fps,
-                      loop=loop_video,
+                      loop=loop_video or c.loop,
                       plates_region=config.plates.region if c.role == "vehicle" else None,
                       snapshots=snapshot_settings(config),
                       plates_fast_accept=config.plates.fast_accept,
@@ -168,6 +169,8 @@ class Service:
         h = self.camera_health.get(camera_id)
         if h is None:  # the worker is still starting (dlib loads for seconds): not news
             return None, "no report from the recognition worker yet"
+        if h.last_error == SOURCE_ENDED:  # a video file played to its end: not a fault
+            return None, h.last_error
         return h.connected, h.last_error
 
     def _loop_fault(self, name: str, why: str, critical: bool) -> None:
