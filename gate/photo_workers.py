@@ -122,6 +122,7 @@ class PhotoWorkers:
 
     def __init__(self, size: int = 1, *, jitters: int = 5, timeout_s: float = 30.0,
                  max_bytes: int = 6_000_000, start_timeout_s: float = 60.0,
+                 queue_timeout_s: float = 120.0,
                  on_crash: Callable[[str], None] | None = None) -> None:
         self._ctx = mp.get_context("spawn")  # never fork a process that runs threads
         self._slots = [_Slot(self._ctx, jitters, i) for i in range(size)]
@@ -129,12 +130,14 @@ class PhotoWorkers:
         for slot in self._slots:
             self._free.put(slot)
         self.timeout_s = timeout_s
+        self.queue_timeout_s = queue_timeout_s  # a burst of photos waits its turn this long
         self.max_bytes = max_bytes
         self.start_timeout_s = start_timeout_s
         self.on_crash = on_crash
         self.health = PhotoWorkerHealth()
-        self._lock = threading.Lock()  # leaf: health counters and the closed flag
+        self._lock = threading.Lock()  # leaf: health counters, jobs in flight, closed flag
         self._closed = False
+        self._working: dict[int, int] = {}  # slot index -> pid of a worker on a job now
 
     def start(self) -> None:
         """Spawn the workers now (they load dlib in the background), so the first photo of
@@ -146,6 +149,19 @@ class PhotoWorkers:
         """The worker processes' ids (for ``gate status`` and the tests' SIGSEGV)."""
         return [s.proc.pid for s in self._slots
                 if s.proc is not None and s.proc.pid is not None and s.proc.is_alive()]
+
+    def busy_pids(self) -> list[int]:
+        """The workers that are processing a job at this moment."""
+        with self._lock:
+            return list(self._working.values())
+
+    def snapshot(self) -> dict[str, object]:
+        """For the health model (``gate status``, the devices page)."""
+        with self._lock:
+            h = self.health
+            return {"workers": len(self._slots), "busy": len(self._working), "jobs": h.jobs,
+                    "crashes": h.crashes, "timeouts": h.timeouts, "refused_busy": h.busy,
+                    "last_error": h.last_error}
 
     def close(self) -> None:
         with self._lock:
@@ -173,7 +189,7 @@ class PhotoWorkers:
             raise PhotoRejected(f"{job.name}: empty file")
         waited = time.monotonic()
         try:
-            slot = self._free.get(timeout=self.timeout_s)
+            slot = self._free.get(timeout=self.queue_timeout_s)
         except queue.Empty:
             self._count("busy", "all photo workers stayed busy")
             raise PhotoWorkerError("busy", "the photo workers are busy with other photos; "
@@ -191,7 +207,16 @@ class PhotoWorkers:
 
     def _exchange(self, slot: _Slot, job: PhotoJob) -> object:
         conn = slot.conn
-        assert conn is not None
+        assert conn is not None and slot.proc is not None and slot.proc.pid is not None
+        with self._lock:
+            self._working[slot.index] = slot.proc.pid
+        try:
+            return self._answer(slot, conn, job)
+        finally:
+            with self._lock:
+                self._working.pop(slot.index, None)
+
+    def _answer(self, slot: _Slot, conn: Connection, job: PhotoJob) -> object:
         try:
             conn.send(job)
             if not conn.poll(self.timeout_s):

@@ -271,7 +271,8 @@ class Service:
                 "fire": {"input_active": self.fire.active, "released": self.engine.fire_active,
                          "healthy": self.fire.healthy, "fault": self.engine.fire_state()["fault"]},
                 "outbox": {"pending": self.publisher.health.pending,
-                           "refused": self.publisher.health.refused}}
+                           "refused": self.publisher.health.refused},
+                "photo_workers": self.photo_workers.snapshot()}
 
     def _write_health(self) -> None:
         """``gate status`` (another process) reads the same health model from this file."""
