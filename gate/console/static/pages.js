@@ -73,7 +73,19 @@ function faceLibrary(id, p) {
   const file = el("input", { type: "file", name: "face-photo", accept: "image/jpeg,image/png", "aria-label": t("field.photo") });
   const consent = el("input", { type: "checkbox", name: "consent", checked: p.face_consent });
   const verdict = el("p", { id: "face-verdict", role: "status" });
-  const send = (replace) => async () => {
+  // One request at a time from this page: every button waits while one runs (a double
+  // click must not send the photo twice), and the answer shown is that request's own.
+  const buttons = [];
+  const once = (work) => async () => {
+    if (buttons.some((b) => b.disabled)) return;
+    buttons.forEach((b) => { b.disabled = true; });
+    verdict.setAttribute("aria-busy", "true");
+    try { await work(); } finally {
+      buttons.forEach((b) => { b.disabled = false; });
+      verdict.removeAttribute("aria-busy");
+    }
+  };
+  const send = (replace) => once(async () => {
     if (!file.files[0]) { verdict.textContent = t("ui.choose_photo"); verdict.className = "error"; return; }
     if (!consent.checked) { verdict.textContent = t("error.consent_required"); verdict.className = "error"; return; }
     let photo;
@@ -83,17 +95,18 @@ function faceLibrary(id, p) {
     verdict.className = r.outcome === "not-enrolled" ? "error" : "";
     verdict.textContent = [t(`ui.enrol_${r.outcome.replace("-", "_")}`), r.reason, r.warning ? `${t("ui.enrol_warning")}: ${r.warning}` : ""].filter(Boolean).join(" · ");
     refreshStatus(id);
-  };
+  });
+  buttons.push(
+    el("button", { type: "button", "data-action": "enrol", onclick: send(false) }, t("ui.enrol")),
+    el("button", { type: "button", "data-action": "replace", onclick: send(true) }, t("ui.replace_face")),
+    el("button", { type: "button", class: "danger", "data-action": "remove-face", onclick: once(async () => {
+      const r = await act(del(`/api/people/${encodeURIComponent(id)}/face`), (x) => t("ui.face_removed", { n: x.removed }), verdict);
+      if (r) { verdict.className = ""; verdict.textContent = t("ui.face_removed", { n: r.removed }); refreshStatus(id); }
+    }) }, t("ui.remove_face")));
   return el("div", { class: "face-library", id: "face-library" },
     el("h3", {}, t("ui.face_library")),
     el("p", { class: "actions" }, file, el("label", {}, consent, " ", t("ui.consent_on_file"))),
-    el("p", { class: "actions" },
-      el("button", { type: "button", "data-action": "enrol", onclick: send(false) }, t("ui.enrol")),
-      el("button", { type: "button", "data-action": "replace", onclick: send(true) }, t("ui.replace_face")),
-      el("button", { type: "button", class: "danger", "data-action": "remove-face", onclick: async () => {
-        const r = await act(del(`/api/people/${encodeURIComponent(id)}/face`), (x) => t("ui.face_removed", { n: x.removed }), verdict);
-        if (r) { verdict.className = ""; verdict.textContent = t("ui.face_removed", { n: r.removed }); refreshStatus(id); }
-      } }, t("ui.remove_face"))),
+    el("p", { class: "actions" }, ...buttons),
     verdict);
 }
 
