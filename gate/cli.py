@@ -459,8 +459,20 @@ def report_visitors(
 def bench(
     quick: Annotated[bool, typer.Option("--quick", help="Finish in under two minutes")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per figure")] = False,
+    soak: Annotated[float | None, typer.Option(
+        "--soak", min=3, metavar="MINUTES",
+        help="Instead: run `gate run` for MINUTES under a school's load and print, each minute,"
+             " every process's RSS, FDs and threads, data bytes and the decision p99")] = None,
 ) -> None:
     """Run the benchmarks and print a table (or JSON lines)."""
+    if soak is not None:
+        from gate.bench.soak import run_soak
+
+        try:
+            run_soak(soak, echo=typer.echo)
+        except RuntimeError as exc:
+            fail(str(exc))
+        return
     from gate.bench import run_benchmarks
 
     figures = run_benchmarks(quick=quick)

@@ -94,7 +94,11 @@ class FaceEnroller:
         self.quality = enrolment_quality(config)
         self._gallery = people_gallery(store)
 
-    def enrol(self, person_id: str, photo: Path) -> EnrolResult:
+    def enrol(self, person_id: str, photo: Path, confirm_reason: str = "") -> EnrolResult:
+        """Enrol one photo of ``person_id``. A face that the gate would take for another
+        enrolled person is refused (outcome ``refused``, the match named): the wrong
+        pupil's photo must not become this pupil's template. An admin who knows better
+        (twins, a sibling) passes ``confirm_reason``, which the caller audits."""
         try:
             data = photo.read_bytes()
         except OSError as exc:
@@ -115,23 +119,31 @@ class FaceEnroller:
             return EnrolResult("not-enrolled", report.reason, quality=report.verdict)
         encoding = result.encoding
         warnings = [report.reason] if report.verdict == "warn" else []
-        duplicate = self._duplicate_warning(person_id, encoding)
-        if duplicate:
-            warnings.append(duplicate)
+        other = self.matching_other(person_id, encoding)
+        if other is not None:
+            who, distance = other
+            if not confirm_reason.strip():
+                return EnrolResult("refused", f"this face matches {who} (distance "
+                                   f"{distance:.3f}): it looks like another person's photo",
+                                   quality=report.verdict, match=(who, distance))
+            warnings.append(f"matches {who} (distance {distance:.3f}); enrolled as confirmed")
         self.store.add_face_encoding(person_id, digest, encoding.astype(np.float32).tobytes())
         if self.config.retention.keep_enrolment_photos:
             self._keep_photo(person_id, digest, data)
         self._gallery = people_gallery(self.store)
-        return EnrolResult("enrolled", warning="; ".join(warnings), quality=report.verdict)
+        return EnrolResult("enrolled", warning="; ".join(warnings), quality=report.verdict,
+                           match=other)
 
-    def _duplicate_warning(self, person_id: str, encoding: np.ndarray) -> str:
-        """As commercial terminals do: a new face very close to someone else's is flagged."""
+    def matching_other(self, person_id: str, encoding: np.ndarray) -> tuple[str, float] | None:
+        """The other enrolled person this face would be identified as at the gate (under the
+        1:N threshold for the gallery's size, or under ``faces.duplicate_warning`` whatever
+        the size), with the distance; None when it is nobody else's."""
+        limit = max(identify_threshold(self.config, len(self._gallery.identities)),
+                    self.config.faces.duplicate_warning)
         for candidate in self._gallery.top(encoding, k=3):
-            if candidate.person_id != person_id and \
-                    candidate.distance < self.config.faces.duplicate_warning:
-                return (f"face is very close to {candidate.person_id} (distance "
-                        f"{candidate.distance:.3f}): the same person twice, or twins?")
-        return ""
+            if candidate.person_id != person_id and candidate.distance < limit:
+                return candidate.person_id, float(candidate.distance)
+        return None
 
     def _keep_photo(self, person_id: str, digest: str, data: bytes) -> None:
         folder = self.store.data_dir / "enrolment-photos" / person_id
@@ -166,3 +178,48 @@ def quality_verdicts(store: Store, person_id: str) -> list[dict[str, object]]:
         return []
     verdicts: dict[str, dict[str, object]] = json.loads(rows[0][0] or "{}")
     return sorted(verdicts.values(), key=lambda v: str(v.get("at", "")), reverse=True)
+
+
+def enrolled_photos(store: Store, person_id: str) -> list[dict[str, object]]:
+    """A person's enrolled templates as the face library lists them: when, the photo's
+    quality verdict and reasons, and whether the photo itself is kept (for a thumbnail)."""
+    verdicts = {}
+    rows = store.query("SELECT enrolment_quality FROM people WHERE id = ?", (person_id,))
+    if rows:
+        verdicts = json.loads(rows[0][0] or "{}")
+    folder = store.data_dir / "enrolment-photos" / person_id
+    out: list[dict[str, object]] = []
+    for face_id, digest, created in store.query(
+            "SELECT id, source_sha256, created_at FROM face_encodings WHERE person_id = ?"
+            " ORDER BY created_at, id", (person_id,)):
+        verdict = verdicts.get(digest, {})
+        out.append({"id": face_id, "enrolled_at": created, "photo": verdict.get("photo"),
+                    "verdict": verdict.get("verdict"), "reasons": verdict.get("reasons", []),
+                    "photo_kept": any(folder.glob(f"{digest}.*"))})
+    return out
+
+
+def enrolled_photo(store: Store, person_id: str, face_id: int) -> bytes | None:
+    """The kept enrolment photo behind one template (opened from its seal), or None."""
+    rows = store.query("SELECT source_sha256 FROM face_encodings WHERE id = ? AND"
+                       " person_id = ?", (face_id, person_id))
+    if not rows:
+        return None
+    digest = rows[0][0]
+    for path in (store.data_dir / "enrolment-photos" / person_id).glob(f"{digest}.*"):
+        return store.sealer.open(path.read_bytes(), f"enrolment-photos/{person_id}/{digest}")
+    return None
+
+
+def remove_enrolled_photo(store: Store, person_id: str, face_id: int, actor: str) -> bool:
+    """One template (and its kept photo, if any) removed, audited; the others stay."""
+    with store.transaction() as db:
+        row = db.execute("SELECT source_sha256 FROM face_encodings WHERE id = ? AND"
+                         " person_id = ?", (face_id, person_id)).fetchone()
+        if row is None:
+            return False
+        db.execute("DELETE FROM face_encodings WHERE id = ?", (face_id,))
+        store.audit(actor, "face_photo_removed", person_id, {"face": face_id})
+    for path in (store.data_dir / "enrolment-photos" / person_id).glob(f"{row[0]}.*"):
+        path.unlink(missing_ok=True)
+    return True

@@ -76,7 +76,7 @@ class _Slot:
 
     def spawn(self) -> None:
         parent, child = self._ctx.Pipe()
-        proc = self._ctx.Process(target=serve, args=(child, self._jitters),
+        proc = self._ctx.Process(target=serve, args=(child, self._jitters, self.index),
                                  name=f"photo-worker-{self.index}", daemon=True)
         proc.start()
         child.close()

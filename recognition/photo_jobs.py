@@ -23,6 +23,7 @@ from typing import Protocol
 from recognition.enrol import Enrolment, EnrolmentQuality, enrol_photo
 from recognition.face_engine import FaceEngine
 from recognition.images import ImageError, decode_rgb
+from recognition.procname import name_process
 
 log = logging.getLogger("recognition.photo_jobs")
 
@@ -106,9 +107,10 @@ class InProcess:
         return self.cap_jpeg(job)
 
 
-def serve(conn: Connection, jitters: int) -> None:
+def serve(conn: Connection, jitters: int, index: int = 0) -> None:
     """The worker process: load the models once, say ready, then one job at a time until
     the gate closes its end of the pipe (or dies: the pipe then reads EOF)."""
+    name_process(f"gate-photo-{index}")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     with contextlib.suppress(ValueError, OSError):  # a lower hard limit already: keep it
         resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE_LIMIT, ADDRESS_SPACE_LIMIT))

@@ -85,7 +85,9 @@ def _worker_main(jobs: list[CameraJob], rows: list[tuple[str, bytes]], out: Any,
     from recognition.gallery import Gallery
     from recognition.pipeline import FacePipeline
     from recognition.plates import PlateReader, PlateVoter
+    from recognition.procname import name_process
 
+    name_process("gate-recog-" + "-".join(j.camera_id for j in jobs))
     engine = DlibFaceEngine()
     gallery = Gallery.from_rows(rows)
     if any(j.settings.liveness for j in jobs):

@@ -470,22 +470,40 @@ def test_face_library_with_consent_verdict_and_removal(browser: Browser, gate: G
             if r.method == "POST" and r.url.endswith("/face") else None)
     lib.locator("button[data-action=replace]").dblclick()  # the buttons wait: one request
     verdict = page.locator("#face-verdict")
-    expect(verdict).to_contain_text("已录入", timeout=20000)
+    # Biden's face offered for another pupil: refused, named, nothing stored ...
+    expect(verdict).to_contain_text("Biden（biden）", timeout=20000)
+    expect(verdict).to_contain_text("未录入")
     assert len(posts) == 1
     expect(lib.locator("button[data-action=enrol]")).to_be_enabled()
-    expect(verdict).to_contain_text("biden")  # as close as the same person: flagged
+    assert w_count_where(store, "face_encodings", "person_id = 'nocons'") == 0
+    confirm = page.locator("#face-confirm")
+    expect(confirm).to_be_visible()
+    confirm.locator("button[data-action=confirm]").click()  # no reason: not sent
+    expect(verdict).to_contain_text("请填写")
+    confirm.locator("input[name=confirm-reason]").fill("双胞胎")  # a reason of 2 characters
+    confirm.locator("button[data-action=confirm]").click()
+    expect(verdict).to_contain_text("已录入", timeout=20000)
+    expect(confirm).to_be_hidden()
     assert store.query("SELECT face_consent, consent_recorded_at IS NOT NULL FROM people"
                        " WHERE id = 'nocons'")[0][:] == (1, 1)
     assert w_count_where(store, "face_encodings", "person_id = 'nocons'") == 1
     expect(page.locator("#person-status")).to_contain_text("人脸授权: 是 · 已录入人脸: 是")
+    photos = page.locator("#face-photos tbody tr")
+    expect(photos).to_have_count(1)
+    expect(photos.first).to_contain_text("良好")  # its quality verdict, in words
     shot(page, "face-library-zh-CN")
-    lib.locator("button[data-action=remove-face]").click()
-    expect(verdict).to_have_text("已删除 1 个人脸特征")
+    photos.first.locator("button[data-action=remove-one]").click()  # one photo, not all
+    expect(photos).to_have_count(0)
     assert w_count_where(store, "face_encodings", "person_id = 'nocons'") == 0
-    actions = [r[0] for r in store.query("SELECT action FROM audit_log WHERE target = 'nocons'"
-                                         " AND action LIKE 'face%' ORDER BY id")]
-    assert actions == ["face_consent_recorded", "face_enrolled", "face_removed",
-                       "face_enrolled", "face_removed"]
+    lib.locator("button[data-action=remove-face]").click()
+    expect(verdict).to_have_text("已删除 0 个人脸特征")
+    rows = store.query("SELECT action, details FROM audit_log WHERE target = 'nocons'"
+                       " AND action LIKE 'face%' ORDER BY id")
+    assert [r[0] for r in rows] == [
+        "face_consent_recorded", "face_enrolled", "face_removed", "face_enrolled",
+        "face_removed", "face_enrolled_despite_match", "face_photo_removed", "face_removed"]
+    assert '"outcome": "refused"' in rows[3][1]
+    assert '"reason": "双胞胎"' in rows[5][1] and '"person": "biden"' in rows[5][1]
     assert w.errors == []
     w.context.close()
 

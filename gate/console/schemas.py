@@ -109,6 +109,8 @@ class FaceBody(_Body):
     photo: Annotated[str, Field(min_length=8, max_length=8_000_000)]  # base64 JPEG/PNG
     consent: bool  # the guardian's signed consent is on file
     replace: bool = False  # remove the stored faces first
+    # an admin's written reason to enrol a face that matches another enrolled person (audited)
+    confirm_reason: Annotated[str, Field(max_length=500)] = ""
 
 
 class MapImageBody(_Body):

@@ -55,6 +55,9 @@ def run_perimeter_worker(camera: CameraConfig, zones: Sequence[ZoneConfig] | Non
     """
     from gate.perimeter.pipeline import PerimeterPipeline
     from recognition.camera import SOURCE_ENDED, Camera
+    from recognition.procname import name_process
+
+    name_process(f"gate-per-{camera.id}")
 
     settings = settings or PerimeterConfig()
     tz = ZoneInfo(timezone)
