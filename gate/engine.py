@@ -15,8 +15,10 @@ a listener (docs/ARCHITECTURE.md, "Locks").
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+import sqlite3
 import threading
 import time
 from collections import OrderedDict
@@ -26,7 +28,7 @@ from typing import Any
 from gate import metrics, rules
 from gate.actuator import Relay
 from gate.config import Config, LaneConfig
-from gate.evidence import FaceEvidence
+from gate.evidence import FaceEvidence, without_tracks
 from gate.faces import identify_threshold
 from gate.journal import AuditRow, Decision, Entry, Journal, Listener
 from gate.logs import log_fields
@@ -47,6 +49,10 @@ log = logging.getLogger("gate.engine")
 __all__ = ["Decision", "Engine", "Listener", "TrackMemory"]
 
 
+
+
+class PersonErased(Exception):
+    """A face record abandoned: its person is being erased (Engine.tombstone)."""
 
 class FireResetRefused(ValueError):
     """A guard's fire reset that cannot be done now; ``code`` names why for the console."""
@@ -105,6 +111,7 @@ class Engine:
         self._fire_fault = False  # the fire input cannot be read (wiring): not a fire
         self._fire_latched = False  # released by fire; held until the input clears and a reset
         self._fire_cause = ""  # what latched the release: fire_alarm | fire_input_fault
+        self._erased: frozenset[str] = frozenset()  # tombstones: never stored under these ids
         self._closed = False
 
     # Wiring -------------------------------------------------------------------------------
@@ -224,6 +231,10 @@ class Engine:
         direction = Direction(read.direction)
         keys = read.card.keys() if read.card else ()
         person = self.store.person_for_card(keys)
+        if person is not None:
+            with self._state:
+                if person.id in self._erased:  # being erased: the card is nobody's now
+                    person = None
         now = self.store.now()
         if person is not None:
             with self._state:
@@ -313,7 +324,31 @@ class Engine:
 
     # Faces without a card ----------------------------------------------------------
 
+    def tombstone(self, person_id: str) -> None:
+        """The first step of an erasure: from now on nothing is recorded under this id (a
+        sighting of the face is dropped, a tap of the card is an unknown card), whatever is
+        still in flight from before the galleries changed."""
+        with self._state:
+            self._erased = self._erased | {person_id}
+
+    def _unless_erased(self, person_id: str) -> Callable[[sqlite3.Connection], None]:
+        """A write for a face record's own transaction: it aborts the record if the person
+        was tombstoned meanwhile. Checked under the store's lock, so it cannot interleave
+        with the erasure's deletion (the engine lock is a leaf: taking it there is safe)."""
+        def check(_db: sqlite3.Connection) -> None:
+            with self._state:
+                if person_id in self._erased:
+                    raise PersonErased(person_id)
+        return check
+
+    def _without_erased(self, sightings: Sightings) -> Sightings:
+        with self._state:
+            erased = self._erased
+        tracks = {f.track_id for f in sightings.faces if f.person_id in erased}
+        return without_tracks(sightings, tracks) if tracks else sightings
+
     def on_sightings(self, sightings: Sightings) -> None:
+        sightings = self._without_erased(sightings)
         self.evidence.add(sightings)
         lane_id = self._lane_of_camera.get(sightings.camera_id)
         self._screen_watchlist(sightings, lane_id)
@@ -373,7 +408,9 @@ class Engine:
             lane.liveness if lane else "off", face.liveness,
             self.config.faces.liveness_threshold)
         if draft is not None:
-            self._record(draft, self.store.now(), lane_id, Direction.ENTRY, person, shot=shot)
+            with contextlib.suppress(PersonErased):
+                self._record(draft, self.store.now(), lane_id, Direction.ENTRY, person,
+                             shot=shot, writes=(self._unless_erased(person.id),))
             return
         window = self.config.rules.face_window_s
 
@@ -382,8 +419,10 @@ class Engine:
                 tapped = self._card_taps.get((lane_id, person.id))
             if rules.card_followed(tapped, face.ts, window):
                 return
-            self._record(rules.face_without_card(face.track_id, face.distance),
-                         self.store.now(), lane_id, None, person, shot=shot)
+            with contextlib.suppress(PersonErased):  # erased while we waited for a card
+                self._record(rules.face_without_card(face.track_id, face.distance),
+                             self.store.now(), lane_id, None, person, shot=shot,
+                             writes=(self._unless_erased(person.id),))
 
         self._later(window, no_card_followed, "known-face-without-card")
 

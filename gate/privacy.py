@@ -171,14 +171,19 @@ def erase_person(journal: Journal, snaps: SnapshotStore, person_id: str, actor: 
     store = journal.store
     if store.get_person(person_id) is None:
         raise ErasureError(f"no person {person_id!r}")
-    shots = [(r[0], r[1]) for r in store.query(
-        "SELECT id, ts FROM snapshots WHERE person_id = ? OR id IN"
-        " (SELECT snapshot FROM events WHERE person_id = ? AND snapshot IS NOT NULL)",
-        (person_id, person_id))]
+    shots: list[tuple[str, str]] = []
     counts: dict[str, int] = {}
+    audited: dict[str, Any] = {}  # filled by the write, which runs before the audit insert
 
     def erase(db: sqlite3.Connection) -> None:
         p = (person_id,)
+        # inside the transaction: no snapshot of theirs can be indexed between this and
+        # the deletion below
+        shots.extend((r[0], r[1]) for r in db.execute(
+            "SELECT id, ts FROM snapshots WHERE person_id = ? OR id IN"
+            " (SELECT snapshot FROM events WHERE person_id = ? AND snapshot IS NOT NULL)",
+            (person_id, person_id)))
+        audited["snapshots"] = len(shots)
         counts["encodings"] = db.execute("DELETE FROM face_encodings WHERE person_id = ?",
                                          p).rowcount
         counts["passages_anonymised"] = db.execute(
@@ -202,9 +207,9 @@ def erase_person(journal: Journal, snaps: SnapshotStore, person_id: str, actor: 
         if shots:
             db.execute(f"DELETE FROM snapshots WHERE id IN ({marks})", [s[0] for s in shots])
 
-    counts["snapshots"] = len(shots)
     journal.record(Entry(writes=(erase,), audit=(
-        AuditRow(actor, "person_erased", person_id, {"snapshots": len(shots)}),)))
+        AuditRow(actor, "person_erased", person_id, audited),)))
+    counts["snapshots"] = len(shots)
     snaps.delete(shots)  # the rows went with the entry; now the files
     photos = store.data_dir / "enrolment-photos" / person_id
     if photos.is_dir():

@@ -35,10 +35,18 @@ from gate.faces import people_gallery, photo_workers, pipeline_settings
 from gate.fire import FireMonitor
 from gate.journal import AuditRow, Entry, Journal
 from gate.log_throttle import Throttle
+from gate.logs import log_fields
 from gate.mqtt import Publisher
 from gate.perimeter_link import PerimeterLink
 from gate.photo_workers import KeyedLocks
-from gate.privacy import encodings_fingerprint, purge, shot_of_plate, snapshot_settings
+from gate.privacy import (
+    ErasureError,
+    encodings_fingerprint,
+    erase_person,
+    purge,
+    shot_of_plate,
+    snapshot_settings,
+)
 from gate.rules import needs_escalation
 from gate.scheduler import Scheduler
 from gate.snapshots import SnapshotStore, SnapshotWriter
@@ -305,6 +313,37 @@ class Service:
         if fingerprint != getattr(self, "_encodings_seen", fingerprint):
             self.reload_gallery()
         self._encodings_seen = fingerprint
+
+    def erase_person(self, person_id: str, actor: str, reason: str = "") -> dict[str, Any]:
+        """The right to erasure against the running gate, in an order that lets nothing
+        through: (1) tombstone the id (the decision path and the recognition pump drop
+        anything under it from now on); (2) galleries without the person, in the engine and
+        in every recognition worker, and wait until each worker confirms; (3) forget the
+        recent sightings and discard the queued snapshots; (4) then delete (one journal
+        entry, audited). Answers only after all of that."""
+        if self.store.get_person(person_id) is None:
+            raise ErasureError(f"no person {person_id!r}")
+        self.engine.tombstone(person_id)
+        rows = [r for r in self.store.face_encodings() if r[0] != person_id]
+        self.engine.set_gallery(Gallery.from_rows(rows))
+        confirmed = True
+        workers = self.recognition
+        if workers is not None:
+            confirmed = workers.wait_applied(workers.set_gallery(rows), timeout=15.0)
+            if not confirmed:
+                log.error("erasure of a person: a recognition worker did not confirm its new"
+                          " gallery within 15 s; its sightings of them are dropped regardless",
+                          extra=log_fields(person=person_id))
+        forgotten = self.engine.evidence.forget(person_id)
+        discarded = self.snapshots.discard(person_id)
+        counts = erase_person(self.journal, self.snapshots.snapshots, person_id, actor)
+        if reason.strip():
+            self.journal.record(Entry(audit=(AuditRow(actor, "erasure_reason", person_id,
+                                                      {"reason": reason.strip()}),)))
+        self.reload_gallery()
+        return {"removed": counts, "capture_stopped": {
+            "workers_confirmed": confirmed, "sightings_forgotten": forgotten,
+            "snapshot_jobs_discarded": discarded}}
 
     def reload_gallery(self) -> None:
         """Enrolments changed: new galleries for the engine and the recognition workers."""
