@@ -8,10 +8,7 @@ import base64
 import io
 import json
 import os
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -37,8 +34,8 @@ from gate.hub.viid.simulator import (
     send_dispositions,
 )
 from tests.hub_helpers import (
-    ROOT,
     SIM_GATES,
+    HubProcess,
     hub_config,  # noqa: F401
     needs_hub,
     postgres,  # noqa: F401
@@ -141,31 +138,6 @@ def publish(port: int, messages: list[tuple[str, dict[str, Any]]]) -> None:
             client.close()
 
 
-class GatewayProcess:
-    """``gate hub viid`` in a child process, as systemd runs it."""
-
-    def __init__(self, config_path: Path, log: Path) -> None:
-        self.log = log.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gate", "hub", "viid", "--config", str(config_path)],
-            stdout=self.log, stderr=self.log, cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)})
-
-    def kill(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        self.log.close()
-
-
 def outbox_states(config: HubConfig) -> dict[str, int]:
     with psycopg.connect(config.postgres.dsn, autocommit=True) as conn:
         return {str(r[0]): int(r[1]) for r in conn.execute(
@@ -178,7 +150,7 @@ def run_outage_and_kill(config: HubConfig, port: int, tmp_path: Path, state: Sim
     cfg_path.write_text(toml_of(config))
     declare_viid_queue(config)
     log = tmp_path / "viid.log"
-    gw = GatewayProcess(cfg_path, log)
+    gw = HubProcess(cfg_path, log, "viid")
     try:
         wait_for(lambda: LOWER in state.registered, 60, "registration")
         state.mode = "503"                                   # the platform goes away
@@ -196,18 +168,22 @@ def run_outage_and_kill(config: HubConfig, port: int, tmp_path: Path, state: Sim
                  "the end of the outage", interval=0.5)
         assert not any(state.objects.values())               # nothing got through the outage
         state.mode, state.slow_s = "slow", 1.0               # back, but slowly
-        wait_for(lambda: sum(len(o) for o in state.objects.values()) >= 50, 60,
-                 "the first batch after the outage")
-        inflight_before_kill = outbox_states(config).get("inflight", 0)
+        wait_for(lambda: sum(len(o) for o in state.objects.values()) >= 50
+                 and outbox_states(config).get("inflight", 0) > 0, 60,
+                 "a batch delivered and the next one in flight")
         gw.kill()                                            # mid-POST, a batch in flight
         killed_with = outbox_states(config)
+        delivered_at_kill = sum(len(o) for o in state.objects.values())
+        resumed = time.monotonic()
         state.mode = "ok"
         gw.stop()
-        gw = GatewayProcess(cfg_path, log)
+        gw = HubProcess(cfg_path, log, "viid")
         wait_for(lambda: outbox_states(config).get("sent", 0) == records, 180,
                  "every capture delivered")
         return {"inflight_at_kill": killed_with.get("inflight", 0),
-                "inflight_before_kill": inflight_before_kill,
+                "delivered_at_kill": delivered_at_kill,
+                "outage_s": round(resumed - outage_began, 1),
+                "drain_after_restart_s": round(time.monotonic() - resumed, 1),
                 "registrations": state.registrations}
     finally:
         gw.stop()
@@ -278,7 +254,7 @@ def test_a_plate_disposition_reaches_every_gate_and_its_hit_comes_back(
                 g.online()
             wait_for(lambda: conn.execute("SELECT count(*) FROM gate_status").fetchone()[0]
                      == len(gates), 30, "every gate known to the hub")
-        stack.enter_context(gateway_in_thread(config))
+        stop = stack.enter_context(gateway_in_thread(config))
         wait_for(lambda: LOWER in state.registered, 30, "registration")
         lower = f"http://{config.viid.bind}"
         wait_for(lambda: _answers(lower), 30, "the gateway's endpoint")
@@ -316,6 +292,20 @@ def test_a_plate_disposition_reaches_every_gate_and_its_hit_comes_back(
         wrong = send_dispositions(lower, SERVER, "not-the-password", [issued])
         assert wrong == {issued["DispositionID"]: -401}
         print(f"viid disposition: every gate in {reach_s:.2f} s, notification in {back_s:.2f} s")
+
+        registrations = state.registrations
+        state.restart()                      # the platform forgets us: 401, register again
+        wait_for(lambda: state.registrations > registrations and LOWER in state.registered,
+                 3 * config.viid.keepalive_s + 10, "registering again after the restart")
+        state.skew_s = 10                    # its clock 10 s ahead: an alert at the district
+        with psycopg.connect(config.postgres.dsn, autocommit=True) as conn:
+            skew = wait_for(lambda: conn.execute(
+                "SELECT payload->>'skew_s' FROM alerts WHERE type = 'viid_clock_skew'"
+            ).fetchone(), 3 * config.viid.keepalive_s + 10, "the clock skew alert")
+        assert 8.5 < float(skew[0]) < 11.5
+        stop.set()                           # as SIGTERM: UnRegister on the way out
+        wait_for(lambda: state.unregistrations == 1, 30, "UnRegister on stop")
+        assert LOWER not in state.registered
 
 
 def arrival_times(gates: list[BridgedGate], wanted: Any, since: float,

@@ -48,9 +48,8 @@ def binding_keys(root: str) -> list[str]:
 class Intake:
     """Gate messages from the cluster into ``viid_outbox``, each once."""
 
-    def __init__(self, config: HubConfig, stop: threading.Event, now: Clock = _utc_now,
-                 on_commit: Callable[[int], None] | None = None) -> None:
-        self.config, self.stop, self.now, self.on_commit = config, stop, now, on_commit
+    def __init__(self, config: HubConfig, stop: threading.Event, now: Clock = _utc_now) -> None:
+        self.config, self.stop, self.now = config, stop, now
         self.taken = 0
 
     def run(self) -> None:
@@ -89,8 +88,6 @@ class Intake:
                     outbox.enqueue(self.config, conn, batch, self.now())
                     channel.basic_ack(last_tag, multiple=True)
                     self.taken += len(batch)
-                    if self.on_commit:
-                        self.on_commit(len(batch))
                     batch, last_tag = [], 0
                 if self.stop.is_set():
                     break
