@@ -15,13 +15,16 @@ CREATE TABLE viid_outbox (
     kind text NOT NULL CHECK (kind IN ('face', 'vehicle', 'notification')),
     object_id text NOT NULL UNIQUE,   -- FaceID / MotorVehicleID (48) / NotificationID (33)
     body jsonb,                       -- the object; NULL once sent
-    state text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'inflight', 'sent')),
+    -- refused: the platform answered a non-zero StatusCode REFUSE_AFTER times; kept, with
+    -- its body, for a person to look at (a viid_refused alert names it)
+    state text NOT NULL DEFAULT 'pending'
+        CHECK (state IN ('pending', 'inflight', 'sent', 'refused')),
     attempts integer NOT NULL DEFAULT 0,
     created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
     sent_at timestamptz,
     UNIQUE (site, gate, source_id, kind)
 );
-CREATE INDEX viid_outbox_unsent ON viid_outbox (kind, seq) WHERE state <> 'sent';
+CREATE INDEX viid_outbox_unsent ON viid_outbox (kind, seq) WHERE state IN ('pending', 'inflight');
 
 -- Controls (布控) received from the upper platform; the active ones make the watch list.
 CREATE TABLE viid_dispositions (

@@ -208,21 +208,29 @@ class Uplink:
         rows = outbox.take(conn, kind, self.config.viid.batch)
         if not rows:
             return False
-        ids_ = [oid for oid, _ in rows]
+        ids_ = [oid for oid, _, _ in rows]
         try:
-            codes = self.client.post(kind, [body for _, body in rows])
+            codes = self.client.post(kind, [body for _, body, _ in rows])
         except (NotRegistered, Refused):
             outbox.mark_pending(conn, ids_)   # the platform answered: nothing was taken
             raise
         # NoAnswer propagates with the rows inflight: settled by lookup next round
         done = [oid for oid in ids_ if codes.get(oid) == 0]
         outbox.mark_sent(conn, done)
-        outbox.mark_pending(conn, [oid for oid in ids_ if oid not in set(done)])
         self.sent += len(done)
-        if len(done) < len(ids_):
-            log.warning("viid: %d of %d %s object(s) refused: %s", len(ids_) - len(done),
-                        len(ids_), kind, {k: v for k, v in codes.items() if v != 0})
-            raise Refused(f"{kind}: platform refused {len(ids_) - len(done)}")
+        refused = [(oid, n) for oid, _, n in rows if codes.get(oid) != 0]
+        if not refused:
+            return True
+        given_up = [oid for oid, n in refused if n >= outbox.REFUSE_AFTER]
+        outbox.mark_refused(conn, given_up)
+        outbox.mark_pending(conn, [oid for oid, n in refused if n < outbox.REFUSE_AFTER])
+        log.warning("viid: %d of %d %s object(s) refused: %s", len(refused), len(ids_), kind,
+                    {oid: codes.get(oid) for oid, _ in refused})
+        for oid in given_up:
+            self.alert(conn, "viid_refused", {"object_id": oid, "kind": kind,
+                                              "status_code": codes.get(oid)})
+        if len(refused) == len(ids_):
+            raise Refused(f"{kind}: the platform took none of {len(ids_)}")
         return True
 
 

@@ -26,6 +26,7 @@ from gate.hub.viid.mapping import Capture, captures
 
 log = logging.getLogger("gate.hub.viid")
 KINDS = ("notification", "face", "vehicle")   # hits first
+REFUSE_AFTER = 5   # answers with a non-zero StatusCode before an object is set aside
 
 
 def normalise_plate(text: str) -> str:
@@ -102,15 +103,17 @@ def enqueue(config: HubConfig, conn: psycopg.Connection[Any],
     return added
 
 
-def take(conn: psycopg.Connection[Any], kind: str, limit: int) -> list[tuple[str, dict[str, Any]]]:
-    """Up to ``limit`` pending rows of one kind, oldest first, now ``inflight``."""
+def take(conn: psycopg.Connection[Any], kind: str,
+         limit: int) -> list[tuple[str, dict[str, Any], int]]:
+    """Up to ``limit`` pending rows of one kind, oldest first, now ``inflight``:
+    (object id, object, attempts including this one)."""
     with conn.transaction():
         rows = conn.execute(
             "UPDATE viid_outbox SET state = 'inflight', attempts = attempts + 1 WHERE seq IN"
             " (SELECT seq FROM viid_outbox WHERE kind = %s AND state = 'pending'"
-            "  ORDER BY seq LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING seq, object_id, body",
-            (kind, limit)).fetchall()
-    return [(str(r[1]), r[2]) for r in sorted(rows, key=lambda r: int(r[0]))]
+            "  ORDER BY seq LIMIT %s FOR UPDATE SKIP LOCKED)"
+            " RETURNING seq, object_id, body, attempts", (kind, limit)).fetchall()
+    return [(str(r[1]), r[2], int(r[3])) for r in sorted(rows, key=lambda r: int(r[0]))]
 
 
 def inflight(conn: psycopg.Connection[Any], kind: str) -> list[str]:
@@ -130,6 +133,12 @@ def mark_pending(conn: psycopg.Connection[Any], object_ids: list[str]) -> None:
     if object_ids:
         conn.execute("UPDATE viid_outbox SET state = 'pending' WHERE object_id = ANY(%s)"
                      " AND state = 'inflight'", (object_ids,))
+
+
+def mark_refused(conn: psycopg.Connection[Any], object_ids: list[str]) -> None:
+    if object_ids:
+        conn.execute("UPDATE viid_outbox SET state = 'refused' WHERE object_id = ANY(%s)",
+                     (object_ids,))
 
 
 def counts(conn: psycopg.Connection[Any]) -> dict[str, int]:

@@ -170,10 +170,14 @@ def create_app(state: SimState, lower_url: str = "", lower_password: str = "") -
         async def handler(request: Request, path: str = path) -> Response:
             if not registered(request):
                 return Response(status_code=401)
-            failed = await gate_of_failures()
-            if failed is not None:
-                return failed
-            return receive(path, await body_of(request), request)
+            if state.mode == "503":
+                return Response(status_code=503)
+            # slow: the objects are taken at once and the answer comes late (or never, if
+            # the client gives up first): the case where only a lookup can tell
+            answer = receive(path, await body_of(request), request)
+            if state.mode == "slow":
+                await asyncio.sleep(state.slow_s)
+            return answer
 
         async def query(request: Request, path: str = path) -> Response:
             if not registered(request):
@@ -196,7 +200,8 @@ def create_app(state: SimState, lower_url: str = "", lower_password: str = "") -
 
     @app.post("/sim/fail")
     def fail(mode: str = "503", seconds: float = 0.0) -> dict[str, Any]:
-        """``mode``: ok | 503 | slow (each request waits ``seconds``)."""
+        """``mode``: ok | 503 | slow (objects are taken at once, every answer comes
+        ``seconds`` late)."""
         state.mode, state.slow_s = mode, seconds
         return {"mode": mode}
 
