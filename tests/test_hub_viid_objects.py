@@ -279,3 +279,18 @@ def test_device_codes_are_checked_in_the_configuration() -> None:
                     {"zqxx/main": DEVICE, "zqxx/east": DEVICE}):
         with pytest.raises(ConfigError):
             parse_hub_config({"viid": {"devices": devices}})
+
+
+def test_the_commands_are_wired_and_check_their_arguments(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from gate.cli import app
+
+    runner = CliRunner()
+    for command in ("viid", "viid-sim"):
+        assert runner.invoke(app, ["hub", command, "--help"]).exit_code == 0
+    secret = tmp_path / "pw"
+    secret.write_text("pw\n")
+    bad = runner.invoke(app, ["hub", "viid-sim", "--server-id", "123",
+                              "--password-file", str(secret)])
+    assert bad.exit_code == 2
