@@ -283,7 +283,8 @@ def test_a_plate_disposition_reaches_every_gate_and_its_hit_comes_back(
         image = vehicle["SubImageList"]["SubImageInfoObject"][0]
         assert base64.b64decode(image["Data"]) == tiny_jpeg(7)
         assert note["CntObjectID"] == vehicle["MotorVehicleID"]
-        assert vehicle["MotorVehicleID"] in state.objects["vehicle"]
+        wait_for(lambda: vehicle["MotorVehicleID"] in state.objects["vehicle"], 30,
+                 "the same capture as a MotorVehicle (hits go first)")
 
         assert send_dispositions(lower, SERVER, PASSWORD, [revoke_object(
             issued["DispositionID"], state)]) == {issued["DispositionID"]: 0}
