@@ -294,3 +294,14 @@ def test_the_commands_are_wired_and_check_their_arguments(tmp_path: Path) -> Non
     bad = runner.invoke(app, ["hub", "viid-sim", "--server-id", "123",
                               "--password-file", str(secret)])
     assert bad.exit_code == 2
+
+
+def test_viid_settings_round_trip_through_hub_toml() -> None:
+    import tomllib
+
+    from gate.hub.config import dump_toml
+
+    config = parse_hub_config({"viid": {"devices": {"zqxx/main": DEVICE},
+                                        "password_file": "/etc/campus-gate/viid.pass",
+                                        "pupils": "all"}})
+    assert parse_hub_config(tomllib.loads(dump_toml(config))) == config
