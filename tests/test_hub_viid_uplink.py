@@ -5,6 +5,7 @@ refusing is set aside without holding up the others, and hits become notificatio
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import threading
 import uuid
 from collections.abc import Iterator
@@ -70,10 +71,8 @@ def face_alert(n: int, **extra: Any) -> tuple[str, str, str, dict[str, Any]]:
 
 
 def enqueue(config: HubConfig, messages: list[tuple[str, str, str, dict[str, Any]]]) -> int:
-    from datetime import UTC, datetime
-
     with pg_connect(config) as conn:
-        return outbox.enqueue(config, conn, messages, datetime.now(UTC))
+        return outbox.enqueue(config, conn, messages, dt.datetime.now(dt.UTC))
 
 
 def states(config: HubConfig) -> dict[str, int]:
@@ -140,3 +139,39 @@ def test_a_face_hit_on_a_person_disposition_goes_up_as_a_notification(
         assert base64.b64decode(image["Data"]) == jpeg(21, 20)
         wait_for(lambda: len(state.objects["face"]) == 2, 30, "both faces as captures")
         assert state.invalid == []
+
+
+def test_the_gateways_endpoints_challenge_and_check_what_they_take(
+        postgres: Postgres, tmp_path: Path) -> None:  # noqa: F811
+    import time
+
+    import httpx
+    from fastapi.testclient import TestClient
+
+    from gate.hub.viid import downward
+    from gate.hub.viid.digest import DigestVerifier
+
+    with running(tmp_path, postgres.new_database(), start=False) as (state, config, _up):
+        controls = downward.Controls(config, lambda: pg_connect(config),
+                                     lambda: dt.datetime.now(dt.UTC))
+        app = downward.create_app(config, controls,
+                                  DigestVerifier("VIID", {SERVER: PASSWORD}, time.monotonic))
+        client = TestClient(app)
+        body = {"SubscribeListObject": {"SubscribeObject": [{
+            "SubscribeID": "340100000000022026030108000000001", "Title": "faces",
+            "SubscribeDetail": "12", "ResourceURI": LOWER, "ApplicantName": "x",
+            "ApplicantOrg": "y", "BeginTime": "20260301080000", "EndTime": "20260401080000",
+            "ReceiveAddr": "http://upper/VIID/SubscribeNotifications"}]}}
+        assert client.post("/VIID/Subscribes", json=body).status_code == 401
+        ok = client.post("/VIID/Subscribes", json=body, auth=httpx.DigestAuth(SERVER, PASSWORD))
+        assert ok.json()["ResponseStatusListObject"]["ResponseStatusObject"][0][
+            "StatusCode"] == 0
+        bad = disposition_object(state, plate="京A12345")
+        del bad["Reason"]                                   # a required field missing
+        answer = client.post("/VIID/Dispositions", auth=httpx.DigestAuth(SERVER, PASSWORD),
+                             json={"DispositionListObject": {"DispositionObject": [bad]}})
+        (status,) = answer.json()["ResponseStatusListObject"]["ResponseStatusObject"]
+        assert status["StatusCode"] == 8 and "Reason" in status["StatusString"]
+        with pg_connect(config) as conn:
+            assert conn.execute("SELECT count(*) FROM viid_subscribes").fetchone() == (1,)
+            assert conn.execute("SELECT count(*) FROM viid_dispositions").fetchone() == (0,)
