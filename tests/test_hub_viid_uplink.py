@@ -175,3 +175,13 @@ def test_the_gateways_endpoints_challenge_and_check_what_they_take(
         with pg_connect(config) as conn:
             assert conn.execute("SELECT count(*) FROM viid_subscribes").fetchone() == (1,)
             assert conn.execute("SELECT count(*) FROM viid_dispositions").fetchone() == (0,)
+
+
+def test_a_gate_without_a_device_code_sends_nothing_and_says_so(
+        postgres: Postgres, tmp_path: Path) -> None:  # noqa: F811
+    with running(tmp_path, postgres.new_database(), start=False) as (_state, config, _up):
+        kind, _site, _gate, payload = face_alert(1)
+        assert enqueue(config, [(kind, "hxxx", "main", {**payload, "site": "hxxx"})]) == 0
+        with pg_connect(config) as conn:
+            assert conn.execute("SELECT reason FROM rejected").fetchall() == [
+                ("viid: no device code for hxxx/main",)]
