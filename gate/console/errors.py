@@ -63,7 +63,8 @@ ERROR_CODES = frozenset({
     "visitor_purpose", "visitor_host", "visitor_note", "visitor_card", "card_taken",
     "card_number", "photo", "no_such_lane", "lane_refused", "not_your_visitor",
     "phone_note", "plate", "duplicate", "fire_still_active", "no_fire_release", "no_pass",
-    "map_image", "map_place", "user", "id_number", "note_required", "consent_required"})
+    "map_image", "map_place", "user", "id_number", "note_required", "consent_required",
+    "visitor_document_expired", "chip_read_gone"})
 
 _AUTH_CODES = {"not logged in": "not_logged_in", "session expired": "session_expired",
                "missing or wrong CSRF token": "csrf", "admins only": "admins_only",
