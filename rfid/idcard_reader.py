@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import termios
 import threading
 import time
 from collections.abc import Callable
@@ -89,7 +90,9 @@ class IdCardReader:
                 while not stop.is_set():
                     self.poll(port)
                     stop.wait(self.poll_s)
-            except (serial.SerialException, OSError) as exc:
+            except (serial.SerialException, OSError, termios.error) as exc:
+                # termios.error: flushing the input of a port that has gone (pyserial does
+                # not wrap it), the usual first sign of an unplugged USB reader
                 self._error(f"{self.port} lost: {exc}", connected=False)
                 self.health.reconnects += 1
                 self._present = None

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import queue
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from rfid.idcard import (
     SW3_NO_CARD,
     SW3_OK,
     BadResponse,
+    IdCard,
     IdCardError,
     Response,
     ResponseParser,
@@ -117,103 +120,91 @@ def test_a_garbled_text_block_is_a_clear_error() -> None:
 # Over a pty, with a simulated reader answering --------------------------------------------------
 
 
-def _start(tmp_path: Path) -> tuple[PtyPort, SimulatedIdReader, IdCardReader,
-                                    queue.Queue[IdCardRead], list[str]]:
-    import threading
+class Rig:
+    """A simulated reader on a pty (behind a by-id style link) and the poll loop reading it."""
 
-    port = PtyPort(tmp_path / "usb-idreader-if00")
-    sim = SimulatedIdReader(port)
-    reads: queue.Queue[IdCardRead] = queue.Queue()
-    bad: list[str] = []
-    reader = IdCardReader("desk", port.path, reads.put, poll_s=0.05, answer_timeout_s=0.5,
-                          on_bad=lambda _r, why: bad.append(why), max_backoff_s=0.2)
-    stop = threading.Event()
-    thread = threading.Thread(target=reader.run, args=(stop,), daemon=True)
-    thread.start()
-    reader._test_stop = (stop, thread)  # type: ignore[attr-defined]
-    wait_for(lambda: reader.health.connected, what="the reader to answer find card")
-    return port, sim, reader, reads, bad
+    def __init__(self, tmp_path: Path) -> None:
+        self.link = tmp_path / "usb-idreader-if00"
+        self.port = PtyPort(self.link)
+        self.sim = SimulatedIdReader(self.port)
+        self.reads: queue.Queue[IdCardRead] = queue.Queue()
+        self.bad: list[str] = []
+        self.reader = IdCardReader("desk", self.port.path, self.reads.put, poll_s=0.05,
+                                   answer_timeout_s=0.5, max_backoff_s=0.2,
+                                   on_bad=lambda _r, why: self.bad.append(why))
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.reader.run, args=(self.stop,), daemon=True)
+        self.thread.start()
+        wait_for(lambda: self.reader.health.connected, what="the reader to answer find card")
+
+    def card(self, timeout: float = 5) -> IdCard:
+        return self.reads.get(timeout=timeout).card
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(3)
+        self.sim.close()
+        self.port.close()
 
 
-def _stop(port: PtyPort, sim: SimulatedIdReader, reader: IdCardReader) -> None:
-    stop, thread = reader._test_stop  # type: ignore[attr-defined]
-    stop.set()
-    thread.join(3)
-    sim.close()
-    port.close()
-
-
-@pytest.mark.slow
-def test_pty_no_card_then_good_card_read_once(tmp_path: Path) -> None:
-    port, sim, reader, reads, bad = _start(tmp_path)
-    try:
-        wait_for(lambda: sim.commands.count(FIND_CARD) >= 3, what="polls with no card")
-        assert reads.empty() and SELECT_CARD not in sim.commands  # no card: nothing else asked
-        sim.card = sample_card()
-        read = reads.get(timeout=3)
-        assert read.card == sample_card() and read.reader == "desk" and read.ts.tzinfo
-        polls = len(sim.commands)
-        wait_for(lambda: len(sim.commands) > polls + 6, what="more polls with the card held")
-        assert reads.empty()  # held on the reader: one read
-        sim.card = None
-        wait_for(lambda: sim.commands[-1] == FIND_CARD and reader._present is None,
-                 what="the card lifted")
-        sim.card = sample_card()
-        assert reads.get(timeout=3).card.number == "11010519491231002X"  # laid down again
-        assert bad == [] and reader.health.reads == 2
-    finally:
-        _stop(port, sim, reader)
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[Rig]:
+    r = Rig(tmp_path)
+    yield r
+    r.close()
 
 
 @pytest.mark.slow
-def test_pty_split_answers(tmp_path: Path) -> None:
-    port, sim, reader, reads, bad = _start(tmp_path)
-    try:
-        sim.split = True
-        sim.card = sample_card(name="李华")
-        assert reads.get(timeout=5).card.name == "李华"
-        assert bad == []
-    finally:
-        _stop(port, sim, reader)
+def test_pty_no_card_then_good_card_read_once(rig: Rig) -> None:
+    sim, reader = rig.sim, rig.reader
+    wait_for(lambda: sim.commands.count(FIND_CARD) >= 3, what="polls with no card")
+    assert rig.reads.empty() and SELECT_CARD not in sim.commands  # no card: nothing else asked
+    sim.card = sample_card()
+    read = rig.reads.get(timeout=3)
+    assert read.card == sample_card() and read.reader == "desk" and read.ts.tzinfo
+    polls = len(sim.commands)
+    wait_for(lambda: len(sim.commands) > polls + 6, what="more polls with the card held")
+    assert rig.reads.empty()  # held on the reader: one read
+    sim.card = None
+    wait_for(lambda: sim.commands[-1] == FIND_CARD and reader._present is None,
+             what="the card lifted")
+    sim.card = sample_card()
+    assert rig.card().number == "11010519491231002X"  # laid down again
+    assert rig.bad == [] and reader.health.reads == 2
 
 
 @pytest.mark.slow
-def test_pty_corrupted_answer_is_counted_and_the_card_still_read(tmp_path: Path) -> None:
-    port, sim, reader, reads, bad = _start(tmp_path)
-    try:
-        sim.corrupt = 2
-        sim.card = sample_card()
-        assert reads.get(timeout=5).card == sample_card()  # asked again, read whole
-        assert len(bad) == 2 and all("checksum" in b for b in bad)
-        assert reader.health.bad_frames == 2
-    finally:
-        _stop(port, sim, reader)
+def test_pty_split_answers(rig: Rig) -> None:
+    rig.sim.split = True
+    rig.sim.card = sample_card(name="李华")
+    assert rig.card().name == "李华"
+    assert rig.bad == []
 
 
 @pytest.mark.slow
-def test_pty_expired_card_is_read_and_says_so(tmp_path: Path) -> None:
-    port, sim, reader, reads, _bad = _start(tmp_path)
-    try:
-        sim.card = sample_card(valid_to=dt.date(2021, 6, 30))
-        card = reads.get(timeout=3).card
-        assert card.valid_to == dt.date(2021, 6, 30) and card.expired(dt.date(2021, 7, 1))
-    finally:
-        _stop(port, sim, reader)
+def test_pty_corrupted_answer_is_counted_and_the_card_still_read(rig: Rig) -> None:
+    rig.sim.corrupt = 2
+    rig.sim.card = sample_card()
+    assert rig.card() == sample_card()  # asked again, read whole
+    assert len(rig.bad) == 2 and all("checksum" in b for b in rig.bad)
+    assert rig.reader.health.bad_frames == 2
 
 
 @pytest.mark.slow
-def test_pty_unplug_and_replug(tmp_path: Path) -> None:
-    port, sim, reader, reads, _bad = _start(tmp_path)
-    try:
-        sim.close()
-        port.unplug()
-        wait_for(lambda: not reader.health.connected, what="the unplug to be noticed")
-        assert reader.health.last_error
-        port2 = PtyPort(tmp_path / "usb-idreader-if00")  # the same by-id link comes back
-        sim2 = SimulatedIdReader(port2)
-        sim2.card = sample_card()
-        assert reads.get(timeout=8).card.number == "11010519491231002X"
-        assert reader.health.connected and reader.health.reconnects >= 1
-        sim, port = sim2, port2
-    finally:
-        _stop(port, sim, reader)
+def test_pty_expired_card_is_read_and_says_so(rig: Rig) -> None:
+    rig.sim.card = sample_card(valid_to=dt.date(2021, 6, 30))
+    card = rig.card()
+    assert card.valid_to == dt.date(2021, 6, 30) and card.expired(dt.date(2021, 7, 1))
+
+
+@pytest.mark.slow
+def test_pty_unplug_and_replug(rig: Rig) -> None:
+    rig.sim.close()
+    rig.port.unplug()
+    wait_for(lambda: not rig.reader.health.connected, what="the unplug to be noticed")
+    assert rig.reader.health.last_error
+    rig.port = PtyPort(rig.link)  # the same by-id link comes back
+    rig.sim = SimulatedIdReader(rig.port)
+    rig.sim.card = sample_card()
+    assert rig.card(timeout=8).number == "11010519491231002X"
+    assert rig.reader.health.connected and rig.reader.health.reconnects >= 1

@@ -9,10 +9,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, WebSocket
 from fastapi.responses import FileResponse
-from starlette.websockets import WebSocketDisconnect
 
-from gate.console.auth import COOKIE, AuthError, Session
-from gate.console.deps import Console, Ctx, User
+from gate.console.auth import AuthError
+from gate.console.deps import Console, Ctx, User, relay_queue, websocket_session
 from gate.console.errors import Invalid
 from gate.console.routers.system import STATIC
 from gate.console.schemas import VisitorBody
@@ -54,27 +53,14 @@ def registration(ctx: Console, body: VisitorBody, minutes: int, plate: str | Non
 @router.websocket("/api/host/live")
 async def host_live(ws: WebSocket) -> None:
     """A host's page hears of their own visitors: waiting for them, a pass re-issued."""
-    ctx: Console = ws.app.state.console
-    origin, host = ws.headers.get("origin"), ws.headers.get("host")
-    try:
-        current: Session = ctx.auth.session(ws.cookies.get(COOKIE))
-    except AuthError:
-        await ws.close(code=4401)
-        return
-    if current.role != "host" or not current.person_id:
-        await ws.close(code=4403)
-        return
-    if origin and host and origin.split("://", 1)[-1] != host:
-        await ws.close(code=4403)  # cross-site WebSocket hijacking
+    current = await websocket_session(ws, host_role=True)
+    if current is None or current.person_id is None:
         return
     await ws.accept()
     hub = ws.app.state.host_hub
     q = hub.join(current.person_id)
     try:
-        while True:
-            await ws.send_text(await q.get())
-    except (WebSocketDisconnect, RuntimeError):
-        pass
+        await relay_queue(ws, q)
     finally:
         hub.leave(current.person_id, q)
 
