@@ -208,3 +208,34 @@ def test_the_host_hears_of_a_visitor_and_a_late_answer(service: Service) -> None
         "SELECT topic, payload FROM outbox ORDER BY seq")]
     assert topics == [("campus/test/staff/staff/notifications", "visitor_waiting"),
                       ("campus/test/staff/staff/notifications", "visitor_pass_reissued")]
+
+
+# gate doctor -------------------------------------------------------------------------------------
+
+
+def test_doctor_asks_the_desk_reader(tmp_path: Path) -> None:
+    from gate.config import DeskReaderConfig
+    from gate.doctor import check_desk_reader
+    from tests.idcard_sim import SimulatedIdReader
+    from tests.ptys import PtyPort
+
+    silent = PtyPort()
+    try:
+        verdict = check_desk_reader(DeskReaderConfig(port=silent.path, baud=9600))
+        assert verdict.status == "fail" and "no valid answer" in verdict.detail
+    finally:
+        silent.close()
+    port = PtyPort()
+    sim = SimulatedIdReader(port)
+    try:
+        verdict = check_desk_reader(DeskReaderConfig(port=port.path))
+        assert verdict.status == "ok" and "no card" in verdict.detail
+        sim.card = sample_card()
+        verdict = check_desk_reader(DeskReaderConfig(port=port.path))
+        assert verdict.status == "ok" and verdict.detail.endswith("a card was read")
+        assert "王小明" not in json.dumps(verdict.data, ensure_ascii=False)
+    finally:
+        sim.close()
+        port.close()
+    missing = check_desk_reader(DeskReaderConfig(port=str(tmp_path / "gone")))
+    assert missing.status == "fail" and "does not exist" in missing.detail
