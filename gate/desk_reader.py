@@ -20,7 +20,7 @@ from typing import Any
 from rfid.idcard import IdCard
 from rfid.idcard_reader import IdCardRead
 
-TTL_S = 15 * 60  # a visitor who read their card and then went for a coffee reads it again
+TTL_S = 5 * 60  # past this a read is stale: the visitor lays the card on the reader again
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,13 @@ class DeskCards:
         card = read.card
         return {"seq": read.seq, "token": read.token, "fields": card.fields(),
                 "expired": card.expired(self._now().date()), "read_at": read.at.isoformat()}
+
+    def spend(self, token: str) -> None:
+        """A visit was registered with this read: it is no longer offered or accepted."""
+        with self._lock:
+            read = self._reads.pop(token, None)
+            if read is not None and self._latest is read:
+                self._latest = None
 
     def card(self, token: str) -> IdCard | None:
         """The card of a read; None when the token is unknown or too old."""

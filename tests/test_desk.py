@@ -160,6 +160,11 @@ def test_registration_from_a_chip_read(service: Service) -> None:
 
         forged = c.post("/api/visitors", json={**BODY, "chip_token": "x" * 20}, headers=csrf)
         assert (forged.status_code, forged.json()["code"]) == (422, "chip_read_gone")
+        # Used up: not offered to the next page, not accepted for a second visit.
+        assert c.get("/api/desk/idcard?after=0").json()["read"] is None
+        again = c.post("/api/visitors", json={**BODY, "chip_token": read["token"]},
+                       headers=csrf)
+        assert (again.status_code, again.json()["code"]) == (422, "chip_read_gone")
 
 
 def test_an_expired_card_is_refused_with_its_date(service: Service) -> None:

@@ -16,12 +16,14 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_play
 from gate.bench.scenes import FACES
 from gate.broker import free_port
 from gate.console.auth import add_user
+from tests.conftest import ROOT
 from tests.idcard_sim import SimulatedIdReader, sample_card
 from tests.ptys import PtyPort, wait_for
 from tests.scenario import Gate, running_gate
 from tests.test_console import CHROMIUM
 
 pytestmark = pytest.mark.slow
+ARTIFACTS = ROOT / "test-artifacts"
 PASSWORDS = {"guard": "guard-password-1", "wang": "host-password-1"}
 
 # Records every system notification the page raises, by either road: the page's own
@@ -114,6 +116,11 @@ def wait_js(page: Page, expression: str, timeout: float = 10) -> Any:
     return page.evaluate(expression)
 
 
+def shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
 def lift_card(desk: Desk) -> None:
     """Take the card off the reader and wait until the reader loop has seen it gone."""
     desk.reader.card = None
@@ -129,6 +136,7 @@ def test_host_page_notifies_within_2_s_of_a_registration(browser: Browser, desk:
     guard_context = browser.new_context(locale="zh-CN")
     try:
         host, host_errors = log_in(host_context, desk, "wang")
+        host.set_viewport_size({"width": 390, "height": 844})  # a phone
         expect(host.locator("#page-host")).to_be_visible()
         wait_js(host, "document.querySelector('#host-live').dataset.state === 'open'")
         # The page is an installable app: its manifest and service worker are in place.
@@ -157,6 +165,7 @@ def test_host_page_notifies_within_2_s_of_a_registration(browser: Browser, desk:
         assert delay_ms <= 2000, delay_ms
         assert note["title"] == "访客 赵六 等待您的确认" and "送教材" in note["body"]
         expect(host.locator(".host-card h3", has_text="赵六")).to_be_visible()
+        shot(host, "host-phone-notified-zh")
         if note["via"] == "worker":  # the system tray holds it (where the browser has one)
             shown = host.evaluate("navigator.serviceWorker.getRegistration().then("
                                   "r => r.getNotifications()).then(ns => ns.map(n => n.title))")
@@ -187,6 +196,7 @@ def test_desk_fills_and_locks_from_the_card_and_refuses_an_expired_one(
         expect(page.locator("#chip-card")).to_contain_text("北京市朝阳区建国路88号")
         expect(page.locator("#chip-card")).to_contain_text("汉族")
         expect(page.locator("#chip-card")).to_contain_text("长期")
+        shot(page, "desk-id-card-read-zh")
         form.locator("input[name=purpose]").fill("家长会")
         form.locator("[data-action=next]").click()
         page.locator("[data-action=register]").click()

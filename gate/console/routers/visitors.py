@@ -67,6 +67,8 @@ def register_visitor(body: VisitorBody, current: User, ctx: Ctx) -> dict[str, An
     plate = unicodedata.normalize("NFKC", body.plate) if body.plate else None  # full-width
     reg = registration(ctx, body, minutes, plate)  # typed, or read from the ID card's chip
     visitor = service.visitors.register(reg, current.username, face)
+    if body.chip_token:  # the card read is used up: the desk does not offer it again
+        service.desk_cards.spend(body.chip_token)
     if raw is not None:  # kept (sealed, capped) only with visitors.keep_photo: for the pass
         keep_visitor_photo(ctx.config, service.snapshots.snapshots, visitor["id"], raw)
     service.publisher.notify()
