@@ -244,3 +244,40 @@ def test_doctor_asks_the_desk_reader(tmp_path: Path) -> None:
         port.close()
     missing = check_desk_reader(DeskReaderConfig(port=str(tmp_path / "gone")))
     assert missing.status == "fail" and "does not exist" in missing.detail
+
+
+# The host's MQTT topic, through a real Mosquitto -----------------------------------------------
+
+
+@pytest.mark.slow
+def test_the_bridge_hears_waiting_and_reissued_on_the_host_topic(tmp_path: Path,
+                                                                  broker: Any) -> None:
+    from gate.bench.scenes import FACES
+    from gate.visitors import Registration
+    from tests.mqtt_helpers import Subscriber, gate_mqtt_section
+    from tests.scenario import running_gate
+
+    bridge = Subscriber(broker.port, "bridge-zqxx", ["campus/zqxx/staff/+/notifications"])
+    try:
+        with running_gate(tmp_path, FACES, site="zqxx", visitors={"notify_police": False},
+                          mqtt=gate_mqtt_section(tmp_path, broker.port)) as gate:
+            desk = gate.service.visitors
+            v = desk.register(Registration("Wang Fang", "resident-id", "330702199001011237",
+                                           "", "parent meeting", "staff", 60,
+                                           read_from_chip=True), "guard")
+            topic, note = bridge.get()
+            assert (topic, note["type"]) == ("campus/zqxx/staff/staff/notifications",
+                                             "visitor_waiting")
+            with gate.service.store.transaction() as db:  # the window ran out unanswered
+                db.execute("UPDATE visitors SET valid_from = ?, valid_until = ? WHERE id = ?",
+                           ("2026-03-02T08:00:00+08:00", "2026-03-02T09:00:00+08:00", v["id"]))
+            approved = desk.host_decision(v["id"], "wang", True)
+            topic, note = bridge.get()
+            assert (topic, note["type"]) == ("campus/zqxx/staff/staff/notifications",
+                                             "visitor_pass_reissued")
+            assert note["visitor"]["id"] == v["id"]
+            assert note["visitor"]["id_number"] == "330702********1237"
+            assert note["valid_until"] == approved["valid_until"]
+            assert "330702199001011237" not in json.dumps(note)
+    finally:
+        bridge.close()
