@@ -231,6 +231,7 @@ class CameraConfig(Strict):
     # x, y, width, height in pixels
     roi: Annotated[tuple[int, int, int, int], StrictType(False)] | None = None
     max_fps: Annotated[float, Field(gt=0, le=60)] = 10.0
+    loop: bool = False  # a video file as source starts again at its end (else: source ended)
     zones: list[ZoneConfig] = []  # role = "perimeter": see README "Perimeter cameras"
 
     @model_validator(mode="after")
@@ -366,6 +367,11 @@ class FacesConfig(Strict):
     min_sharpness: Annotated[float, Field(ge=0)] = 15.0
     detect_scale: Annotated[float, Field(gt=0.05, le=1)] = 0.4
     workers: Annotated[int, Field(ge=1, le=16)] = 1
+    # Photos from outside (console enrolment, visitor desk, watch lists, roster import) are
+    # decoded and encoded in this many supervised photo worker processes (README "Faces").
+    photo_workers: Annotated[int, Field(ge=1, le=8)] = 1
+    photo_timeout_s: Annotated[float, Field(ge=1, le=600)] = 30.0  # one photo, once it runs
+    photo_max_bytes: Annotated[int, Field(ge=10_000, le=50_000_000)] = 6_000_000
     # A face is live when its fused liveness score (0..1) is >= this; README "Liveness".
     liveness_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.5
     liveness_frames: Annotated[int, Field(ge=1, le=30)] = 3

@@ -182,13 +182,14 @@ def run_demo(duration: float = 0.0, data_dir: Path | None = None, tap_interval: 
 
 
 def _import_roster(config: Config) -> None:
-    from gate.faces import FaceEnroller
+    from gate.faces import FaceEnroller, running_photo_workers
     from gate.store import Store
 
     store = Store(config.data_dir, config.tz)
     try:
-        summary = import_roster(store, demo_data_dir() / "roster.csv",
-                                FaceEnroller(store, config))
+        with running_photo_workers(config) as workers:  # dlib never in the service's process
+            summary = import_roster(store, demo_data_dir() / "roster.csv",
+                                    FaceEnroller(store, config, workers))
         store.upsert_vehicle(DEMO_PLATE, "T001", "staff", note="demo: the teacher's car")
         _print(f"roster: {sum(summary.people.values())} people, {sum(summary.cards.values())}"
                f" cards, {summary.photos['enrolled']} face photos enrolled (with consent) into "

@@ -47,6 +47,14 @@ log = logging.getLogger("gate.engine")
 __all__ = ["Decision", "Engine", "Listener", "TrackMemory"]
 
 
+
+class FireResetRefused(ValueError):
+    """A guard's fire reset that cannot be done now; ``code`` names why for the console."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
 class TrackMemory:
     """Which face tracks a check has already handled: each track once, in bounded memory."""
 
@@ -94,7 +102,9 @@ class Engine:
         self._opens: dict[str, list[float]] = {}
         self._card_taps: OrderedDict[tuple[str, str], float] = OrderedDict()
         self._fire_input = False  # what the fire input says now
+        self._fire_fault = False  # the fire input cannot be read (wiring): not a fire
         self._fire_latched = False  # released by fire; held until the input clears and a reset
+        self._fire_cause = ""  # what latched the release: fire_alarm | fire_input_fault
         self._closed = False
 
     # Wiring -------------------------------------------------------------------------------
@@ -124,6 +134,14 @@ class Engine:
         """What the fire input last said (the release may outlast it: ``fire_active``)."""
         with self._state:
             return self._fire_input
+
+    def fire_state(self) -> dict[str, Any]:
+        """The fire input and release as the console and ``/api/alarm`` show them: a fault of
+        the input (a cut wire) is told apart from a fire, also once the lanes are released."""
+        with self._state:
+            return {"active": self._fire_input, "released": self._fire_latched,
+                    "fault": self._fire_fault,
+                    "cause": self._fire_cause if self._fire_latched else None}
 
     def probe(self, timeout: float = 1.0) -> bool:
         """The decision path answers: its state lock can be taken within ``timeout``."""
@@ -442,10 +460,9 @@ class Engine:
         with self._state:
             changed = active != self._fire_input
             self._fire_input = active
-            newly_latched = active and not self._fire_latched
-            if active:
-                self._fire_latched = True
-        if newly_latched:
+            if active:  # a fire overrides a release latched by an input fault
+                self._fire_latched, self._fire_cause = True, "fire_alarm"
+        if active and changed:
             released = self.release_all()
             log.critical("FIRE ALARM (%s): %d of %d lanes released", why, released,
                          len(self.relays))
@@ -457,6 +474,35 @@ class Engine:
             self._best_effort(lambda: self._record(
                 rules.Draft(EventType.FIRE_ALARM_CLEARED, Verdict.NONE, "fire_alarm_cleared",
                             Method.FIRE), self.store.now(), None, None, None))
+
+    def set_fire_input_fault(self, fault: bool, error: str | None, release: bool) -> None:
+        """The fire input cannot be read (a cut or shorted wire, an unplugged adapter): that
+        is not a fire, and the guard must be told so (``fire_input_fault``, critical). With
+        ``release`` (``fire_alarm.on_input_lost = "release"``) every lane is released as a
+        precaution, before anything touches the disk, and held like after a fire until the
+        input reads again and a guard resets."""
+        with self._state:
+            changed = fault != self._fire_fault
+            self._fire_fault = fault
+            latch = fault and release and not self._fire_latched
+            if latch:
+                self._fire_latched, self._fire_cause = True, "fire_input_fault"
+        if not changed:
+            return
+        if fault:
+            released = self.release_all() if latch else 0
+            log.critical("FIRE INPUT FAULT (%s): %s", error or "unreadable",
+                         f"{released} of {len(self.relays)} lanes released as a precaution"
+                         if release else "lanes left as they are (on_input_lost = hold)")
+            self._best_effort(lambda: self.raise_alert(
+                AlertType.FIRE_INPUT_FAULT, Severity.CRITICAL, None,
+                {"lanes": sorted(self._lanes), "released": released, "error": error,
+                 "on_input_lost": "release" if release else "hold"}))
+        else:
+            log.warning("fire input readable again; a release it caused stays until a reset")
+            self._best_effort(lambda: self.raise_alert(
+                AlertType.FIRE_INPUT_RESTORED, Severity.INFO, None,
+                {"released": self.fire_active}))
 
     def release_all(self) -> int:
         released = 0
@@ -472,13 +518,16 @@ class Engine:
     def reset_fire(self, actor: str, note: str) -> Decision:
         """A guard ends the fire release once the input has cleared (audited)."""
         if not note.strip():
-            raise ValueError("a fire reset needs a note")
+            raise FireResetRefused("note_required", "a fire reset needs a note")
         with self._state:
             if self._fire_input:
-                raise ValueError("the fire alarm input is still active")
+                raise FireResetRefused("fire_still_active", "the fire alarm input is still active")
+            if self._fire_fault:
+                raise FireResetRefused("fire_input_fault",
+                                       "the fire input is still unreadable: check the wiring first")
             if not self._fire_latched:
-                raise ValueError("no fire release to reset")
-            self._fire_latched = False
+                raise FireResetRefused("no_fire_release", "no fire release to reset")
+            self._fire_latched, self._fire_cause = False, ""
         for relay in self.relays.values():
             try:
                 relay.hold(False)

@@ -6,22 +6,24 @@ kept unless the site asks for it (``retention.keep_enrolment_photos``).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
 import logging
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 
 from gate.config import Config
+from gate.photo_workers import PhotoWorkerError, PhotoWorkers
 from gate.roster import EnrolResult
 from gate.store import Store
-from recognition.enrol import EnrolmentQuality, QualityReport, enrol_photo
-from recognition.face_engine import DlibFaceEngine, FaceEngine
+from recognition.enrol import EnrolmentQuality, QualityReport
 from recognition.gallery import Gallery, scaled_threshold
-from recognition.images import ImageError, load_rgb
+from recognition.photo_jobs import PhotoEncoder, PhotoRejected
 from recognition.pipeline import PipelineSettings
 
 log = logging.getLogger("gate.faces")
@@ -56,6 +58,25 @@ def liveness_enabled(config: Config, camera_id: str | None) -> bool:
         lane.camera == camera_id and lane.liveness != "off" for lane in config.lanes)
 
 
+def photo_workers(config: Config,
+                  on_crash: Callable[[str], None] | None = None) -> PhotoWorkers:
+    """The supervised photo workers with the site's settings (not started)."""
+    f = config.faces
+    return PhotoWorkers(f.photo_workers, jitters=f.enrol_jitters, timeout_s=f.photo_timeout_s,
+                        max_bytes=f.photo_max_bytes, on_crash=on_crash)
+
+
+@contextlib.contextmanager
+def running_photo_workers(config: Config) -> Iterator[PhotoWorkers]:
+    """Photo workers for one command (a roster import, the demo's set-up), closed after."""
+    workers = photo_workers(config)
+    workers.start()
+    try:
+        yield workers
+    finally:
+        workers.close()
+
+
 def enrolment_quality(config: Config) -> EnrolmentQuality:
     return EnrolmentQuality(config.faces.min_face_px, config.faces.min_sharpness)
 
@@ -63,12 +84,13 @@ def enrolment_quality(config: Config) -> EnrolmentQuality:
 class FaceEnroller:
     """Implements roster.Enroller: one photo in, one stored encoding (or a reason) out."""
 
-    def __init__(self, store: Store, config: Config, engine: FaceEngine | None = None) -> None:
+    def __init__(self, store: Store, config: Config, encoder: PhotoEncoder) -> None:
         self.store = store
         self.config = config
-        # Enrolment is offline: jittered encodings (an average over small shifts and flips of
-        # the photo) make a steadier template for the same one-off cost.
-        self.engine = engine or DlibFaceEngine(jitters=config.faces.enrol_jitters)
+        # The photo is decoded and encoded by ``encoder``: in the gate and its tools the
+        # supervised photo workers (gate/photo_workers.py, with ``faces.enrol_jitters``), so
+        # a photo that crashes dlib costs one answer, never the process that asked.
+        self.encoder = encoder
         self.quality = enrolment_quality(config)
         self._gallery = people_gallery(store)
 
@@ -82,9 +104,11 @@ class FaceEnroller:
                             " source_sha256 = ?", (person_id, digest)):
             return EnrolResult("unchanged")  # the same photo again: no need to encode it
         try:
-            result = enrol_photo(self.engine, load_rgb(photo), self.quality)
-        except ImageError as exc:
-            return EnrolResult("not-enrolled", str(exc).replace(str(photo) + ": ", ""))
+            result = self.encoder.enrol(data, self.quality, photo.name)
+        except PhotoRejected as exc:
+            return EnrolResult("not-enrolled", str(exc).replace(photo.name + ": ", ""))
+        except PhotoWorkerError as exc:  # not the photo's verdict: the worker failed it
+            return EnrolResult("not-enrolled", str(exc), worker_failed=True)
         report = result.report
         record_quality(self.store, person_id, digest, photo.name, report)
         if result.encoding is None:

@@ -30,6 +30,7 @@ from gate.journal import AuditRow, Entry, Journal
 from gate.records import rfc3339
 from gate.snapshots import Shot, SnapshotStore
 from gate.store import Store, face_row_id
+from recognition.photo_jobs import CapPhoto, PhotoEncoder
 from recognition.snapshot import SnapshotSettings
 from recognition.worker import PlateSighting
 
@@ -343,22 +344,14 @@ def keys_in_use(store: Store) -> set[str]:
 
 
 def keep_visitor_photo(config: Config, snaps: SnapshotStore, visitor_id: str,
-                       image: bytes) -> bool:
+                       image: bytes, photos: PhotoEncoder) -> bool:
     """The desk camera's photo of a visitor, kept (encrypted, capped like a snapshot) only
-    when ``visitors.keep_photo`` is set; returns whether it was kept."""
+    when ``visitors.keep_photo`` is set; returns whether it was kept. The uploaded bytes are
+    decoded and re-encoded by ``photos`` (a photo worker in the gate): what is stored is our
+    own JPEG."""
     if not config.visitors.keep_photo:
         return False
-    import cv2
-    import numpy as np
-
-    from recognition.snapshot import jpeg_capped
-
-    bgr = cv2.imdecode(np.frombuffer(image, np.uint8), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise ValueError("photo: not an image")
     e = config.evidence
-    jpeg = jpeg_capped(bgr, e.max_width, e.jpeg_quality, e.max_bytes, rgb=False)
-    if jpeg is None:
-        raise ValueError("photo: cannot be made small enough")
+    jpeg = photos.cap_jpeg(CapPhoto(image, e.max_width, e.jpeg_quality, e.max_bytes, "photo"))
     snaps.save_visitor_photo(visitor_id, jpeg)
     return True

@@ -57,6 +57,7 @@ class EnrolResult:
     reason: str = ""
     warning: str = ""
     quality: str = ""  # the photo's enrolment-quality verdict: ok | warn | reject ("" unchecked)
+    worker_failed: bool = False  # no verdict: the photo worker crashed or timed out on it
 
 
 class Enroller(Protocol):

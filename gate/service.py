@@ -32,12 +32,13 @@ from gate.console.server import ConsoleServer
 from gate.crypto import load_sealer
 from gate.desk_reader import DeskCards
 from gate.engine import Engine
-from gate.faces import people_gallery, pipeline_settings
+from gate.faces import people_gallery, photo_workers, pipeline_settings
 from gate.fire import FireMonitor
 from gate.journal import AuditRow, Entry, Journal
 from gate.log_throttle import Throttle
 from gate.mqtt import Publisher
 from gate.perimeter_link import PerimeterLink
+from gate.photo_workers import KeyedLocks
 from gate.privacy import encodings_fingerprint, purge, shot_of_plate, snapshot_settings
 from gate.rules import needs_escalation
 from gate.scheduler import Scheduler
@@ -53,7 +54,7 @@ from gate.watchlist import (
     watch_entry,
     watch_gallery,
 )
-from recognition.face_engine import DlibFaceEngine, FaceEngine
+from recognition.camera import SOURCE_ENDED
 from recognition.gallery import Gallery
 from recognition.view import CameraView
 from recognition.worker import CameraJob, PlateSighting, RecognitionWorkers, WorkerHealth
@@ -100,7 +101,7 @@ class Service:
         self.camera_views: dict[str, CameraView] = {}
         self.recognition_jobs = [
             CameraJob(c.id, c.source, pipeline_settings(config, c.roi, camera_id=c.id), c.max_fps,
-                      loop=loop_video,
+                      loop=loop_video or c.loop,
                       plates_region=config.plates.region if c.role == "vehicle" else None,
                       snapshots=snapshot_settings(config),
                       plates_fast_accept=config.plates.fast_accept,
@@ -124,7 +125,11 @@ class Service:
             poll_s=desk.poll_ms / 1000) if desk is not None else None
         self.engine.visitors = self.visitors
         self.journal.subscribe(lambda _decision: self.publisher.notify())
-        self._face_engine: FaceEngine | None = None
+        # every photo from outside (console, desk, watch lists) is decoded and encoded here,
+        # in supervised processes: a crash there is an error to the asker, never the gate's
+        self.photo_workers = photo_workers(
+            config, on_crash=lambda why: self._loop_fault("photo-worker", why, False))
+        self.enrolment_locks = KeyedLocks()
         self.refresh_watchlists()
         self.console: ConsoleServer | None = None
         self._console_app: Any = None
@@ -175,6 +180,8 @@ class Service:
         h = self.camera_health.get(camera_id)
         if h is None:  # the worker is still starting (dlib loads for seconds): not news
             return None, "no report from the recognition worker yet"
+        if h.last_error == SOURCE_ENDED:  # a video file played to its end: not a fault
+            return None, h.last_error
         return h.connected, h.last_error
 
     def _loop_fault(self, name: str, why: str, critical: bool) -> None:
@@ -191,6 +198,8 @@ class Service:
     def _device_change(self, name: str, kind: str, up: bool, error: str | None,
                        critical: bool) -> None:
         metrics.set_device_up(kind, name, up)
+        if kind == "fire":  # the engine tells it as fire_input_fault / _restored, once
+            return
         if up:
             self.engine.raise_alert(AlertType.DEVICE_ONLINE, Severity.INFO, None,
                                     {"device": name, "kind": kind})
@@ -204,10 +213,11 @@ class Service:
                                 {"component": "mqtt", "fault": key, **details})
 
     def _fire_input_lost(self, lost: bool) -> None:
-        """The installer's choice (``fire_alarm.on_input_lost``): release every lane, or
-        hold them as they are; the device alert comes from the supervisor's probe."""
-        if lost and self.config.fire_alarm.on_input_lost == "release":
-            self.engine.set_fire_alarm(True, why="fire input unreadable")
+        """An unreadable fire input is a ``fire_input_fault``, never a ``fire_alarm``; the
+        installer's choice (``fire_alarm.on_input_lost``) says whether every lane is released
+        as a precaution or held as it is."""
+        self.engine.set_fire_input_fault(
+            lost, self.fire.last_error, self.config.fire_alarm.on_input_lost == "release")
 
     def _bad_frame(self, reader_id: str, bad: BadFrame) -> None:
         self._bad_frames.log(logging.WARNING, f"{reader_id}:{bad.reason}",
@@ -270,9 +280,10 @@ class Service:
     def health_snapshot(self) -> dict[str, Any]:
         return {"components": self.health.snapshot(), "probe": self.probe(1.0),
                 "fire": {"input_active": self.fire.active, "released": self.engine.fire_active,
-                         "healthy": self.fire.healthy},
+                         "healthy": self.fire.healthy, "fault": self.engine.fire_state()["fault"]},
                 "outbox": {"pending": self.publisher.health.pending,
-                           "refused": self.publisher.health.refused}}
+                           "refused": self.publisher.health.refused},
+                "photo_workers": self.photo_workers.snapshot()}
 
     def _write_health(self) -> None:
         """``gate status`` (another process) reads the same health model from this file."""
@@ -387,8 +398,7 @@ class Service:
             broker_error = (f"the broker refused {link.refused} message(s): {link.last_refusal}"
                             f" (check mqtt.username {self.config.mqtt.username!r} and the ACL)")
         return {"readers": readers, "cameras": cameras, "relays": relays,
-                "fire_alarm": {"kind": self.config.fire_alarm.kind, "active": self.fire.active,
-                               "released": self.engine.fire_active,
+                "fire_alarm": {**self.engine.fire_state(), "kind": self.config.fire_alarm.kind,
                                "healthy": self.fire.healthy, "error": self.fire.last_error},
                 "broker": {"host": self.config.mqtt.host, "port": self.config.mqtt.port,
                            "connected": link.connected, "pending": link.pending,
@@ -405,14 +415,6 @@ class Service:
     def refresh_visitors(self) -> None:
         self.engine.visitor_gallery = self.visitors.gallery()
 
-    def face_engine(self) -> FaceEngine:
-        """The main process's own face engine (enrolment-grade work: watch lists, visitors)."""
-        if self._face_engine is None:
-            # the same jittered encodings as `gate people import`: a template enrolled on the
-            # console must not be weaker than one imported from a roster
-            self._face_engine = DlibFaceEngine(jitters=self.config.faces.enrol_jitters)
-        return self._face_engine
-
     def on_watchlist(self, name: str, raw: bytes) -> None:
         """A watch list pushed on MQTT (on the inbox loop, never on paho's network thread):
         applied whole, or rejected whole with an alert."""
@@ -424,8 +426,7 @@ class Service:
             payload = parse_payload(raw)
             if payload.name != name:
                 raise WatchlistError(f"payload names list {payload.name!r}, topic says {name!r}")
-            engine = self.face_engine() if any(p.photos for p in payload.persons) else None
-            entries = apply_watchlist(self.store, payload, f"mqtt:{name}", engine)
+            entries = apply_watchlist(self.store, payload, f"mqtt:{name}", self.photo_workers)
         except WatchlistError as exc:
             log.error("watch list %s rejected, the previous list stays in force: %s", name, exc)
             self.engine.raise_alert(AlertType.WATCHLIST_REJECTED, Severity.WARNING, None,
@@ -454,6 +455,7 @@ class Service:
                   "absences", first=5)
 
     def start(self) -> None:
+        self.photo_workers.start()  # dlib loads there in the background
         self.publisher.start()
         if self._console_app is not None:
             try:
@@ -481,6 +483,7 @@ class Service:
         for port in self._ports.values():
             port.close()
         self.publisher.stop()
+        self.photo_workers.close()
         self.store.close()
         log.info("gate stopped")
 

@@ -19,6 +19,7 @@ from gate.store import Store
 from recognition.face_engine import DlibFaceEngine
 from recognition.gallery import Gallery
 from recognition.images import load_rgb
+from recognition.photo_jobs import InProcess
 from recognition.pipeline import FacePipeline, PipelineSettings
 from tests.conftest import TZ, run_gate
 
@@ -37,7 +38,7 @@ def engine() -> DlibFaceEngine:
 
 @pytest.fixture
 def enrolled(store: Store, engine: DlibFaceEngine) -> Iterator[FaceEnroller]:
-    enroller = FaceEnroller(store, Config(), engine)
+    enroller = FaceEnroller(store, Config(), InProcess(engine))
     for person, files in TRAIN.items():
         store.upsert_person(Person(person, person, face_consent=True))
         for rel in files:
@@ -76,7 +77,7 @@ def test_reenrolment_is_idempotent_and_needs_no_encoding(enrolled: FaceEnroller,
 
         encode = detect
 
-    again = FaceEnroller(store, Config(), NoEngine())  # type: ignore[arg-type]
+    again = FaceEnroller(store, Config(), InProcess(NoEngine()))  # type: ignore[arg-type]
     assert again.enrol("obama", FACES / "train/obama/obama.jpg").outcome == "unchanged"
     assert store.count("face_encodings") == 7
 
@@ -84,7 +85,7 @@ def test_reenrolment_is_idempotent_and_needs_no_encoding(enrolled: FaceEnroller,
 def test_enrolment_rejects_bad_photos(tmp_path: Path, store: Store,
                                       engine: DlibFaceEngine) -> None:
     store.upsert_person(Person("S1", "x", face_consent=True))
-    enroller = FaceEnroller(store, Config(), engine)
+    enroller = FaceEnroller(store, Config(), InProcess(engine))
     empty = tmp_path / "empty.jpg"
     cv2.imwrite(str(empty), background(640, 480))
     corrupt = tmp_path / "corrupt.jpg"

@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from gate.console.deps import Admin, Ctx
-from gate.console.errors import Invalid, NotFound
+from gate.console.errors import Invalid, NotFound, WorkerUnavailable
 from gate.console.schemas import FaceBody
 from gate.console_views import remove_faces
 from gate.faces import FaceEnroller
@@ -35,18 +35,25 @@ def enrol_face(person_id: str, body: FaceBody, current: Admin, ctx: Ctx) -> dict
         raw = base64.b64decode(body.photo, validate=True)
     except (binascii.Error, ValueError):
         raise Invalid("photo: not base64", code="photo") from None
-    if not person.face_consent:
-        store.upsert_person(dataclasses.replace(person, face_consent=True))
-        store.audit(current.username, "face_consent_recorded", person_id)
-    if body.replace:
-        remove_faces(store, person_id, current.username)
-    with tempfile.TemporaryDirectory() as tmp:  # the enroller reads a file, as from a roster
-        photo = Path(tmp) / "photo.jpg"
-        photo.write_bytes(raw)
-        result = FaceEnroller(store, ctx.config, ctx.service.face_engine()).enrol(person_id,
-                                                                                   photo)
-    store.audit(current.username, "face_enrolled", person_id,
-                {"outcome": result.outcome, "replace": body.replace})
+    service = ctx.service
+    # One enrolment of a person at a time (a double click, two admins): each answer is the
+    # verdict on the photo its own request sent. The photo itself is decoded and encoded in
+    # a photo worker process (gate/photo_workers.py), never in the gate's own.
+    with service.enrolment_locks.hold(person_id):
+        if not person.face_consent:
+            store.upsert_person(dataclasses.replace(person, face_consent=True))
+            store.audit(current.username, "face_consent_recorded", person_id)
+        if body.replace:
+            remove_faces(store, person_id, current.username)
+        with tempfile.TemporaryDirectory() as tmp:  # the enroller reads a file, as a roster
+            photo = Path(tmp) / "photo.jpg"
+            photo.write_bytes(raw)
+            result = FaceEnroller(store, ctx.config, service.photo_workers).enrol(person_id,
+                                                                                photo)
+        if result.worker_failed:
+            raise WorkerUnavailable(result.reason)
+        store.audit(current.username, "face_enrolled", person_id,
+                    {"outcome": result.outcome, "replace": body.replace})
     ctx.service.reload_gallery()  # the engine and the recognition workers
     return {"outcome": result.outcome, "reason": result.reason, "warning": result.warning}
 

@@ -73,7 +73,19 @@ function faceLibrary(id, p) {
   const file = el("input", { type: "file", name: "face-photo", accept: "image/jpeg,image/png", "aria-label": t("field.photo") });
   const consent = el("input", { type: "checkbox", name: "consent", checked: p.face_consent });
   const verdict = el("p", { id: "face-verdict", role: "status" });
-  const send = (replace) => async () => {
+  // One request at a time from this page: every button waits while one runs (a double
+  // click must not send the photo twice), and the answer shown is that request's own.
+  const buttons = [];
+  const once = (work) => async () => {
+    if (buttons.some((b) => b.disabled)) return;
+    buttons.forEach((b) => { b.disabled = true; });
+    verdict.setAttribute("aria-busy", "true");
+    try { await work(); } finally {
+      buttons.forEach((b) => { b.disabled = false; });
+      verdict.removeAttribute("aria-busy");
+    }
+  };
+  const send = (replace) => once(async () => {
     if (!file.files[0]) { verdict.textContent = t("ui.choose_photo"); verdict.className = "error"; return; }
     if (!consent.checked) { verdict.textContent = t("error.consent_required"); verdict.className = "error"; return; }
     let photo;
@@ -83,17 +95,18 @@ function faceLibrary(id, p) {
     verdict.className = r.outcome === "not-enrolled" ? "error" : "";
     verdict.textContent = [t(`ui.enrol_${r.outcome.replace("-", "_")}`), r.reason, r.warning ? `${t("ui.enrol_warning")}: ${r.warning}` : ""].filter(Boolean).join(" · ");
     refreshStatus(id);
-  };
+  });
+  buttons.push(
+    el("button", { type: "button", "data-action": "enrol", onclick: send(false) }, t("ui.enrol")),
+    el("button", { type: "button", "data-action": "replace", onclick: send(true) }, t("ui.replace_face")),
+    el("button", { type: "button", class: "danger", "data-action": "remove-face", onclick: once(async () => {
+      const r = await act(del(`/api/people/${encodeURIComponent(id)}/face`), (x) => t("ui.face_removed", { n: x.removed }), verdict);
+      if (r) { verdict.className = ""; verdict.textContent = t("ui.face_removed", { n: r.removed }); refreshStatus(id); }
+    }) }, t("ui.remove_face")));
   return el("div", { class: "face-library", id: "face-library" },
     el("h3", {}, t("ui.face_library")),
     el("p", { class: "actions" }, file, el("label", {}, consent, " ", t("ui.consent_on_file"))),
-    el("p", { class: "actions" },
-      el("button", { type: "button", "data-action": "enrol", onclick: send(false) }, t("ui.enrol")),
-      el("button", { type: "button", "data-action": "replace", onclick: send(true) }, t("ui.replace_face")),
-      el("button", { type: "button", class: "danger", "data-action": "remove-face", onclick: async () => {
-        const r = await act(del(`/api/people/${encodeURIComponent(id)}/face`), (x) => t("ui.face_removed", { n: x.removed }), verdict);
-        if (r) { verdict.className = ""; verdict.textContent = t("ui.face_removed", { n: r.removed }); refreshStatus(id); }
-      } }, t("ui.remove_face"))),
+    el("p", { class: "actions" }, ...buttons),
     verdict);
 }
 
@@ -199,8 +212,8 @@ export async function loadDevices() {
     ...d.readers.map((r) => row(t("ui.reader"), r.id, r.connected, `${r.port} · ${t("ui.reads", { n: r.reads, bad: r.bad_frames })} ${r.error || ""}`)),
     ...d.cameras.map((c) => row(t("ui.camera"), c.id, c.connected, `${c.fps} fps · ${t("ui.analysed", { fps: c.analysed_fps })} ${c.error || ""}`)),
     ...d.relays.map((r) => row(t("ui.relay"), r.lane, true, `${r.kind} · ${t(r.open ? "ui.lane_open" : "ui.lane_closed")}${r.held ? ` · ${t("ui.lane_held")}` : ""}`)),
-    row(t("ui.fire_input"), d.fire_alarm.kind, d.fire_alarm.healthy && !d.fire_alarm.active && !d.fire_alarm.released,
-      `${d.fire_alarm.active ? t("ui.fire_active") : ""} ${d.fire_alarm.released ? t("ui.fire_released") : ""} ${d.fire_alarm.error || ""}`),
+    row(t("ui.fire_input"), d.fire_alarm.kind, d.fire_alarm.healthy && !d.fire_alarm.fault && !d.fire_alarm.active && !d.fire_alarm.released,
+      `${d.fire_alarm.active ? t("ui.fire_active") : ""} ${d.fire_alarm.fault ? t(d.fire_alarm.released ? "ui.fire_fault" : "ui.fire_fault_hold") : ""} ${d.fire_alarm.released && !d.fire_alarm.fault ? t(d.fire_alarm.cause === "fire_input_fault" ? "ui.fire_fault_released" : "ui.fire_released") : ""} ${d.fire_alarm.error || ""}`),
     row(t("ui.broker"), `${d.broker.host}:${d.broker.port}`, d.broker.connected,
       `${d.broker.connected ? t("ui.connected") : t("ui.broker_down")} · ${t("ui.outbox", { pending: d.broker.pending, sent: d.broker.sent })} ${d.broker.error || ""}`),
     ...(d.components || []).map((c) => row(t("ui.component"), c.name, c.up, `${c.critical ? t("ui.critical_part") : ""} ${t("ui.restarts", { n: c.restarts })} ${c.error || ""}`))]));
