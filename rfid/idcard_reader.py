@@ -53,6 +53,10 @@ class NoAnswer(Exception):
     """The reader sent no complete frame in time (busy, or not an ID-card reader)."""
 
 
+class BadAnswer(Exception):
+    """The reader answered with a frame that failed its checksum or length (counted)."""
+
+
 class IdCardReader:
     """Polls one ID-card reader in the caller's thread (``run``) until ``stop`` is set."""
 
@@ -118,6 +122,8 @@ class IdCardReader:
         except NoAnswer as exc:
             self._error(str(exc), connected=False)
             return None
+        except BadAnswer:  # counted in _ask; it did answer, so it is no less connected
+            return None
         except IdCardError as exc:
             self._bad(f"base info: {exc}")
             return None
@@ -134,7 +140,8 @@ class IdCardReader:
         return card
 
     def _ask(self, port: serial.Serial, frame: bytes) -> Response:
-        """Send one command and wait for its answer; bad frames are counted and skipped."""
+        """Send one command and wait for its answer. A bad frame is counted and ends the
+        wait: the reader will not send it again unasked, and the next poll asks again."""
         port.reset_input_buffer()  # a late answer to an earlier command is not this one's
         port.write(frame)
         parser = ResponseParser()
@@ -144,7 +151,7 @@ class IdCardReader:
             for result in parser.feed(chunk):
                 if isinstance(result, BadResponse):
                     self._bad(result.reason)
-                    continue
+                    raise BadAnswer(result.reason)
                 return result
         raise NoAnswer(f"no answer from the ID-card reader on {self.port} to"
                        f" {frame[7]:02X} {frame[8]:02X}")

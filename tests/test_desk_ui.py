@@ -221,3 +221,19 @@ def test_desk_fills_and_locks_from_the_card_and_refuses_an_expired_one(
     finally:
         lift_card(desk)
         context.close()
+
+
+def test_host_page_offers_to_turn_notifications_on(browser: Browser, desk: Desk) -> None:
+    """Without the permission yet, the host page offers the button (a browser asks only on a
+    tap); the page still hears its WebSocket and lists the visitor."""
+    context = browser.new_context(locale="en")
+    context.add_init_script("localStorage.setItem('lang', 'en')")
+    try:
+        page, errors = log_in(context, desk, "wang")
+        expect(page.locator("[data-action=notify-enable]")).to_have_text(
+            "Turn on visitor notifications")
+        wait_js(page, "document.querySelector('#host-live').dataset.state === 'open'")
+        assert page.evaluate("Notification.permission") == "default"
+        assert errors == []
+    finally:
+        context.close()

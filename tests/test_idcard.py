@@ -188,6 +188,7 @@ def test_pty_corrupted_answer_is_counted_and_the_card_still_read(rig: Rig) -> No
     assert rig.card() == sample_card()  # asked again, read whole
     assert len(rig.bad) == 2 and all("checksum" in b for b in rig.bad)
     assert rig.reader.health.bad_frames == 2
+    assert rig.reader.health.connected  # a bad frame is an answer: not reported offline
 
 
 @pytest.mark.slow
