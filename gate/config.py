@@ -405,6 +405,14 @@ class PlatesConfig(Strict):
         return None if value is None else province(value)
 
 
+class DeskReaderConfig(Strict):
+    """The visitor desk's resident ID-card reader (SAM command set, rfid/idcard.py)."""
+
+    port: Annotated[str, Field(min_length=1)]
+    baud: Baud = 115200  # most desk readers; some older ones run at 9600
+    poll_ms: Annotated[int, Field(ge=100, le=5000)] = 500  # how often it asks for a card
+
+
 class VisitorsConfig(Strict):
     default_minutes: Annotated[int, Field(ge=5, le=24 * 60)] = 120
     notify_police: bool = True  # every registration raises visitor_registered to the police
@@ -412,6 +420,7 @@ class VisitorsConfig(Strict):
     remote_screening_url: str | None = None  # a police screening service (HTTP POST, JSON)
     remote_timeout_s: Annotated[float, Field(gt=0, le=30)] = 3.0
     keep_photo: bool = False  # keep the visitor's photo (for the retention period)
+    desk_reader: DeskReaderConfig | None = None  # none: the desk types the document in
 
 
 class Config(Strict):
@@ -480,6 +489,8 @@ class Config(Strict):
                 relay_channels[(lane.relay.port, lane.relay.channel)] += 1
         if self.fire_alarm.kind == "serial-io" and self.fire_alarm.port:
             users.setdefault(self.fire_alarm.port, []).append("fire_alarm")
+        if self.visitors.desk_reader is not None:
+            users.setdefault(self.visitors.desk_reader.port, []).append("visitors.desk_reader")
         for port, owners in users.items():
             devices = [o for o in owners if o != "relay"]
             if len(devices) > 1 or (devices and "relay" in owners):

@@ -30,6 +30,7 @@ from gate.clock import ClockJumpDetector
 from gate.config import Config
 from gate.console.server import ConsoleServer
 from gate.crypto import load_sealer
+from gate.desk_reader import DeskCards
 from gate.engine import Engine
 from gate.faces import people_gallery, photo_workers, pipeline_settings
 from gate.fire import FireMonitor
@@ -65,6 +66,7 @@ from recognition.camera import SOURCE_ENDED
 from recognition.gallery import Gallery
 from recognition.view import CameraView
 from recognition.worker import CameraJob, PlateSighting, RecognitionWorkers, WorkerHealth
+from rfid.idcard_reader import IdCardReader
 from rfid.protocols import BadFrame
 from rfid.reader import SerialCardReader
 
@@ -124,6 +126,11 @@ class Service:
         self.publisher = Publisher(config, self.store, on_watchlist=self.on_watchlist,
                                    on_fault=self._delivery_fault, on_ack=self.on_police_ack)
         self.visitors = VisitorDesk(config, self.store, self.journal)
+        self.desk_cards = DeskCards(self.store.now)
+        desk = config.visitors.desk_reader
+        self.desk_reader = IdCardReader(
+            "desk", desk.port, self.desk_cards.on_read, baud=desk.baud,
+            poll_s=desk.poll_ms / 1000) if desk is not None else None
         self.engine.visitors = self.visitors
         self.journal.subscribe(lambda _decision: self.publisher.notify())
         # every photo from outside (console, desk, watch lists) is decoded and encoded here,
@@ -151,6 +158,10 @@ class Service:
         for reader in self.readers:
             sup.add_loop(f"reader-loop-{reader.reader_id}", "reader", reader.run, critical=True)
             sup.add_probe(f"reader {reader.reader_id}", "reader", _reader_probe(reader))
+        if self.desk_reader is not None:  # not critical: the desk can still type a document
+            sup.add_loop("desk-reader", "reader", self.desk_reader.run)
+            sup.add_probe("desk ID-card reader", "reader", functools.partial(
+                _idcard_probe, self.desk_reader))
         if self.fire.enabled:
             sup.add_loop("fire-loop", "fire", self.fire.run, critical=True)
             sup.add_probe("fire input", "fire", lambda: (self.fire.healthy, self.fire.last_error),
@@ -551,6 +562,10 @@ class Service:
 
 def _reader_probe(reader: SerialCardReader) -> Callable[[], tuple[bool, str | None]]:
     return lambda: (reader.health.connected, reader.health.last_error)
+
+
+def _idcard_probe(reader: IdCardReader) -> tuple[bool, str | None]:
+    return reader.health.connected, reader.health.last_error
 
 
 def _systemd_notifier() -> Callable[[str], None]:

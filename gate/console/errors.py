@@ -72,7 +72,7 @@ ERROR_CODES = frozenset({
     "card_number", "photo", "no_such_lane", "lane_refused", "not_your_visitor",
     "phone_note", "plate", "duplicate", "fire_still_active", "no_fire_release", "no_pass",
     "map_image", "map_place", "user", "id_number", "note_required", "consent_required",
-    "photo_worker", "fire_input_fault"})
+    "photo_worker", "fire_input_fault", "visitor_document_expired", "chip_read_gone"})
 
 _AUTH_CODES = {"not logged in": "not_logged_in", "session expired": "session_expired",
                "missing or wrong CSRF token": "csrf", "admins only": "admins_only",

@@ -50,6 +50,9 @@ class VisitorBody(_Body):
     plate: Annotated[str | None, Field(max_length=16)] = None
     # base64 JPEG/PNG; the page resizes a phone photo (3-5 MB) to about 1280 px first
     photo: Annotated[str | None, Field(max_length=8_000_000)] = None
+    # a card read at the desk's ID-card reader (GET /api/desk/idcard): name and number are
+    # then the chip's, and the visit is marked read from chip
+    chip_token: Annotated[str | None, Field(max_length=64)] = None
 
 
 class GuardDecisionBody(_Body):

@@ -21,6 +21,7 @@ from gate.console.auth import AuthError, Session
 from gate.console.deps import Console, Ctx, User
 from gate.console.errors import Conflict, Invalid, NotFound, WorkerUnavailable
 from gate.console.routers.attendance import Day, day_of
+from gate.console.routers.desk import registration
 from gate.console.schemas import CardBody, GuardDecisionBody, HostDecisionBody, VisitorBody
 from gate.console_queries import active_staff
 from gate.console_views import has_visitor_photo, person_names
@@ -28,7 +29,6 @@ from gate.faces import enrolment_quality
 from gate.photo_workers import PhotoWorkerError
 from gate.privacy import keep_visitor_photo
 from gate.reports import VISITOR_COLUMNS, csv_text, visitor_rows
-from gate.visitors import Registration
 from recognition.photo_jobs import PhotoRejected
 from rfid.cards import registry_key
 
@@ -72,9 +72,10 @@ def register_visitor(body: VisitorBody, current: User, ctx: Ctx) -> dict[str, An
                           code="photo")
     minutes = body.minutes or ctx.config.visitors.default_minutes
     plate = unicodedata.normalize("NFKC", body.plate) if body.plate else None  # full-width
-    reg = Registration(body.name, body.id_type, body.id_number, body.phone, body.purpose,
-                       body.host_id, minutes, plate)
+    reg = registration(ctx, body, minutes, plate)  # typed, or read from the ID card's chip
     visitor = service.visitors.register(reg, current.username, face)
+    if body.chip_token:  # the card read is used up: the desk does not offer it again
+        service.desk_cards.spend(body.chip_token)
     if raw is not None:  # kept (sealed, capped) only with visitors.keep_photo: for the pass
         photo = raw
         _photo_call(lambda: keep_visitor_photo(ctx.config, service.snapshots.snapshots,
