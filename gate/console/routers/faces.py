@@ -58,8 +58,10 @@ def enrol_face(person_id: str, body: FaceBody, current: Admin, ctx: Ctx) -> dict
                                   "distance": round(result.match[1], 3)}
             if result.outcome == "enrolled":
                 details["reason"] = body.confirm_reason.strip()
-        store.audit(current.username, "face_enrolled_despite_match" if result.match and
-                    result.outcome == "enrolled" else "face_enrolled", person_id, details)
+        if result.match is not None and result.outcome == "enrolled":
+            store.audit(current.username, "face_enrolled_despite_match", person_id, details)
+        else:
+            store.audit(current.username, "face_enrolled", person_id, details)
     ctx.service.reload_gallery()  # the engine and the recognition workers
     match = None
     if result.match is not None:
