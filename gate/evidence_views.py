@@ -1,7 +1,11 @@
-"""What the console's evidence pages read: audited image views, the review filter, a
-person's passages, the audit log. Plain functions over the store, so the routers stay
-thin and the rules (every view of a face is audited, guards cannot touch the audit
-log) live here, tested without HTTP.
+"""What the console's evidence pages read: audited openings of a snapshot, thumbnails,
+the review filter, a person's passages, the audit log. Plain functions over the store, so
+the routers stay thin and the rules live here, tested without HTTP.
+
+The audit records deliberate acts (issue 26): a snapshot opened full size is one row,
+however many pictures it has; a list that shows thumbnails (the review, the live page's
+first load) is one row naming the page and the people on it, and its thumbnails add none.
+Refreshes a page makes by itself add nothing, so the log says who chose to look at whom.
 """
 
 from __future__ import annotations
@@ -28,21 +32,57 @@ class Review:
     before: str | None = None  # RFC 3339: the page after this one
 
 
-def view_snapshot(journal: Journal, writer: SnapshotWriter, snapshot_id: str, part: str,
-                  actor: str) -> bytes | None:
-    """The decrypted JPEG for a logged-in user; each view is an audit row (who looked at
-    whose picture, when), committed before the picture is handed out."""
-    if part not in PARTS:
-        raise ValueError(f"part must be one of {PARTS}")
-    jpeg = writer.read(snapshot_id, part)
-    if jpeg is None:
+THUMB_WIDTH = 160  # a list's picture: enough to recognise a scene, not a face in detail
+
+
+def open_snapshot(journal: Journal, writer: SnapshotWriter, snapshot_id: str,
+                  actor: str) -> dict[str, Any] | None:
+    """A snapshot opened full size (the scene and the close-up together): one act, one
+    audit row (who opened whose picture, when), committed before the pictures are handed
+    out. None when there is no picture (never taken, or purged)."""
+    pictures = {part: jpeg for part in PARTS
+                if (jpeg := writer.read(snapshot_id, part)) is not None}
+    if not pictures:
         return None
-    rows = journal.store.query("SELECT person_id, lane FROM snapshots WHERE id = ?",
+    rows = journal.store.query("SELECT person_id, kind FROM snapshots WHERE id = ?",
                                (snapshot_id,))
     person = rows[0]["person_id"] if rows else None
     journal.record(Entry(audit=(AuditRow(actor, "snapshot_viewed", snapshot_id,
-                                         {"part": part, "person_id": person}),)))
-    return jpeg
+                                         {"parts": sorted(pictures), "person_id": person}),)))
+    return {"id": snapshot_id, "kind": rows[0]["kind"] if rows else None,
+            "person_id": person, "pictures": pictures}
+
+
+def thumbnail(writer: SnapshotWriter, snapshot_id: str) -> bytes | None:
+    """The small picture a list shows (the scene, else the close-up, downscaled to
+    ``THUMB_WIDTH``). Not audited by itself: the list that named this snapshot was."""
+    import cv2
+    import numpy as np
+
+    jpeg = writer.read(snapshot_id, "scene") or writer.read(snapshot_id, "crop")
+    if jpeg is None:
+        return None
+    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    if image is None or image.shape[1] <= THUMB_WIDTH:
+        return jpeg
+    height = max(1, round(image.shape[0] * THUMB_WIDTH / image.shape[1]))
+    small = cv2.resize(image, (THUMB_WIDTH, height), interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 70])
+    return buf.tobytes() if ok else None
+
+
+def list_viewed(journal: Journal, actor: str, page: str, rows: list[dict[str, Any]],
+                query: dict[str, Any] | None = None) -> None:
+    """A list with names and thumbnails was asked for by a person (not refreshed by the
+    page): one row with the page, what was asked, and the people on it, which covers
+    every thumbnail the list shows."""
+    people = sorted({pid for r in rows
+                     if (pid := r.get("person_id") or (r.get("person") or {}).get("id"))})
+    shown = sum(1 for r in rows if r.get("snapshot"))
+    details = {"page": page, "people": people, "rows": len(rows), "snapshots": shown,
+               **({"query": {k: v for k, v in query.items() if v not in (None, "", False)}}
+                  if query else {})}
+    journal.record(Entry(audit=(AuditRow(actor, "list_viewed", page, details),)))
 
 
 def snapshot_parts(store: Store, snapshot_id: str) -> dict[str, Any] | None:

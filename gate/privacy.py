@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gate.access_report import access_report
 from gate.config import Config, RetentionConfig
 from gate.journal import AuditRow, Entry, Journal
 from gate.records import rfc3339
@@ -256,8 +257,8 @@ def export_person(journal: Journal, snaps: SnapshotStore, person_id: str, out_di
             "SELECT id, ts, type, severity, lane FROM alerts WHERE person_id = ? ORDER BY ts",
             p)],
         "snapshots": crops,
-        "accesses": [dict(r) for r in store.query(
-            "SELECT ts, actor, action FROM audit_log WHERE target = ? ORDER BY id", p)],
+        "accesses": [{k: a[k] for k in ("ts", "actor", "action", "why")}
+                     for a in reversed(access_report(store, person_id))],
         "exported_at": rfc3339(store.now()),
     }
     path = out_dir / "person.json"

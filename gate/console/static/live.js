@@ -30,7 +30,7 @@ export function reasonText(e) {
 export function feedRow(e, fresh = false) {
   const plate = e.details?.plate ? el("span", { class: "plate" }, e.details.plate) : "";
   return el("tr", { class: `${e.decision === "deny" ? "deny" : ""} ${fresh ? "fresh" : ""}`, "data-event": e.id },
-    el("td", {}, thumb(e.snapshot, e.parts)), el("td", {}, time(e.ts)), el("td", {}, e.lane || "—"), el("td", {}, word("direction", e.direction)),
+    el("td", {}, thumb(e.snapshot)), el("td", {}, time(e.ts)), el("td", {}, e.lane || "—"), el("td", {}, word("direction", e.direction)),
     el("td", {}, personText(e), " ", e.person ? plate : ""), el("td", {}, word("method", e.method)),
     el("td", {}, el("span", { class: `verdict ${e.decision || "none"}` }, word("verdict", e.decision || "none"))),
     el("td", {}, `${word("event", e.type)} · ${reasonText(e)}`));

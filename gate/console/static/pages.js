@@ -1,7 +1,7 @@
 // The other pages: roll call, people, attendance, vehicles and watch lists, campus map,
 // devices, users.
 import { $, act, api, del, el, errorText, post, put, resizedBase64, stamp, state, t, table, time, word } from "./core.js";
-import { eraseButton, personPassages } from "./evidence.js";
+import { accessReport, eraseButton, personPassages } from "./evidence.js";
 
 // Roll call ------------------------------------------------------------------------------------
 
@@ -59,6 +59,7 @@ export async function loadPerson(id) {
     } }, minutes, ` ${t("field.minutes")} `, why, el("button", {}, t("ui.exit_permission")), " ", result),
     state.me.role === "admin" ? faceLibrary(id, p) : "",
     state.me.role === "admin" ? eraseButton(id, p.name) : "",
+    state.me.role === "admin" ? accessReport(id) : "",
     await personPassages(id));
 }
 
