@@ -338,8 +338,16 @@ class Engine:
             hit = self.visitor_gallery.identify(
                 face.template, identify_threshold(self.config, len(self.visitor_gallery)),
                 self.config.faces.identify_margin)
-            if hit.person_id is not None:
-                self.visitors.add_route(hit.person_id, zone, "face", restricted)
+            if hit.person_id is None:
+                continue
+            write, alert = self.visitors.route_step(hit.person_id, zone, "face", restricted)
+            if alert is None:
+                self.journal.record(Entry(writes=(write,)))
+                continue
+            # from a camera, so with what it saw (README "Privacy and evidence")
+            self.raise_alert(AlertType.VISITOR_RESTRICTED_ZONE, Severity.CRITICAL,
+                             self._lane_of_camera.get(sightings.camera_id), alert,
+                             writes=(write,), shot=self._face_shot(sightings.camera_id, face))
 
     def _known_face(self, lane_id: str, face: FaceSighting) -> None:
         """A known face with no card: staff may pass on it where configured; anyone else is

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
@@ -140,3 +141,65 @@ def test_a_live_page_open_ten_minutes_adds_no_audit_row_one_snapshot_adds_one(
 def new_rows(gate: Gate, after_count: int) -> list[tuple[str, str, str]]:
     rows = gate.service.store.query("SELECT actor, action, target FROM audit_log ORDER BY id")
     return [(r[0], r[1], r[2]) for r in rows[after_count:]]
+
+
+# --- plates and listings (item 5) -------------------------------------------------------------
+
+def test_registering_a_registered_plate_asks_first_and_a_listing_needs_a_reason(
+        browser: Browser, gate: Gate) -> None:
+    store = gate.service.store
+    w = open_page(browser, gate, "admin", lang="en")
+    page = w.page
+    page.goto(base(gate) + "/#vehicles")
+    form = page.locator("#veh-add")
+
+    def register(plate: str, owner: str, note: str) -> None:
+        form.locator("input[name=plate]").fill(plate)
+        form.locator("input[name=owner_id]").fill(owner)
+        form.locator("input[name=note]").fill(note)
+        form.locator("button").click()
+
+    register("京B·54321", "obama", "blue sedan")
+    expect(page.locator("#veh-table")).to_contain_text("Obama")
+    asked: list[str] = []
+
+    def answer(yes: bool) -> None:
+        def on_dialog(d: Any) -> None:
+            asked.append(d.message)
+            d.accept() if yes else d.dismiss()
+        page.once("dialog", on_dialog)
+
+    answer(False)  # the admin is shown whose it is, and keeps it
+    register("京B54321", "biden", "white van")
+    expect(form.locator(".out")).to_have_text("Not replaced: the registration of 京B54321 stays"
+                                              " as it was")
+    assert "Obama" in asked[0] and "blue sedan" in asked[0]
+    [row] = store.query("SELECT owner_id, note FROM vehicles WHERE plate = '京B54321'")
+    assert tuple(row) == ("obama", "blue sedan")
+    answer(True)  # ... or replaces it, and the audit keeps what was replaced
+    register("京B54321", "biden", "white van")
+    expect(page.locator("#veh-table")).to_contain_text("Biden")
+    [row] = store.query("SELECT owner_id, note FROM vehicles WHERE plate = '京B54321'")
+    assert tuple(row) == ("biden", "white van")
+    [audit] = store.query("SELECT actor, details FROM audit_log WHERE action ="
+                          " 'vehicle_replaced' AND target = '京B54321'")
+    assert audit["actor"] == "admin"
+    assert json.loads(audit["details"])["was"]["owner_id"] == "obama"
+    # a listing reason of spaces is no reason: refused, in words
+    listing = page.locator("#wl-add-plate")
+    listing.locator("input[name=plate]").fill("京C11111")
+    listing.locator("input[name=reason]").fill("   ")
+    listing.locator("button").click()
+    expect(listing.locator(".out")).to_contain_text("a listing needs a reason")
+    person = page.locator("#wl-add-person")
+    person.locator("input[name=name]").fill("Zhang San")
+    person.locator("input[name=reason]").fill(" ")
+    person.locator("button").click()
+    expect(person.locator(".out")).to_contain_text("a listing needs a reason")
+    assert store.query("SELECT COUNT(*) FROM watchlist_plates")[0][0] == 0
+    assert store.query("SELECT COUNT(*) FROM watchlist_persons")[0][0] == 0
+    shot(page, "vehicles-reason-required-en")
+    # the refusals themselves (409: ask first; 422: no reason) are the only browser errors
+    assert [e for e in w.errors if "status of 409" not in e and "status of 422" not in e
+            ] == [], w.errors
+    w.context.close()
