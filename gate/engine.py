@@ -317,13 +317,16 @@ class Engine:
             if face.template is None or not self._watch_checked.first_time(
                     sightings.camera_id, face.track_id):
                 continue
-            hit = self.watch_gallery.identify(face.template,
-                                              self.config.faces.watchlist_threshold, 0.0)
+            threshold = self.config.faces.watchlist_threshold
+            hit = self.watch_gallery.identify(face.template, threshold, 0.0)
             if hit.person_id is None or hit.distance is None:
                 continue
             entry = self._describe_watch(hit.person_id) or {"entry": hit.person_id}
+            # who is listed (name as listed, list, reason), how close in words, and the
+            # face the camera saw: what the guard compares with the listed photo
             self.raise_alert(AlertType.WATCHLIST_FACE, Severity.CRITICAL, lane_id, {
-                **entry, "camera": sightings.camera_id, "distance": round(hit.distance, 4)},
+                **entry, "camera": sightings.camera_id, "distance": round(hit.distance, 4),
+                "threshold": threshold, "match": rules.watch_match(hit.distance, threshold)},
                 shot=self._face_shot(sightings.camera_id, face))
 
     def _follow_visitors(self, sightings: Sightings) -> None:

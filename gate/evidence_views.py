@@ -11,12 +11,14 @@ Refreshes a page makes by itself add nothing, so the log says who chose to look 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from typing import Any
 
 from gate.journal import AuditRow, Entry, Journal
 from gate.snapshots import PARTS, SnapshotWriter
 from gate.store import Store
+from gate.watchlist import listed_photos
 
 
 @dataclass(frozen=True)
@@ -56,19 +58,57 @@ def open_snapshot(journal: Journal, writer: SnapshotWriter, snapshot_id: str,
 def thumbnail(writer: SnapshotWriter, snapshot_id: str) -> bytes | None:
     """The small picture a list shows (the scene, else the close-up, downscaled to
     ``THUMB_WIDTH``). Not audited by itself: the list that named this snapshot was."""
+    jpeg = writer.read(snapshot_id, "scene") or writer.read(snapshot_id, "crop")
+    return None if jpeg is None else downscaled(jpeg, THUMB_WIDTH)
+
+
+def downscaled(image: bytes, width: int) -> bytes | None:
+    """A JPEG at most ``width`` pixels wide (an image already that small is left as it is);
+    None if it is not an image."""
     import cv2
     import numpy as np
 
-    jpeg = writer.read(snapshot_id, "scene") or writer.read(snapshot_id, "crop")
-    if jpeg is None:
+    bgr = cv2.imdecode(np.frombuffer(image, np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
         return None
-    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
-    if image is None or image.shape[1] <= THUMB_WIDTH:
-        return jpeg
-    height = max(1, round(image.shape[0] * THUMB_WIDTH / image.shape[1]))
-    small = cv2.resize(image, (THUMB_WIDTH, height), interpolation=cv2.INTER_AREA)
-    ok, buf = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 70])
+    if bgr.shape[1] <= width and image[:2] == b"\xff\xd8":
+        return image
+    if bgr.shape[1] > width:
+        height = max(1, round(bgr.shape[0] * width / bgr.shape[1]))
+        bgr = cv2.resize(bgr, (width, height), interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 80])
     return buf.tobytes() if ok else None
+
+
+LISTED_WIDTH = 480  # the listed photo beside the captured face: as wide as a scene
+
+
+def open_watch_hit(journal: Journal, writer: SnapshotWriter, alert_id: str,
+                   actor: str) -> dict[str, Any] | None:
+    """A watch-list face hit opened to compare: who is listed (name as listed, the list, the
+    reason), how close, the listed photo(s) and the face the camera caught. One deliberate
+    act, one audit row (the listed entry, the alert, the snapshot). None when the alert is
+    not a watch-list face hit."""
+    rows = journal.store.query("SELECT type, snapshot, details FROM alerts WHERE id = ?",
+                               (alert_id,))
+    if not rows or rows[0]["type"] != "watchlist_face":
+        return None
+    details = json.loads(rows[0]["details"] or "{}")
+    list_name, entry = str(details.get("list", "")), str(details.get("entry_id", ""))
+    listed = [small for photo in listed_photos(journal.store, list_name, entry)
+              if (small := downscaled(photo, LISTED_WIDTH)) is not None]
+    snapshot = rows[0]["snapshot"]
+    captured = None
+    if snapshot:
+        captured = writer.read(snapshot, "crop") or writer.read(snapshot, "scene")
+    journal.record(Entry(audit=(AuditRow(actor, "watchlist_photo_viewed",
+                                         f"{list_name}/{entry}",
+                                         {"alert": alert_id, "snapshot": snapshot,
+                                          "photos": len(listed)}),)))
+    return {"alert": alert_id, "list": list_name, "entry_id": entry,
+            "name": details.get("name"), "reason": details.get("reason"),
+            "distance": details.get("distance"), "match": details.get("match"),
+            "listed": listed, "captured": captured}
 
 
 def list_viewed(journal: Journal, actor: str, page: str, rows: list[dict[str, Any]],

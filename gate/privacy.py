@@ -31,6 +31,7 @@ from gate.journal import AuditRow, Entry, Journal
 from gate.records import rfc3339
 from gate.snapshots import Shot, SnapshotStore
 from gate.store import Store, face_row_id
+from gate.watchlist import photo_row_id
 from recognition.snapshot import SnapshotSettings
 from recognition.worker import PlateSighting
 
@@ -276,8 +277,8 @@ def reseal_all(store: Store, snaps: SnapshotStore, batch: int = 200) -> dict[str
     ``gate keys rotate``. Batches keep the gate's lock short; each row stays readable
     throughout (it carries its key id)."""
     sealer = store.sealer
-    done = {"face_encodings": 0, "visitor_faces": 0, "watchlist_faces": 0, "visitor_ids": 0,
-            "files": 0}
+    done = {"face_encodings": 0, "visitor_faces": 0, "watchlist_faces": 0,
+            "watchlist_photos": 0, "visitor_ids": 0, "files": 0}
     faces = store.query("SELECT id, person_id, source_sha256, encoding FROM face_encodings")
     updates: list[tuple[bytes, Any]] = []
     for r in faces:
@@ -301,6 +302,14 @@ def reseal_all(store: Store, snaps: SnapshotStore, batch: int = 200) -> dict[str
             updates.append((sealer.seal(sealer.open(blob, aad), aad), r[0]))
     done["watchlist_faces"] = _apply(
         store, "UPDATE watchlist_faces SET encoding = ? WHERE id = ?", updates, batch)
+    updates = []
+    for r in store.query("SELECT f.id, p.list, p.entry_id, f.photo FROM watchlist_photos f"
+                         " JOIN watchlist_persons p ON p.id = f.person_row"):
+        blob, aad = bytes(r[3]), photo_row_id(r[1], r[2])
+        if sealer.needs_reseal(blob):
+            updates.append((sealer.seal(sealer.open(blob, aad), aad), r[0]))
+    done["watchlist_photos"] = _apply(
+        store, "UPDATE watchlist_photos SET photo = ? WHERE id = ?", updates, batch)
     texts: list[tuple[str, str]] = []
     for r in store.query("SELECT id, id_number FROM visitors"):
         aad = visitor_row_id(r[0])
@@ -336,6 +345,7 @@ def keys_in_use(store: Store) -> set[str]:
     used = {key_id_of(bytes(r[0])) for r in store.query("SELECT encoding FROM face_encodings")}
     used |= {key_id_of(bytes(r[0])) for r in store.query("SELECT encoding FROM visitor_faces")}
     used |= {key_id_of(bytes(r[0])) for r in store.query("SELECT encoding FROM watchlist_faces")}
+    used |= {key_id_of(bytes(r[0])) for r in store.query("SELECT photo FROM watchlist_photos")}
     used |= {key_id_of(base64.b64decode(r[0][len(TEXT_PREFIX):])) for r in store.query(
         "SELECT id_number FROM visitors WHERE id_number LIKE 'enc1:%'")}
     used |= {r[0] for r in store.query("SELECT key_id FROM snapshots")}

@@ -13,19 +13,32 @@ so the heartbeat is what keeps the guard logged in.
 
 from __future__ import annotations
 
+import base64
 import json
+import time
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from gate.bench.scenes import FACES, background, cut_head, paste
 from gate.console.deps import Console
 from gate.engine import Decision
+from gate.watchlist import listed_photos
 from recognition.face_engine import DlibFaceEngine
+from recognition.pipeline import FacePipeline
+from recognition.worker import Sightings, _with_evidence
 from tests.ptys import wait_for
 from tests.scenario import Gate
-from tests.test_console_evidence_ui import camera, gate, natural_width, tap_with_face  # noqa: F401
+from tests.test_console_evidence_ui import (  # noqa: F401
+    SETTINGS,
+    camera,
+    gate,
+    natural_width,
+    tap_with_face,
+)
 from tests.test_console_ui import PASSWORDS, Watched, base, browser, open_page, shot, wait_js  # noqa: F401
 
 pytestmark = pytest.mark.slow
@@ -203,3 +216,60 @@ def test_registering_a_registered_plate_asks_first_and_a_listing_needs_a_reason(
     assert [e for e in w.errors if "status of 409" not in e and "status of 422" not in e
             ] == [], w.errors
     w.context.close()
+
+
+# --- a watch-list hit shows who (item 4) ------------------------------------------------------
+
+LISTED_NAME = "Barack H. Obama（在逃）"
+
+
+def test_a_watch_list_hit_shows_who_is_listed_and_the_listed_photo(
+        browser: Browser, gate: Gate, camera: DlibFaceEngine) -> None:
+    service = gate.service
+    photo = base64.b64encode((FACES / "train/obama/obama2.jpg").read_bytes()).decode()
+    service.on_watchlist("police-7", json.dumps({
+        "schema": "campus-gate/watchlist/1", "list": "police-7", "version": "2026-12-01",
+        "persons": [{"id": "P0042", "name": LISTED_NAME, "reason": "custody order, do not"
+                     " release a child to him", "photos": [photo]}]}).encode())
+    # the listed photo is kept, sealed like every face: it does not lie in clear on disk
+    [(blob,)] = service.store.query("SELECT photo FROM watchlist_photos")
+    assert listed_photos(service.store, "police-7", "P0042")[0] == base64.b64decode(photo)
+    assert service.store.encrypted is False or bytes(blob) != base64.b64decode(photo)
+    guard = open_page(browser, gate, "guard", lang="en")
+    page = guard.page
+    expect(page.locator("#page-live")).to_be_visible()
+    # his face passes the gate camera (a new track, so it is screened)
+    frame = paste(background(), cut_head(camera, "test/obama1.jpg", "obama"), 640, 330, 190)
+    faces = tuple(replace(f, track_id=7001) for f in FacePipeline(
+        camera, service.engine.gallery).process(frame, time.monotonic()))
+    service.engine.on_sightings(_with_evidence(
+        Sightings("gate-cam", 1, time.monotonic(), faces), frame, SETTINGS))
+    [hit] = service.store.query("SELECT id, snapshot, details FROM alerts WHERE type ="
+                                " 'watchlist_face'")
+    details = json.loads(hit["details"])
+    assert (details["name"], details["list"], details["entry_id"]) == (
+        LISTED_NAME, "police-7", "P0042")
+    assert hit["snapshot"] and details["match"] in ("very_close", "close", "borderline")
+    alert = page.locator(f".alert[data-alert='{hit['id']}']")
+    # the queue says who is listed, from which list, why, and how close in words
+    expect(alert).to_contain_text(f"Listed: {LISTED_NAME} (police-7)", timeout=15000)
+    expect(alert).to_contain_text("custody order")
+    words = {"very_close": "very similar", "close": "similar", "borderline": "only just"}
+    expect(alert).to_contain_text(f"{words[details['match']]} (distance {details['distance']})")
+    before = audit_count(gate)
+    alert.locator("button.compare").click()
+    dialog = page.locator("#watch-dialog")
+    expect(dialog).to_be_visible()
+    wait_js(page, natural_width("#watch-images img[data-part=listed]") + " && "
+            + natural_width("#watch-images img[data-part=captured]"))
+    expect(page.locator("#watch-who")).to_contain_text(LISTED_NAME)
+    shot(page, "watchlist-hit-compare-en")
+    page.locator("#watch-dialog button[value=close]").click()
+    expect(dialog).to_be_hidden()
+    # opened deliberately: one audit row, naming the listing, the alert and the snapshot
+    assert new_rows(gate, before) == [("guard", "watchlist_photo_viewed", "police-7/P0042")]
+    [row] = service.store.query("SELECT details FROM audit_log ORDER BY id DESC LIMIT 1")
+    assert json.loads(row[0]) == {"alert": hit["id"], "snapshot": hit["snapshot"],
+                                  "photos": 1}
+    assert guard.errors == [], guard.errors
+    guard.context.close()

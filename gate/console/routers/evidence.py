@@ -4,7 +4,6 @@ retention per data class; erasure and the audit log for admins."""
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 from typing import Annotated, Any
 
@@ -15,6 +14,7 @@ from gate import privacy
 from gate.access_report import access_report
 from gate.console.deps import Admin, Ctx, User
 from gate.console.errors import NotFound
+from gate.console.pictures import data_url
 from gate.console.schemas import EraseBody
 from gate.console_views import person_names
 from gate.journal import AuditRow, Entry
@@ -42,10 +42,6 @@ def snapshot_thumb(snapshot_id: str, _u: User, ctx: Ctx) -> Response:
         raise NotFound(f"no snapshot {snapshot_id!r} (none taken, or purged)")
     return Response(jpeg, media_type="image/jpeg",
                     headers={"Cache-Control": "private, no-store"})
-
-
-def data_url(jpeg: bytes) -> str:
-    return "data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii")
 
 
 @router.get("/snapshots/{snapshot_id}/parts")
