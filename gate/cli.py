@@ -503,6 +503,7 @@ def _register_privacy() -> None:
     app.add_typer(p.retention_app, name="retention")
     people_app.command("erase")(p.people_erase)
     people_app.command("export")(p.people_export)
+    people_app.command("access-report")(p.people_access_report)
 
 
 _register_privacy()

@@ -117,15 +117,37 @@ def list_vehicles(store: Store) -> list[dict[str, Any]]:
     return [dict(r) for r in store.query("SELECT * FROM vehicles ORDER BY plate")]
 
 
+class PlateRegistered(Exception):
+    """The plate is registered already and the admin has not confirmed replacing it."""
+
+    def __init__(self, current: dict[str, Any]) -> None:
+        super().__init__(f"{current['plate']} is registered already")
+        self.current = current
+
+
 def register_vehicle(store: Store, plate: str, kind: str, owner_id: str | None,
-                     days: int | None, note: str, actor: str) -> dt.datetime | None:
-    """Register (or update) a vehicle from now on, for ``days`` or without end; audited.
-    Returns the end of its validity."""
+                     days: int | None, note: str, actor: str,
+                     replace: bool = False) -> dt.datetime | None:
+    """Register a vehicle from now on, for ``days`` or without end; audited. A plate that is
+    registered already is replaced only with ``replace`` (the admin was asked and said
+    yes), and the audit row keeps what it replaced; otherwise :class:`PlateRegistered`
+    says who has it. Returns the end of its validity."""
     now = store.now()
     until = now + dt.timedelta(days=days) if days else None
-    with store.transaction():
+    with store.transaction() as db:
+        rows = db.execute("SELECT v.plate, v.owner_id, v.kind, v.note, v.valid_until,"
+                          " p.name AS owner_name FROM vehicles v LEFT JOIN people p ON"
+                          " p.id = v.owner_id WHERE v.plate = ?", (plate,)).fetchall()
+        current = dict(rows[0]) if rows else None
+        if current is not None and not replace:
+            raise PlateRegistered(current)
         store.upsert_vehicle(plate, owner_id, kind, now, until, note)
-        store.audit(actor, "vehicle_registered", plate, {"kind": kind})
+        if current is None:
+            store.audit(actor, "vehicle_registered", plate, {"kind": kind})
+        else:
+            store.audit(actor, "vehicle_replaced", plate, {
+                "kind": kind, "owner_id": owner_id,
+                "was": {k: current[k] for k in ("owner_id", "kind", "note", "valid_until")}})
     return until
 
 

@@ -26,8 +26,10 @@ MAP_KINDS = ("lane", "reader", "camera")
 def _cause(row: Any, details: dict[str, Any]) -> str:
     """Who or what an alert is about: the person, the visitor, the plate or the card."""
     visitor = details.get("visitor")
+    listed = (f"{details['list']}/{details['entry_id']}"
+              if details.get("list") and details.get("entry_id") else None)
     return (row["person_id"] or (visitor.get("id") if isinstance(visitor, dict) else None)
-            or details.get("plate") or details.get("card") or details.get("device")
+            or listed or details.get("plate") or details.get("card") or details.get("device")
             or details.get("component") or "")
 
 
@@ -270,12 +272,13 @@ def remove_local(store: Store, what: str, key: str, actor: str) -> bool:
 
 
 def watch_persons(store: Store) -> list[dict[str, Any]]:
-    """Listed persons with their ID numbers masked and the listing reason."""
+    """Listed persons with their ID numbers masked, the listing reason, and whether a photo
+    is kept to compare a hit with."""
     return [{"list": r["list"], "entry_id": r["entry_id"], "name": r["name"],
              "id_number": mask(r["id_number"]) if r["id_number"] else "",
              "reason": r["reason"], "severity": r["severity"],
              "photo": bool(r["faces"])} for r in store.query(
-        "SELECT p.*, (SELECT COUNT(*) FROM watchlist_faces f WHERE f.person_row = p.id)"
+        "SELECT p.*, (SELECT COUNT(*) FROM watchlist_photos f WHERE f.person_row = p.id)"
         " AS faces FROM watchlist_persons p ORDER BY p.list, p.entry_id")]
 
 

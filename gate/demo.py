@@ -87,6 +87,10 @@ def _print(line: str) -> None:
 
 
 def _show(decision: Decision) -> None:
+    """One line per passage or alert. An entry with neither (an audit row alone: a login, a
+    picture opened) is not a passage: it used to print as ``lane - - system - DENY``."""
+    if not decision.journalled and not decision.alerts:
+        return
     e = decision.event
     who = f"{decision.person.name} ({decision.person.id})" if decision.person else \
         str(e.details.get("plate", "-"))

@@ -370,13 +370,16 @@ class Engine:
             if face.template is None or not self._watch_checked.first_time(
                     sightings.camera_id, face.track_id):
                 continue
-            hit = self.watch_gallery.identify(face.template,
-                                              self.config.faces.watchlist_threshold, 0.0)
+            threshold = self.config.faces.watchlist_threshold
+            hit = self.watch_gallery.identify(face.template, threshold, 0.0)
             if hit.person_id is None or hit.distance is None:
                 continue
             entry = self._describe_watch(hit.person_id) or {"entry": hit.person_id}
+            # who is listed (name as listed, list, reason), how close in words, and the
+            # face the camera saw: what the guard compares with the listed photo
             self.raise_alert(AlertType.WATCHLIST_FACE, Severity.CRITICAL, lane_id, {
-                **entry, "camera": sightings.camera_id, "distance": round(hit.distance, 4)},
+                **entry, "camera": sightings.camera_id, "distance": round(hit.distance, 4),
+                "threshold": threshold, "match": rules.watch_match(hit.distance, threshold)},
                 shot=self._face_shot(sightings.camera_id, face))
 
     def _follow_visitors(self, sightings: Sightings) -> None:
@@ -391,8 +394,16 @@ class Engine:
             hit = self.visitor_gallery.identify(
                 face.template, identify_threshold(self.config, len(self.visitor_gallery)),
                 self.config.faces.identify_margin)
-            if hit.person_id is not None:
-                self.visitors.add_route(hit.person_id, zone, "face", restricted)
+            if hit.person_id is None:
+                continue
+            write, alert = self.visitors.route_step(hit.person_id, zone, "face", restricted)
+            if alert is None:
+                self.journal.record(Entry(writes=(write,)))
+                continue
+            # from a camera, so with what it saw (README "Privacy and evidence")
+            self.raise_alert(AlertType.VISITOR_RESTRICTED_ZONE, Severity.CRITICAL,
+                             self._lane_of_camera.get(sightings.camera_id), alert,
+                             writes=(write,), shot=self._face_shot(sightings.camera_id, face))
 
     def _known_face(self, lane_id: str, face: FaceSighting) -> None:
         """A known face with no card: staff may pass on it where configured; anyone else is

@@ -25,11 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gate.access_report import access_report
 from gate.config import Config, RetentionConfig
 from gate.journal import AuditRow, Entry, Journal
 from gate.records import rfc3339
 from gate.snapshots import Shot, SnapshotStore
 from gate.store import Store, face_row_id
+from gate.watchlist import photo_row_id
 from recognition.photo_jobs import CapPhoto, PhotoEncoder
 from recognition.snapshot import SnapshotSettings
 from recognition.worker import PlateSighting
@@ -262,8 +264,8 @@ def export_person(journal: Journal, snaps: SnapshotStore, person_id: str, out_di
             "SELECT id, ts, type, severity, lane FROM alerts WHERE person_id = ? ORDER BY ts",
             p)],
         "snapshots": crops,
-        "accesses": [dict(r) for r in store.query(
-            "SELECT ts, actor, action FROM audit_log WHERE target = ? ORDER BY id", p)],
+        "accesses": [{k: a[k] for k in ("ts", "actor", "action", "why")}
+                     for a in reversed(access_report(store, person_id))],
         "exported_at": rfc3339(store.now()),
     }
     path = out_dir / "person.json"
@@ -281,8 +283,8 @@ def reseal_all(store: Store, snaps: SnapshotStore, batch: int = 200) -> dict[str
     ``gate keys rotate``. Batches keep the gate's lock short; each row stays readable
     throughout (it carries its key id)."""
     sealer = store.sealer
-    done = {"face_encodings": 0, "visitor_faces": 0, "watchlist_faces": 0, "visitor_ids": 0,
-            "files": 0}
+    done = {"face_encodings": 0, "visitor_faces": 0, "watchlist_faces": 0,
+            "watchlist_photos": 0, "visitor_ids": 0, "files": 0}
     faces = store.query("SELECT id, person_id, source_sha256, encoding FROM face_encodings")
     updates: list[tuple[bytes, Any]] = []
     for r in faces:
@@ -306,6 +308,14 @@ def reseal_all(store: Store, snaps: SnapshotStore, batch: int = 200) -> dict[str
             updates.append((sealer.seal(sealer.open(blob, aad), aad), r[0]))
     done["watchlist_faces"] = _apply(
         store, "UPDATE watchlist_faces SET encoding = ? WHERE id = ?", updates, batch)
+    updates = []
+    for r in store.query("SELECT f.id, p.list, p.entry_id, f.photo FROM watchlist_photos f"
+                         " JOIN watchlist_persons p ON p.id = f.person_row"):
+        blob, aad = bytes(r[3]), photo_row_id(r[1], r[2])
+        if sealer.needs_reseal(blob):
+            updates.append((sealer.seal(sealer.open(blob, aad), aad), r[0]))
+    done["watchlist_photos"] = _apply(
+        store, "UPDATE watchlist_photos SET photo = ? WHERE id = ?", updates, batch)
     texts: list[tuple[str, str]] = []
     for r in store.query("SELECT id, id_number FROM visitors"):
         aad = visitor_row_id(r[0])
@@ -341,6 +351,7 @@ def keys_in_use(store: Store) -> set[str]:
     used = {key_id_of(bytes(r[0])) for r in store.query("SELECT encoding FROM face_encodings")}
     used |= {key_id_of(bytes(r[0])) for r in store.query("SELECT encoding FROM visitor_faces")}
     used |= {key_id_of(bytes(r[0])) for r in store.query("SELECT encoding FROM watchlist_faces")}
+    used |= {key_id_of(bytes(r[0])) for r in store.query("SELECT photo FROM watchlist_photos")}
     used |= {key_id_of(base64.b64decode(r[0][len(TEXT_PREFIX):])) for r in store.query(
         "SELECT id_number FROM visitors WHERE id_number LIKE 'enc1:%'")}
     used |= {r[0] for r in store.query("SELECT key_id FROM snapshots")}

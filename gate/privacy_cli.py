@@ -140,6 +140,27 @@ def people_export(
     typer.echo(str(path))
 
 
+def people_access_report(
+    ctx: typer.Context, person_id: str,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line")] = False,
+) -> None:
+    """Who looked at this person's data, when and why (from the audit log), newest first."""
+    from gate.access_report import access_report
+
+    with open_store(ctx.obj) as (_config, store):
+        rows = access_report(store, person_id)
+    if as_json:
+        for row in rows:
+            typer.echo(json.dumps(row, ensure_ascii=False))
+        return
+    if not rows:
+        typer.echo(f"{person_id}: nobody has opened this person's data")
+        return
+    for row in rows:
+        typer.echo(f"{row['ts'][:19].replace('T', ' ')}  {row['actor']:<12} "
+                   f"{row['action']:<16} {row['target'] or '-':<28} {row['why']}")
+
+
 @retention_app.command("status")
 def retention_show(ctx: typer.Context) -> None:
     """Each data class: days kept, oldest record, last purge (one JSON object per line)."""

@@ -259,6 +259,18 @@ def manual_open(reason: str, actor: str) -> Draft:
                  details={"by": actor})
 
 
+def watch_match(distance: float, threshold: float) -> str:
+    """A watch-list face distance in words for the guard (``match.<word>`` in the console's
+    catalogue): how far under the list's threshold it is, since the raw number means nothing
+    to a guard. Under 70 % of the threshold is as close as two photos of one person usually
+    are; the last 15 % is where strangers who look alike land."""
+    if distance <= 0.7 * threshold:
+        return "very_close"
+    if distance <= 0.85 * threshold:
+        return "close"
+    return "borderline"
+
+
 def alert_only(kind: AlertType, severity: Severity, details: dict[str, Any]) -> Draft:
     d = Draft(EventType.SYSTEM, Verdict.NONE, str(kind), Method.SYSTEM)
     d.alerts.append(AlertDraft(kind, severity, details))

@@ -328,6 +328,18 @@ class VisitorDesk:
 
     def add_route(self, visitor_id: str, place: str, method: str, restricted: bool = False
                   ) -> None:
+        """A step of the visit's route, with its alert when the place is restricted. A step
+        seen by a camera goes through the engine instead (:meth:`route_step`), so its alert
+        carries the camera's snapshot."""
+        write, details = self.route_step(visitor_id, place, method, restricted)
+        alerts = [Alert(type=AlertType.VISITOR_RESTRICTED_ZONE, severity=Severity.CRITICAL,
+                        ts=self.store.now(), details=details)] if details is not None else []
+        self.journal.record(Entry(writes=(write,), alerts=alerts))
+
+    def route_step(self, visitor_id: str, place: str, method: str, restricted: bool
+                   ) -> tuple[Write, dict[str, Any] | None]:
+        """The route row to write, and for a restricted place the details of its
+        ``visitor_restricted_zone`` alert (the visitor's public fields, the zone)."""
         stamp = rfc3339(self.store.now())
 
         def insert(db: sqlite3.Connection) -> None:
@@ -335,10 +347,9 @@ class VisitorDesk:
                        " VALUES (?,?,?,?,?)", (visitor_id, stamp, place, method,
                                                int(restricted)))
 
-        alerts = [self._alert(AlertType.VISITOR_RESTRICTED_ZONE, Severity.CRITICAL,
-                              self._public_fields(self._row(visitor_id)), {"zone": place})
-                  ] if restricted else []
-        self.journal.record(Entry(writes=(insert,), alerts=alerts))
+        details = {"zone": place, "visitor": self._public_fields(self._row(visitor_id))
+                   } if restricted else None
+        return insert, details
 
     def gallery(self) -> Gallery:
         """Faces of visitors on site (or about to be), to follow them inside."""

@@ -88,27 +88,31 @@ def apply_watchlist(store: Store, payload: WatchlistPayload, source: str,
     worker process in the gate), so a bad photo rejects the whole payload before anything
     changes. Returns the number of entries."""
     faces: list[list[np.ndarray]] = []
+    kept: list[list[bytes]] = []  # kept, sealed: the guard compares them with a hit
     for person in payload.persons:
         vectors = [np.asarray(e, dtype=np.float32) for e in person.encodings]
+        images: list[bytes] = []
         for i, photo in enumerate(person.photos):
             if photos is None:
                 raise WatchlistError(f"persons[{person.id}].photos: face recognition is off")
             try:
-                found = photos.enrol(base64.b64decode(photo, validate=True),
-                                     EnrolmentQuality(), f"photo {i}")
+                image = base64.b64decode(photo, validate=True)
+                found = photos.enrol(image, EnrolmentQuality(), f"photo {i}")
             except (ValueError, PhotoWorkerError) as exc:  # base64, non-ASCII, image, worker
                 raise WatchlistError(f"persons[{person.id}].photos[{i}]: {exc}") from None
             if found.encoding is None:
                 raise WatchlistError(f"persons[{person.id}].photos[{i}]: {found.report.reason}")
             vectors.append(found.encoding)
+            images.append(image)
         faces.append(vectors)
+        kept.append(images)
     with store.transaction() as db:
         db.execute("DELETE FROM watchlists WHERE name = ?", (payload.name,))
         db.execute("INSERT INTO watchlists (name, source, version, received_at, entries)"
                    " VALUES (?,?,?,?,?)", (payload.name, source, payload.version,
                                           store.now().isoformat(),
                                           len(payload.persons) + len(payload.plates)))
-        for person, vectors in zip(payload.persons, faces, strict=True):
+        for person, vectors, images in zip(payload.persons, faces, kept, strict=True):
             row = db.execute(
                 "INSERT INTO watchlist_persons (list, entry_id, name, id_number, reason, severity)"
                 " VALUES (?,?,?,?,?,?)", (payload.name, person.id, person.name,
@@ -117,11 +121,29 @@ def apply_watchlist(store: Store, payload: WatchlistPayload, source: str,
             aad = f"watchlist_faces/{payload.name}/{person.id}"  # sealed like every face
             db.executemany("INSERT INTO watchlist_faces (person_row, encoding) VALUES (?,?)",
                            [(row, store.sealer.seal(v.tobytes(), aad)) for v in vectors])
+            seal = photo_row_id(payload.name, person.id)
+            db.executemany("INSERT INTO watchlist_photos (person_row, photo) VALUES (?,?)",
+                           [(row, store.sealer.seal(image, seal)) for image in images])
         db.executemany(
             "INSERT INTO watchlist_plates (list, plate, reason, severity) VALUES (?,?,?,?)",
             [(payload.name, normalise_plate(p.text), p.reason, p.severity)
              for p in payload.plates])
     return len(payload.persons) + len(payload.plates)
+
+
+def photo_row_id(list_name: str, entry_id: str) -> str:
+    """The associated data a listed photo is sealed with: a photo moved onto another entry
+    does not open."""
+    return f"watchlist_photos/{list_name}/{entry_id}"
+
+
+def listed_photos(store: Store, list_name: str, entry_id: str) -> list[bytes]:
+    """The photos an entry was listed with, opened (for the guard's comparison only; the
+    caller audits the view)."""
+    rows = store.query("SELECT f.photo FROM watchlist_photos f JOIN watchlist_persons p ON"
+                       " p.id = f.person_row WHERE p.list = ? AND p.entry_id = ? ORDER BY f.id",
+                       (list_name, entry_id))
+    return [store.sealer.open(bytes(r[0]), photo_row_id(list_name, entry_id)) for r in rows]
 
 
 def watch_gallery(store: Store) -> Gallery:
@@ -135,9 +157,10 @@ def watch_gallery(store: Store) -> Gallery:
 
 def watch_entry(store: Store, label: str) -> dict[str, Any] | None:
     list_name, _, entry_id = label.partition("/")
-    rows = store.query("SELECT list, entry_id, name, id_number, reason, severity FROM"
-                       " watchlist_persons WHERE list = ? AND entry_id = ?",
-                       (list_name, entry_id))
+    rows = store.query("SELECT p.list, p.entry_id, p.name, p.id_number, p.reason, p.severity,"
+                       " (SELECT COUNT(*) FROM watchlist_photos f WHERE f.person_row = p.id)"
+                       " AS listed_photos FROM watchlist_persons p WHERE p.list = ? AND"
+                       " p.entry_id = ?", (list_name, entry_id))
     return dict(rows[0]) if rows else None
 
 

@@ -260,4 +260,18 @@ def test_admin_registers_a_vehicle_the_engine_then_admits(gate: Gate) -> None:
                                                 "days": 30}, headers=headers)
         assert ok.status_code == 200 and ok.json()["plate"] == "京A12345"
         assert [v["plate"] for v in client.get("/api/vehicles").json()] == ["京A12345"]
+        # registered already: 409 with whose it is, unless the admin confirmed replacing
+        again = {"plate": "京A12345", "kind": "parent", "note": "grandfather"}
+        taken = client.post("/api/vehicles", json=again, headers=headers)
+        assert taken.status_code == 409 and taken.json()["code"] == "plate_registered"
+        assert {k: taken.json()["current"][k] for k in ("plate", "kind", "note")} == {
+            "plate": "京A12345", "kind": "staff", "note": ""}
+        replaced = client.post("/api/vehicles", json={**again, "replace": True},
+                               headers=headers)
+        assert replaced.status_code == 200, replaced.text
+        assert [v["kind"] for v in client.get("/api/vehicles").json()] == ["parent"]
+        for path, body in (("plates", {"plate": "京C11111", "reason": "  "}),
+                           ("persons", {"name": "Zhang San"})):  # no reason, no listing
+            refused = client.post(f"/api/watchlists/local/{path}", json=body, headers=headers)
+            assert refused.status_code == 422 and refused.json()["code"] == "reason_required"
     assert gate.service.engine.on_plate("L1", "京A12345", 0.97).opened

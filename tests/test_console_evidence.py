@@ -4,6 +4,8 @@ the review filter; a person's passages (audited); retention status; erasure by a
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 
 import cv2
@@ -37,20 +39,34 @@ def _passage_with_snapshot(svc: Service, person: str) -> str:
     return event.id
 
 
-def test_snapshot_served_to_a_session_and_each_view_audited(
+def test_a_snapshot_opened_is_one_audit_row_and_thumbnails_add_none(
         client: TestClient, service: Service) -> None:
     sid = _passage_with_snapshot(service, "S1")
     assert client.get(f"/api/snapshots/{sid}").status_code == 401
+    assert client.get(f"/api/snapshots/{sid}/thumb").status_code == 401
     log_in(client, "guard")
-    r = client.get(f"/api/snapshots/{sid}?part=crop")
-    assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
-    assert r.content[:2] == b"\xff\xd8"
+    before = _audit_rows(service)
+    r = client.get(f"/api/snapshots/{sid}")  # the overlay: scene and close-up, one answer
+    assert r.status_code == 200 and "no-store" in r.headers["cache-control"]
+    pictures = r.json()["pictures"]
+    assert sorted(pictures) == ["crop", "scene"]
+    assert base64.b64decode(pictures["crop"].split(",", 1)[1])[:2] == b"\xff\xd8"
+    assert _audit_rows(service) == before + 1  # exactly one row for one act
+    for _ in range(5):  # a list's thumbnails, however often drawn: no row
+        t = client.get(f"/api/snapshots/{sid}/thumb")
+        assert t.status_code == 200 and t.headers["content-type"] == "image/jpeg"
+        assert t.content[:2] == b"\xff\xd8"
+    assert _audit_rows(service) == before + 1
     assert client.get("/api/snapshots/nope").status_code == 404
-    assert client.get(f"/api/snapshots/{sid}?part=x").status_code == 422
+    assert client.get("/api/snapshots/nope/thumb").status_code == 404
     views = service.store.query("SELECT actor, target, details FROM audit_log WHERE"
                                 " action = 'snapshot_viewed'")
     assert [(v["actor"], v["target"]) for v in views] == [("guard", sid)]
-    assert '"S1"' in views[0]["details"]  # who was looked at
+    assert json.loads(views[0]["details"]) == {"parts": ["crop", "scene"], "person_id": "S1"}
+
+
+def _audit_rows(service: Service) -> int:
+    return int(service.store.query("SELECT COUNT(*) FROM audit_log")[0][0])
 
 
 def test_review_filters_and_person_passages(client: TestClient,
@@ -61,9 +77,18 @@ def test_review_filters_and_person_passages(client: TestClient,
     rows = client.get("/api/review", params={"person": "S1", "with_snapshot": True}).json()
     assert [r["id"] for r in rows] == [sid] and rows[0]["snapshot"] == sid
     assert client.get("/api/review", params={"lane": "L9"}).json() == []
-    mine = client.get("/api/people/S1/passages").json()
-    assert [r["id"] for r in mine] == [sid]
+    listed, other = service.store.query("SELECT actor, target, details FROM audit_log WHERE"
+                                        " action = 'list_viewed' ORDER BY id")  # one a page
+    assert json.loads(other["details"])["people"] == []
+    assert (listed["actor"], listed["target"]) == ("guard", "review")
+    assert json.loads(listed["details"]) == {
+        "page": "review", "people": ["S1"], "rows": 1, "snapshots": 1,
+        "query": {"person": "S1", "with_snapshot": True}}
+    before = _audit_rows(service)
     assert client.get("/api/people/S1").status_code == 200  # the page view: audited once
+    mine = client.get("/api/people/S1/passages").json()  # ... which covers its passages
+    assert [r["id"] for r in mine] == [sid]
+    assert _audit_rows(service) == before + 1
     assert service.store.query("SELECT COUNT(*) FROM audit_log WHERE action ="
                                " 'person_viewed' AND target = 'S1'")[0][0] == 1
 

@@ -163,3 +163,12 @@ def test_every_data_class_has_words() -> None:
     assert missing({f"data.{c}" for c in CLASSES}) == {}
     js = (STATIC / "evidence.js").read_text(encoding="utf-8")
     assert set(re.findall(r'(\w+): "data\.\1"', js)) == set(CLASSES)
+
+
+def test_every_watch_match_word_has_words() -> None:
+    """A watch-list hit says how close it is in words (issue 26, item 4)."""
+    from gate.rules import watch_match
+
+    found = {watch_match(d / 100, 0.5) for d in range(0, 51)}
+    assert found == {"very_close", "close", "borderline"}
+    assert missing({f"match.{w}" for w in found}) == {}

@@ -71,3 +71,23 @@ def test_demo_reruns_on_its_data_and_sigterm_stops_everything(tmp_path: Path) ->
             proc.kill()
     assert "journal:" in log.read_text()  # it summarised on the way out
     assert "exists" not in log.read_text()
+
+
+def test_an_audit_row_alone_is_not_printed_as_a_passage(tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]
+                                                        ) -> None:
+    """Opening a picture on the console journals an audit row with no event; the demo used
+    to print it as ``lane - - system - DENY`` (issue 26). Real journal, real SQLite."""
+    from gate.config import parse_config
+    from gate.demo import _show
+    from gate.journal import AuditRow, Entry, Journal
+    from gate.store import Store
+
+    config = parse_config({"data_dir": str(tmp_path)})
+    store = Store(tmp_path, config.tz)
+    journal = Journal(config, store)
+    journal.subscribe(_show)
+    journal.record(Entry(audit=(AuditRow("guard", "snapshot_viewed", "x"),)))
+    assert capsys.readouterr().out == ""
+    assert store.query("SELECT COUNT(*) FROM audit_log")[0][0] == 1
+    store.close()

@@ -15,7 +15,7 @@ import pytest
 
 from gate.config import RetentionConfig, parse_config
 from gate.crypto import CryptoError, KeyRing, Sealer, WrongKey, create_key_file, load_sealer
-from gate.evidence_views import Review, audit_log, person_passages, review_events, view_snapshot
+from gate.evidence_views import Review, audit_log, open_snapshot, person_passages, review_events
 from gate.journal import Journal
 from gate.messages import alert_payload, guardian_notification
 from gate.privacy import erase_person, export_person, purge, retention_status
@@ -396,11 +396,12 @@ def test_console_views_are_audited_and_filter_by_day_lane_type_and_person(
     store.record_event(Event("denied", NOW - dt.timedelta(days=1), "L2", reason="unknown_card"))
     writer.snapshots.write(SnapshotJob("ann-0", NOW.isoformat(), "L1", "ann",
                                        Shot(jpeg(1), jpeg(2), "gate-cam", "face", 0.0)))
-    assert view_snapshot(journal, writer, "ann-0", "crop", "guard-li") == jpeg(2)
-    assert view_snapshot(journal, writer, "missing", "crop", "guard-li") is None
+    opened = open_snapshot(journal, writer, "ann-0", "guard-li")
+    assert opened is not None and opened["pictures"] == {"scene": jpeg(1), "crop": jpeg(2)}
+    assert open_snapshot(journal, writer, "missing", "guard-li") is None
     [row] = audit_log(store, action="snapshot_viewed")
     assert (row["actor"], row["target"]) == ("guard-li", "ann-0")
-    assert json.loads(row["details"]) == {"part": "crop", "person_id": "ann"}
+    assert json.loads(row["details"]) == {"parts": ["crop", "scene"], "person_id": "ann"}
     [ann] = person_passages(store, "ann")
     assert ann["snapshot"] == "ann-0" and ann["parts"] == ["scene", "crop"]
     assert [e["type"] for e in review_events(store, Review(day=NOW.date()))] == ["arrival"]

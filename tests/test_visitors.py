@@ -248,6 +248,15 @@ def test_route_from_an_inside_camera_and_restricted_zone(tmp_path: Path) -> None
         [step] = desk.get(v["id"])["route"]
         assert (step["place"], step["method"], step["restricted"]) == ("chemistry lab", "face", 1)
         assert "visitor_restricted_zone" in gate.alerts()
+        # the alert comes from a camera, so it carries what the camera saw (issue 26)
+        alerts = gate.service.store.query("SELECT snapshot, details FROM alerts WHERE type ="
+                                          " 'visitor_restricted_zone' ORDER BY ts")
+        assert all(a["snapshot"] for a in alerts)  # one per track seen there, each with its own
+        alert = alerts[0]
+        assert json.loads(alert["details"])["zone"] == "chemistry lab"
+        wait_for(lambda: gate.service.snapshots.read(alert["snapshot"], "crop") is not None,
+                 what="the restricted-zone snapshot on disk")
+        assert gate.service.snapshots.read(alert["snapshot"], "scene")[:2] == b"\xff\xd8"
 
 
 def photo_b64(rel: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -46,3 +47,37 @@ class _NoFaces:
 
     def encode(self, *_a: object, **_k: object) -> object:
         raise AssertionError("no face to encode")
+
+
+def test_listed_photos_are_kept_sealed_and_go_with_their_entry(tmp_path: Path) -> None:
+    """The photo a list was published with is kept for the guard's comparison (issue 26,
+    item 4), encrypted like every face, and replaced with the list."""
+    from gate.bench.scenes import FACES
+    from gate.crypto import CryptoError
+    from gate.privacy import keys_in_use
+    from gate.watchlist import listed_photos
+    from recognition.face_engine import DlibFaceEngine
+    from tests.test_privacy import chunks, disk_bytes, keyed, open_store
+
+    data = tmp_path / "data"
+    store = open_store(data, keyed(tmp_path))
+    photo = (FACES / "train/obama/obama2.jpg").read_bytes()
+    listing = {"schema": "campus-gate/watchlist/1", "list": "police", "persons": [
+        {"id": "P1", "name": "x", "reason": "order",
+         "photos": [base64.b64encode(photo).decode()]}]}
+    apply_watchlist(store, parse_payload(json.dumps(listing).encode()), "test",
+                    DlibFaceEngine())
+    assert listed_photos(store, "police", "P1") == [photo]
+    assert listed_photos(store, "police", "P2") == []
+    on_disk = disk_bytes(data)
+    assert not any(c in on_disk for c in chunks(photo, 64)[:20]), "plain photo on disk"
+    assert store.sealer.keys is not None and store.sealer.keys.current in keys_in_use(store)
+    # a photo moved onto another entry does not open (the entry is its associated data)
+    store.query("UPDATE watchlist_persons SET entry_id = 'P9' WHERE entry_id = 'P1'")
+    with pytest.raises(CryptoError):
+        listed_photos(store, "police", "P9")
+    # the list replaced without that person: the photo goes with the entry
+    apply_watchlist(store, parse_payload(json.dumps({**listing, "persons": []}).encode()),
+                    "test", None)
+    assert store.count("watchlist_photos") == 0
+    store.close()

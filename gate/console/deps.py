@@ -9,9 +9,11 @@ route of the app to keep it that way.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 import secrets
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request, WebSocket
@@ -40,6 +42,23 @@ class Console:
     auth: Authenticator
     hub: LiveHub
     prober: Prober
+    # (session, page) pairs whose list view is already audited: the live page is one view
+    # per login, however often it reloads its list (a reconnect, a language switch).
+    _viewed: set[tuple[str, str]] = field(default_factory=set)
+    _viewed_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def first_view(self, current: Session, page: str) -> bool:
+        """True once per login session and page; the session is named by a digest of its
+        CSRF token (never the token itself). Bounded: a full set starts over, which at
+        worst audits a view twice, never not at all."""
+        key = (hashlib.sha256(current.csrf.encode()).hexdigest()[:24], page)
+        with self._viewed_lock:
+            if key in self._viewed:
+                return False
+            if len(self._viewed) >= 10_000:
+                self._viewed.clear()
+            self._viewed.add(key)
+            return True
 
     @property
     def config(self) -> Config:

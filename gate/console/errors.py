@@ -6,6 +6,8 @@ type (``VisitorNotFound``), so the mapping cannot drift when a message is reword
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -24,9 +26,10 @@ class ConsoleError(Exception):
     code = "refused"
 
     def __init__(self, message: str, headers: dict[str, str] | None = None,
-                 code: str | None = None) -> None:
+                 code: str | None = None, extra: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.headers = headers
+        self.extra = extra or {}  # what the page needs to ask (a plate's current owner)
         if code is not None:
             self.code = code
 
@@ -72,7 +75,8 @@ ERROR_CODES = frozenset({
     "card_number", "photo", "no_such_lane", "lane_refused", "not_your_visitor",
     "phone_note", "plate", "duplicate", "fire_still_active", "no_fire_release", "no_pass",
     "map_image", "map_place", "user", "id_number", "note_required", "consent_required",
-    "photo_worker", "fire_input_fault", "visitor_document_expired", "chip_read_gone"})
+    "photo_worker", "fire_input_fault", "visitor_document_expired", "chip_read_gone",
+    "plate_registered", "reason_required"})
 
 _AUTH_CODES = {"not logged in": "not_logged_in", "session expired": "session_expired",
                "missing or wrong CSRF token": "csrf", "admins only": "admins_only",
@@ -103,9 +107,9 @@ def visitor_code(exc: VisitorError) -> str:
 
 
 def _json(message: object, status: int, headers: dict[str, str] | None = None,
-          code: str = "refused") -> JSONResponse:
-    return JSONResponse({"detail": str(message), "code": code}, status_code=status,
-                        headers=headers)
+          code: str = "refused", extra: dict[str, Any] | None = None) -> JSONResponse:
+    return JSONResponse({**(extra or {}), "detail": str(message), "code": code},
+                        status_code=status, headers=headers)
 
 
 def install(app: FastAPI) -> None:
@@ -113,7 +117,7 @@ def install(app: FastAPI) -> None:
 
     async def console_error(_r: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ConsoleError)
-        return _json(exc, exc.status, exc.headers, exc.code)
+        return _json(exc, exc.status, exc.headers, exc.code, jsonable_encoder(exc.extra))
 
     async def auth_error(_r: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, AuthError)

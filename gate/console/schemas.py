@@ -36,7 +36,8 @@ class ExitPermissionBody(_Body):
 
 class PlateBody(_Body):
     plate: Annotated[str, Field(min_length=2, max_length=16)]
-    reason: Annotated[str, Field(min_length=2, max_length=200)]
+    # required, checked after trimming (gate/console/routers/vehicles.py): "  " is no reason
+    reason: Annotated[str, Field(max_length=200)] = ""
 
 
 class VisitorBody(_Body):
@@ -76,6 +77,7 @@ class VehicleBody(_Body):
     owner_id: Annotated[str | None, Field(max_length=64)] = None
     days: Annotated[int | None, Field(ge=1, le=3650)] = None  # valid for this many days
     note: Annotated[str, Field(max_length=200)] = ""
+    replace: bool = False  # the plate is registered already: the admin confirmed replacing
 
 
 class UserBody(_Body):
@@ -105,7 +107,7 @@ class WatchPersonBody(_Body):
     id_type: Annotated[str, Field(pattern="^(resident-id|passport|hk-macau-permit|taiwan-permit)$")
                        ] = "resident-id"
     id_number: Annotated[str, Field(max_length=32)] = ""
-    reason: Annotated[str, Field(min_length=2, max_length=200)]
+    reason: Annotated[str, Field(max_length=200)] = ""  # required, checked after trimming
 
 
 class FaceBody(_Body):

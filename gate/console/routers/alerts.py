@@ -9,9 +9,11 @@ from fastapi import APIRouter, Query
 
 from gate.console.deps import Ctx, User
 from gate.console.errors import Invalid, NotFound
+from gate.console.pictures import data_url
 from gate.console.schemas import AckBody, AckManyBody, BulkAckBody
 from gate.console_queries import acknowledge_alert, list_alerts
 from gate.console_views import acknowledge_low, acknowledge_many, alert_groups, recent_handled
+from gate.evidence_views import open_watch_hit
 
 router = APIRouter(prefix="/api", tags=["alerts"])
 
@@ -27,6 +29,18 @@ def queue(_u: User, ctx: Ctx) -> dict[str, Any]:
     """Open alerts grouped by cause, most severe first; recently handled ones with the
     police's acknowledgement beside the guard's."""
     return {"groups": alert_groups(ctx.store), "handled": recent_handled(ctx.store)}
+
+
+@router.get("/alerts/{alert_id}/watch-photo")
+def watch_photo(alert_id: str, current: User, ctx: Ctx) -> dict[str, Any]:
+    """A watch-list face hit, opened to compare the listed photo with the captured face:
+    one deliberate act, one audit row (README "Privacy and evidence")."""
+    found = open_watch_hit(ctx.service.journal, ctx.service.snapshots, alert_id,
+                           current.username)
+    if found is None:
+        raise NotFound("no watch-list face hit with that id")
+    return {**found, "listed": [data_url(p) for p in found["listed"]],
+            "captured": data_url(found["captured"]) if found["captured"] else None}
 
 
 @router.post("/alerts/{alert_id}/ack")

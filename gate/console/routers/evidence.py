@@ -11,8 +11,10 @@ from fastapi import APIRouter, Query, Response
 
 from gate import evidence_views as views
 from gate import privacy
+from gate.access_report import access_report
 from gate.console.deps import Admin, Ctx, User
-from gate.console.errors import Invalid, NotFound
+from gate.console.errors import NotFound
+from gate.console.pictures import data_url
 from gate.console.schemas import EraseBody
 from gate.console_views import person_names
 
@@ -20,15 +22,23 @@ router = APIRouter(prefix="/api", tags=["evidence"])
 
 
 @router.get("/snapshots/{snapshot_id}")
-def snapshot(snapshot_id: str, current: User, ctx: Ctx,
-             part: Annotated[str, Query(pattern="^(scene|crop)$")] = "scene") -> Response:
-    try:
-        jpeg = views.view_snapshot(ctx.service.journal, ctx.service.snapshots, snapshot_id,
-                                   part, current.username)
-    except ValueError as exc:
-        raise Invalid(str(exc)) from None
+def snapshot(snapshot_id: str, current: User, ctx: Ctx) -> dict[str, Any]:
+    """A snapshot opened full size: the scene and the close-up in one answer, so one
+    deliberate act is one audit row (README "Privacy and evidence")."""
+    found = views.open_snapshot(ctx.service.journal, ctx.service.snapshots, snapshot_id,
+                                current.username)
+    if found is None:
+        raise NotFound(f"no snapshot {snapshot_id!r} (none taken, or purged)")
+    return {**found, "pictures": {part: data_url(jpeg)
+                                  for part, jpeg in found["pictures"].items()}}
+
+
+@router.get("/snapshots/{snapshot_id}/thumb")
+def snapshot_thumb(snapshot_id: str, _u: User, ctx: Ctx) -> Response:
+    """A list's small picture; the list that named it was audited, so this is not."""
+    jpeg = views.thumbnail(ctx.service.snapshots, snapshot_id)
     if jpeg is None:
-        raise NotFound(f"no {part} for snapshot {snapshot_id!r} (none taken, or purged)")
+        raise NotFound(f"no snapshot {snapshot_id!r} (none taken, or purged)")
     return Response(jpeg, media_type="image/jpeg",
                     headers={"Cache-Control": "private, no-store"})
 
@@ -45,7 +55,7 @@ def snapshot_parts(snapshot_id: str, _u: User, ctx: Ctx) -> dict[str, Any]:
 
 
 @router.get("/review")
-def review(_u: User, ctx: Ctx,
+def review(current: User, ctx: Ctx,
            day: Annotated[dt.date | None, Query()] = None,
            lane: Annotated[str | None, Query(max_length=64)] = None,
            type: Annotated[str | None, Query(max_length=64)] = None,
@@ -54,10 +64,14 @@ def review(_u: User, ctx: Ctx,
            limit: Annotated[int, Query(ge=1, le=1000)] = 200,
            before: Annotated[str | None, Query(max_length=40)] = None) -> list[dict[str, Any]]:
     """What Frigate's review page gives a guard: passages filtered by day, lane, type and
-    person, newest first, with their snapshot ids."""
-    rows = views.review_events(ctx.service.store, views.Review(
-        day=day, lane=lane, type=type, person_id=person, with_snapshot=with_snapshot,
-        limit=limit, before=before))
+    person, newest first, with their snapshot ids. Each page asked for is one audit row
+    (the filter and the people on it), which covers its thumbnails."""
+    f = views.Review(day=day, lane=lane, type=type, person_id=person,
+                     with_snapshot=with_snapshot, limit=limit, before=before)
+    rows = views.review_events(ctx.service.store, f)
+    views.list_viewed(ctx.service.journal, current.username, "review", rows, {
+        "day": day.isoformat() if day else None, "lane": lane, "type": type,
+        "person": person, "with_snapshot": with_snapshot, "before": before})
     return _named(ctx, rows)
 
 
@@ -70,11 +84,21 @@ def _named(ctx: Ctx, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 @router.get("/people/{person_id}/passages")
 def passages(person_id: str, _u: User, ctx: Ctx,
              limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[dict[str, Any]]:
-    """The person page's passage list (the page view itself is audited once, by
-    ``GET /api/people/{id}``; each picture opened from it is audited as it is served)."""
+    """The person page's passage list. The page view is audited once, by
+    ``GET /api/people/{id}``, which covers these rows and their thumbnails; a picture
+    opened full size from it is audited when opened."""
     if ctx.service.store.get_person(person_id) is None:
         raise NotFound("no such person")
     return _named(ctx, views.person_passages(ctx.service.store, person_id, limit))
+
+
+@router.get("/people/{person_id}/access-report")
+def person_access_report(person_id: str, _a: Admin, ctx: Ctx,
+                         limit: Annotated[int, Query(ge=1, le=1000)] = 200
+                         ) -> list[dict[str, Any]]:
+    """Who looked at this person's data, when and why (admins; also for an erased person,
+    whose audit rows outlive them)."""
+    return access_report(ctx.service.store, person_id, limit)
 
 
 @router.get("/privacy")

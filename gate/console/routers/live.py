@@ -12,14 +12,21 @@ from gate.console.errors import Invalid, NotFound
 from gate.console.hub import decision_json
 from gate.console.schemas import OpenBody
 from gate.console_queries import recent_events
+from gate.evidence_views import list_viewed
 
 router = APIRouter(prefix="/api", tags=["live"])
 
 
 @router.get("/events")
-def events(_u: User, ctx: Ctx, limit: Annotated[int, Query(ge=1, le=500)] = 50
+def events(current: User, ctx: Ctx, limit: Annotated[int, Query(ge=1, le=500)] = 50
            ) -> list[dict[str, Any]]:
-    return recent_events(ctx.store, limit)
+    """The live page's passage list as it opens. It is the guard's duty view, audited once
+    per login (who, the people on it); the feed that follows over the WebSocket, the queue's
+    refreshes and their thumbnails add no rows (README "Privacy and evidence")."""
+    rows = recent_events(ctx.store, limit)
+    if ctx.first_view(current, "live"):
+        list_viewed(ctx.service.journal, current.username, "live", rows)
+    return rows
 
 
 @router.websocket("/live")

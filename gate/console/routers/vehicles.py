@@ -12,7 +12,12 @@ from fastapi import APIRouter
 from gate.console.deps import Admin, Ctx, User
 from gate.console.errors import Conflict, Invalid, NotFound
 from gate.console.schemas import PlateBody, VehicleBody, WatchPersonBody
-from gate.console_queries import add_local_plate, register_vehicle, watchlists_view
+from gate.console_queries import (
+    PlateRegistered,
+    add_local_plate,
+    register_vehicle,
+    watchlists_view,
+)
 from gate.console_views import (
     add_local_person,
     local_plate_listed,
@@ -47,8 +52,12 @@ def add_vehicle(body: VehicleBody, current: Admin, ctx: Ctx) -> dict[str, Any]:
     owner = body.owner_id or None
     if owner is not None and ctx.store.get_person(owner) is None:
         raise Invalid(f"owner: no person {owner!r}", code="not_found")
-    until = register_vehicle(ctx.store, plate, body.kind, owner, body.days,
-                             body.note, current.username)
+    try:
+        until = register_vehicle(ctx.store, plate, body.kind, owner, body.days,
+                                 body.note, current.username, replace=body.replace)
+    except PlateRegistered as taken:  # asked before replacing: the page shows who has it
+        raise Conflict(f"{plate} is registered already; send replace: true to replace it",
+                       code="plate_registered", extra={"current": taken.current}) from None
     return {"plate": plate, "kind": body.kind,
             "valid_until": until.isoformat(timespec="seconds") if until else None}
 
@@ -58,12 +67,23 @@ def watchlists(_u: User, ctx: Ctx) -> dict[str, Any]:
     return {**watchlists_view(ctx.store), "persons": watch_persons(ctx.store)}
 
 
+def _reason(text: str) -> str:
+    """Why someone is watched is what a guard acts on and an inspector asks about: a listing
+    without one (blank, or spaces) is refused with words that say so."""
+    reason = text.strip()
+    if len(reason) < 2:
+        raise Invalid("reason: a listing needs a reason (at least 2 characters)",
+                      code="reason_required")
+    return reason
+
+
 @router.post("/watchlists/local/plates")
 def add_plate(body: PlateBody, current: Admin, ctx: Ctx) -> dict[str, str]:
+    reason = _reason(body.reason)
     plate = normalise_plate(_plate(ctx, body.plate))
     if local_plate_listed(ctx.store, plate):
         raise Conflict(f"{plate} is already on the local list", code="duplicate")
-    add_local_plate(ctx.store, plate, body.reason.strip(), current.username)
+    add_local_plate(ctx.store, plate, reason, current.username)
     return {"plate": plate, "list": "local"}
 
 
@@ -76,6 +96,7 @@ def delete_plate(plate: str, current: Admin, ctx: Ctx) -> dict[str, str]:
 
 @router.post("/watchlists/local/persons")
 def add_person(body: WatchPersonBody, current: Admin, ctx: Ctx) -> dict[str, str]:
+    reason = _reason(body.reason)
     number = ""
     if body.id_number.strip():
         try:
@@ -85,7 +106,7 @@ def add_person(body: WatchPersonBody, current: Admin, ctx: Ctx) -> dict[str, str
     name = body.name.strip()
     if not name:
         raise Invalid("name: a listed person needs a name", code="visitor_name")
-    entry = add_local_person(ctx.store, name, number, body.reason.strip(), current.username)
+    entry = add_local_person(ctx.store, name, number, reason, current.username)
     if entry is None:
         raise Conflict("already on the local list", code="duplicate")
     return {"entry_id": entry, "list": "local"}

@@ -51,6 +51,7 @@ export class ApiError extends Error {
   constructor(status, body) {
     super(typeof body.detail === "string" ? body.detail : `HTTP ${status}`);
     this.status = status; this.code = body.code || (status === 0 ? "offline" : "refused"); this.fields = body.fields || [];
+    this.body = body;  // what a refusal carries for the page to ask (a plate's current owner)
   }
 }
 

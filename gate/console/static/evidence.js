@@ -21,7 +21,7 @@ export function privacyBanner(page) {
 
 export function reviewRow(e) {
   return el("tr", { class: e.decision === "deny" ? "deny" : "", "data-event": e.id },
-    el("td", {}, thumb(e.snapshot, e.parts)), el("td", {}, stamp(e.ts)), el("td", {}, e.lane || "—"),
+    el("td", {}, thumb(e.snapshot)), el("td", {}, stamp(e.ts)), el("td", {}, e.lane || "—"),
     el("td", {}, word("direction", e.direction)), el("td", {}, personLink(e)), el("td", {}, word("method", e.method)),
     el("td", {}, el("span", { class: `verdict ${e.decision || "none"}` }, word("verdict", e.decision || "none"))),
     el("td", {}, `${word("event", e.type)} · ${reasonOf(e)}`));
@@ -113,6 +113,24 @@ function askErase(id, name) {
   };
   dialog.showModal();
 }
+
+// Access report (admins): who looked at this person's data, when and why ------------------------------
+
+export function accessReport(id) {
+  const box = el("div", { id: "access-report" });
+  const show = async () => {
+    const rows = await api(`/api/people/${encodeURIComponent(id)}/access-report`);
+    box.replaceChildren(rows.length ? table([t("ui.time"), t("ui.actor"), t("ui.action"), t("ui.target"), t("ui.why")], rows.map((r) => el("tr", { "data-action": r.action },
+      el("td", {}, stamp(r.ts)), el("td", {}, r.actor), el("td", { title: r.action }, actionWords(r.action)), el("td", {}, r.target || ""),
+      el("td", {}, whyWords(r))))) : el("p", {}, t("ui.access_none")));
+  };
+  return el("section", { class: "access" }, el("h3", {}, t("ui.access_report")),
+    el("p", {}, el("button", { type: "button", "data-action": "access-report", onclick: show }, t("ui.access_show"))), box);
+}
+
+// A list view names its page; other rows carry the reason the person gave, if any.
+const PAGE_WORDS = { live: "nav.live", review: "nav.review" };
+const whyWords = (r) => (r.action === "list_viewed" && PAGE_WORDS[r.why] ? t("ui.seen_on", { page: t(PAGE_WORDS[r.why]) }) : r.why || "—");
 
 // Audit log (admins, read-only) -----------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 // filtered, most severe first), the bounded passage feed, and where alerts are on the map.
 import { $, act, api, beep, el, errorText, notify, post, state, t, time, word } from "./core.js";
 import { drawMap, mapData } from "./pages.js";
-import { thumb } from "./snapshots.js";
+import { listedWho, openWatchHit, thumb } from "./snapshots.js";
 
 export const FEED_MAX = 100;
 let lanesTimer = null;
@@ -30,7 +30,7 @@ export function reasonText(e) {
 export function feedRow(e, fresh = false) {
   const plate = e.details?.plate ? el("span", { class: "plate" }, e.details.plate) : "";
   return el("tr", { class: `${e.decision === "deny" ? "deny" : ""} ${fresh ? "fresh" : ""}`, "data-event": e.id },
-    el("td", {}, thumb(e.snapshot, e.parts)), el("td", {}, time(e.ts)), el("td", {}, e.lane || "—"), el("td", {}, word("direction", e.direction)),
+    el("td", {}, thumb(e.snapshot)), el("td", {}, time(e.ts)), el("td", {}, e.lane || "—"), el("td", {}, word("direction", e.direction)),
     el("td", {}, personText(e), " ", e.person ? plate : ""), el("td", {}, word("method", e.method)),
     el("td", {}, el("span", { class: `verdict ${e.decision || "none"}` }, word("verdict", e.decision || "none"))),
     el("td", {}, `${word("event", e.type)} · ${reasonText(e)}`));
@@ -83,7 +83,7 @@ function alertWhat(g) {
   if (d.plate) bits.push(`${t("field.plate")} ${d.plate}`);
   if (d.listed_plate && d.listed_plate !== d.plate) bits.push(`${t("ui.listed")} ${d.listed_plate}`);
   if (d.card) bits.push(`${t("field.card")} ${d.card}`);
-  if (d.reason) bits.push(`${t("ui.listing_reason")}: ${d.reason}`);
+  if (d.reason && !(d.list && d.entry_id)) bits.push(`${t("ui.listing_reason")}: ${d.reason}`);
   if (d.reasons) bits.push(...d.reasons.map((r) => r));
   if (d.people !== undefined) bits.push(t("ui.people_through", { people: d.people, authorised: d.authorised }));
   if (d.zone) bits.push(d.zone);
@@ -136,7 +136,9 @@ export function renderQueue() {
       el("span", { class: "sev" }, word("severity", g.severity)),
       el("strong", {}, word("alert", g.type)),
       g.count > 1 ? el("span", { class: "count", title: t("ui.repeats") }, `×${g.count}`) : "",
+      g.type === "watchlist_face" ? listedWho(g.details || {}) : "",
       el("span", {}, `${g.lane || ""} ${alertWhat(g)}`),
+      g.type === "watchlist_face" ? el("button", { type: "button", class: "compare", "data-compare": g.ids[0], onclick: () => openWatchHit(g.ids[0]) }, t("ui.watch_compare")) : "",
       el("span", { class: "when" }, g.count > 1 ? t("ui.last_at", { time: time(g.last) }) : time(g.last)),
       g.escalated ? el("span", { class: "badge bad" }, t("ui.escalated")) : "",
       where, note,

@@ -1,7 +1,7 @@
 // The other pages: roll call, people, attendance, vehicles and watch lists, campus map,
 // devices, users.
-import { $, act, api, del, el, errorText, post, put, resizedBase64, stamp, state, t, table, time, word } from "./core.js";
-import { eraseButton, personPassages } from "./evidence.js";
+import { $, act, api, del, el, errorText, notify, post, put, resizedBase64, stamp, state, t, table, time, word } from "./core.js";
+import { accessReport, eraseButton, personPassages } from "./evidence.js";
 
 // Roll call ------------------------------------------------------------------------------------
 
@@ -59,6 +59,7 @@ export async function loadPerson(id) {
     } }, minutes, ` ${t("field.minutes")} `, why, el("button", {}, t("ui.exit_permission")), " ", result),
     state.me.role === "admin" ? faceLibrary(id, p) : "",
     state.me.role === "admin" ? eraseButton(id, p.name) : "",
+    state.me.role === "admin" ? accessReport(id) : "",
     await personPassages(id));
 }
 
@@ -186,10 +187,28 @@ export async function loadVehicles() {
     ev.preventDefault();
     if (await act(post(path, body(form)), done, form.querySelector(".out"))) { form.reset(); loadVehicles(); }
   }; };
-  submit($("#veh-add"), "/api/vehicles", (f) => ({ plate: f.elements.plate.value, kind: f.elements.kind.value, owner_id: f.elements.owner_id.value.trim() || null,
-    days: f.elements.days.value ? Number(f.elements.days.value) : null, note: f.elements.note.value }), t("ui.saved"));
+  $("#veh-add").onsubmit = registerVehicle;
   submit($("#wl-add-plate"), "/api/watchlists/local/plates", (f) => ({ plate: f.elements.plate.value, reason: f.elements.reason.value }), t("ui.saved"));
   submit($("#wl-add-person"), "/api/watchlists/local/persons", (f) => ({ name: f.elements.name.value, id_type: f.elements.id_type.value, id_number: f.elements.id_number.value, reason: f.elements.reason.value }), t("ui.saved"));
+}
+
+// A plate registered already is replaced only after the admin is shown whose it is and says yes.
+async function registerVehicle(ev) {
+  ev.preventDefault();
+  const f = ev.target; const out = f.querySelector(".out");
+  const body = { plate: f.elements.plate.value, kind: f.elements.kind.value, owner_id: f.elements.owner_id.value.trim() || null,
+    days: f.elements.days.value ? Number(f.elements.days.value) : null, note: f.elements.note.value };
+  let r;
+  try { r = await post("/api/vehicles", body); } catch (err) {
+    const cur = err?.code === "plate_registered" ? err.body.current : null;
+    if (!cur) { await act(Promise.reject(err), null, out); return; }
+    const ask = t("ui.plate_replace_ask", { plate: cur.plate, owner: cur.owner_name || cur.owner_id || t("ui.no_owner"),
+      kind: word("kind", cur.kind), note: cur.note || "—" });
+    if (!window.confirm(ask)) { out.textContent = t("ui.plate_kept", { plate: cur.plate }); out.classList.remove("error"); return; }
+    r = await act(post("/api/vehicles", { ...body, replace: true }), null, out);
+    if (!r) return;
+  }
+  notify(t("ui.saved"), true); out.textContent = ""; f.reset(); loadVehicles();
 }
 
 // Campus map -------------------------------------------------------------------------------------
