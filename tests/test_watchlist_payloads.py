@@ -66,7 +66,7 @@ def test_listed_photos_are_kept_sealed_and_go_with_their_entry(tmp_path: Path) -
         {"id": "P1", "name": "x", "reason": "order",
          "photos": [base64.b64encode(photo).decode()]}]}
     apply_watchlist(store, parse_payload(json.dumps(listing).encode()), "test",
-                    DlibFaceEngine())
+                    InProcess(DlibFaceEngine()))
     assert listed_photos(store, "police", "P1") == [photo]
     assert listed_photos(store, "police", "P2") == []
     on_disk = disk_bytes(data)
