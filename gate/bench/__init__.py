@@ -61,7 +61,8 @@ def _suites() -> list[Suite]:
 
     suites: list[Suite] = [core.run, mqtt.run]
     for name in ("gate.bench.faces", "gate.bench.engine", "gate.bench.plates",
-                 "gate.bench.liveness", "gate.bench.perimeter", "gate.bench.evidence"):
+                 "gate.bench.liveness", "gate.bench.perimeter", "gate.bench.evidence",
+                 "gate.bench.photos"):
         try:
             module = importlib.import_module(name)
         except ImportError:  # face_recognition not installed
