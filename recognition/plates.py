@@ -46,9 +46,9 @@ WHITE_MAX_SATURATION = 50
 PRIMARY_PAD = (0.03, 0.03, 0.06)
 # The learned detector's input, long side in pixels: its smallest box is 51 px at that scale,
 # so 320 finds plates wider than about a sixth of the frame (a car at the barrier), 640 those
-# down to a twelfth; the larger input costs four times as much and runs only when the smaller
-# found nothing.
-DETECTOR_SIZES = (320, 640)
+# down to a twelfth, 1280 a twenty-fourth (a car across a car park). Each step costs about four
+# times the one before and runs only while no plate has read surely.
+DETECTOR_SIZES = (320, 640, 1280)
 
 
 @dataclass(frozen=True)
@@ -313,6 +313,13 @@ def stacked_pairs(lines: list[Line]) -> list[tuple[Line, Line]]:
     return out
 
 
+def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - ix * iy
+    return ix * iy / union if union > 0 else 0.0
+
+
 def _merge(reads: list[PlateRead], more: list[PlateRead]) -> list[PlateRead]:
     """One read per text, the surest kept; surest first."""
     merged = {r.text: r for r in reads}
@@ -401,19 +408,21 @@ class PlateReader:
         """The learned detector's boxes, each tightened by the cues inside it."""
         if self.detector is None:
             return []
-        found = []
-        for size in DETECTOR_SIZES:  # coarse first: near plates are found at a quarter the cost
-            found = self.detector.detect(bgr, size)
-            if found:
-                break
         reads: list[PlateRead] = []
-        for det in found[:3]:
-            # the tightest outline first; the looser ones only while it has not read surely
-            for cand in boxed_candidates(bgr, det.box):
-                more = self.read_candidates(bgr, [cand])
-                reads = _merge(reads, more)
-                if more and more[0].confidence >= self.accept:
-                    break
+        tried: list[tuple[float, float, float, float]] = []
+        for size in DETECTOR_SIZES:  # coarse first: near plates cost a quarter as much
+            for det in self.detector.detect(bgr, size)[:3]:
+                if any(_iou(det.box, t) > 0.5 for t in tried):
+                    continue  # the same plate, seen again at a finer scale
+                tried.append(det.box)
+                # the tightest outline first; the looser ones only while none read surely
+                for cand in boxed_candidates(bgr, det.box):
+                    more = self.read_candidates(bgr, [cand])
+                    reads = _merge(reads, more)
+                    if more and more[0].confidence >= self.accept:
+                        break
+            if reads and reads[0].confidence >= self.accept:
+                break
         return reads
 
     def read_candidates(self, bgr: Image, located: list[Candidate]) -> list[PlateRead]:
