@@ -42,7 +42,7 @@ class PlateRow:
     confidence: float | None = None
     exact: bool = False
     exact_any: bool = False
-    path: str = ""  # fast | fallback
+    path: str = ""  # the last locator that ran: detector | fast | fallback (whole-frame OCR)
     reads: list[dict[str, Any]] = field(default_factory=list)
     ms: float = 0.0
     baseline_exact: bool | None = None
@@ -147,11 +147,15 @@ def summarise(rows: list[PlateRow]) -> dict[str, Any]:
     n = max(1, len(rows))
     per_type: dict[str, dict[str, Any]] = {}
     for r in rows:
-        t = per_type.setdefault(r.type, {"images": 0, "exact": 0})
+        t = per_type.setdefault(r.type, {"images": 0, "exact": 0, "no_read": 0, "slow_path": 0})
         t["images"] += 1
         t["exact"] += r.exact
+        t["no_read"] += r.error is None and r.read is None
+        t["slow_path"] += r.path == "fallback"
     for t in per_type.values():
         t["exact"] = round(t["exact"] / t["images"], 4)
+        # the share of this type's images that needed whole-frame OCR: what they cost
+        t["slow_path"] = round(t["slow_path"] / t["images"], 4)
     buckets = []
     for low, high in BUCKETS:
         inside = [r for r in ok if r.confidence is not None and low <= r.confidence < high]

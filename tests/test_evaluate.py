@@ -126,8 +126,9 @@ def test_plates_evaluate_on_rendered_scenes(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["images"] == 4 and summary["exact"] == 0.75
-    assert summary["per_type"]["green"] == {"images": 1, "exact": 1.0}
-    assert summary["per_type"]["blue"] == {"images": 2, "exact": 0.5}
+    assert summary["per_type"]["green"]["exact"] == 1.0
+    assert summary["per_type"]["blue"] == {"images": 2, "exact": 0.5, "no_read": 1,
+                                           "slow_path": 0.5}
     assert summary["no_read"] == 1
     assert sum(b["reads"] for b in summary["per_confidence"]) == 3
     rows = [json.loads(x) for x in (out / "plates.jsonl").read_text("utf-8").splitlines()]
@@ -149,7 +150,9 @@ def test_plate_summary_buckets_and_types() -> None:
             PlateRow("3.jpg", "D", "y", read=None, ms=20, path="fallback")]
     s = summarise(rows)
     assert s["exact"] == round(1 / 3, 4) and s["wrong_read"] == 1 and s["no_read"] == 1
-    assert s["per_type"] == {"x": {"images": 2, "exact": 0.5}, "y": {"images": 1, "exact": 0.0}}
+    assert s["per_type"] == {
+        "x": {"images": 2, "exact": 0.5, "no_read": 0, "slow_path": 0.0},
+        "y": {"images": 1, "exact": 0.0, "no_read": 1, "slow_path": 1.0}}
     top = next(b for b in s["per_confidence"] if b["low"] == 0.95)
     assert top["reads"] == 1 and top["exact"] == 1.0
     assert s["ms_median"] == 20 and s["fallback"] == round(1 / 3, 4)
