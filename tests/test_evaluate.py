@@ -179,3 +179,35 @@ def test_plates_evaluate_with_a_home_province(tmp_path: Path) -> None:
     assert row["read"] == "皖A12345" and row["confidence"] < 0.85
     bad = run_gate("plates", "evaluate", str(data), "--home-province", "X")
     assert bad.returncode == 2 and "--home-province" in bad.stderr
+
+
+@pytest.mark.slow
+def test_plates_evaluate_gives_the_verdicts_of_plates_read(tmp_path: Path) -> None:
+    """Same files, same config (region and home province from it): `gate plates evaluate`
+    records exactly the plates `gate plates read` prints, and its verdict is the first."""
+    data = tmp_path / "plates"
+    data.mkdir()
+    labels = [("a.jpg", "京A12345", "blue", 7), ("worn.jpg", "皖A54321", "blue", 8),
+              ("y.jpg", "沪C1234学", "yellow", 9)]
+    for name, text, colour, seed in labels:
+        shown = " " + text[1:] if name == "worn.jpg" else text  # province worn away
+        cv2.imwrite(str(data / name), _scene(shown, colour, seed))
+    (data / "labels.tsv").write_text(
+        "file\tplate\n" + "".join(f"{n}\t{t}\n" for n, t, _c, _s in labels), encoding="utf-8")
+    config = tmp_path / "gate.toml"
+    config.write_text('[plates]\nregion = "cn"\nhome_province = "皖"\n', encoding="utf-8")
+    files = [str(data / n) for n, *_rest in labels]
+    read = run_gate("--config", str(config), "plates", "read", "--json", *files, timeout=300)
+    assert read.returncode == 0, read.stderr
+    printed = {Path(j["image"]).name: j["plates"]
+               for j in map(json.loads, read.stdout.splitlines())}
+    out = tmp_path / "out"
+    evaluated = run_gate("--config", str(config), "plates", "evaluate", str(data), "--out",
+                         str(out), "--json", timeout=300)
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert json.loads(evaluated.stdout)["home_province"] == "皖"
+    rows = [json.loads(x) for x in (out / "plates.jsonl").read_text("utf-8").splitlines()]
+    assert {r["image"]: r["reads"] for r in rows} == printed
+    for r in rows:
+        assert r["read"] == (printed[r["image"]][0]["text"] if printed[r["image"]] else None)
+    assert any(r["read"] == "皖A54321" for r in rows)  # the config's home province was used
