@@ -36,6 +36,8 @@ python_env() {
   # face_recognition names the source package `dlib` as a dependency; dlib-bin (installed
   # above from pyproject.toml) is the same library prebuilt, so take the API without its deps.
   .venv/bin/python -m pip install -q --no-deps face-recognition >&2
+  # hyperlpr2: only its plate detector's model files are used; it names the GUI opencv-python
+  .venv/bin/python -m pip install -q --no-deps hyperlpr2 >&2
 }
 
 case "$what" in

@@ -20,6 +20,7 @@ from gate import __version__
 from gate.cli_context import Globals, open_store
 from gate.cli_output import emit, fail
 from gate.config import Config, ConfigError, load_config
+from gate.evaluate_cli import HOME_PROVINCE_HELP, REGION_HELP
 from gate.hub.cli import hub_app
 from gate.perimeter.cli import perimeter_app
 
@@ -335,23 +336,23 @@ def _stderr_console() -> Any:
 
 @plates_app.command("read")
 def plates_read(
+    ctx: typer.Context,
     images: Annotated[list[Path], typer.Argument(help="Image files")],
-    region: Annotated[str, typer.Option(help="cn | generic")] = "cn",
+    region: Annotated[str | None, typer.Option(help=REGION_HELP)] = None,
+    home_province: Annotated[str | None, typer.Option(
+        "--home-province", help=HOME_PROVINCE_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per image")] = False,
 ) -> None:
-    """Per image: the plates read, normalised (no separators, upper case)."""
-    import cv2
+    """Per image: the plates read, normalised (no separators, upper case), surest first."""
+    from gate.evaluate_cli import plate_reader_for
+    from gate.evaluate_plates import read_file
+    from recognition.images import ImageError
 
-    from recognition.images import ImageError, load_rgb
-    from recognition.plates import PlateReader
-
-    if region not in ("cn", "generic"):
-        fail("--region: must be cn or generic")
-    reader = PlateReader(region)
+    reader = plate_reader_for(ctx, region, home_province)
     failures = 0
     for image in images:
         try:
-            bgr = cv2.cvtColor(load_rgb(image), cv2.COLOR_RGB2BGR)
+            reads = read_file(reader, image)
         except ImageError as exc:
             failures += 1
             if as_json:
@@ -359,7 +360,7 @@ def plates_read(
             else:
                 typer.echo(f"{image}: error: {exc}", err=True)
             continue
-        plates = [r.as_dict() for r in reader.read(bgr)]
+        plates = [r.as_dict() for r in reads]
         if as_json:
             emit({"image": str(image), "plates": plates})
         else:

@@ -7,9 +7,12 @@ rows (CSV and JSON Lines), ``summary.json`` and a PNG chart in OUT.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from recognition.plates import PlateReader
 
 
 def _globals(ctx: typer.Context) -> Any:
@@ -67,14 +70,38 @@ def faces_evaluate(
     typer.echo(f"written to {target}")
 
 
+def plate_reader_for(ctx: typer.Context, region: str | None, home_province: str | None
+                     ) -> PlateReader:
+    """The reader of ``gate plates read`` and ``gate plates evaluate`` alike: the config's
+    ``[plates]`` (region, home province, fast-path acceptance), overridden by the options.
+    One place, so a school's evaluation measures exactly what the product reads."""
+    from gate.cli_output import fail
+    from gate.evaluate_plates import plate_reader
+    from recognition.plate_formats import province
+
+    plates = _globals(ctx).config().plates
+    region = region or plates.region
+    home_province = home_province or plates.home_province
+    if region not in ("cn", "generic"):
+        fail("--region: must be cn or generic")
+    try:
+        home_province = None if home_province is None else province(home_province)
+    except ValueError as exc:
+        fail(f"--home-province: {exc}")
+    return plate_reader(plates, region, home_province)
+
+
+REGION_HELP = "cn | generic (default: the config's plates.region)"
+HOME_PROVINCE_HELP = ("cn: the province assumed when a read lost it (default: the config's "
+                      "plates.home_province; none: such a read is no read)")
+
+
 def plates_evaluate(
     ctx: typer.Context,
     directory: Annotated[Path, typer.Argument(help="Images and labels.tsv (file<TAB>plate)")],
-    region: Annotated[str | None, typer.Option(
-        help="cn | generic (default: the config's plates.region)")] = None,
+    region: Annotated[str | None, typer.Option(help=REGION_HELP)] = None,
     home_province: Annotated[str | None, typer.Option(
-        "--home-province", help="cn: the province assumed when a read lost it (default: the "
-        "config's plates.home_province; none: such a read is no read)")] = None,
+        "--home-province", help=HOME_PROVINCE_HELP)] = None,
     out: Annotated[Path | None, typer.Option(help="Output folder (default DIR/evaluation)")]
     = None,
     baseline: Annotated[bool, typer.Option(
@@ -87,21 +114,12 @@ def plates_evaluate(
     from gate.cli_output import emit, fail
     from gate.evaluate_output import confidence_chart, write_rows, write_summary
     from gate.evaluate_plates import EvaluationError, run
-    from recognition.plate_formats import province
-    from recognition.plates import PlateReader
 
-    plates = _globals(ctx).config().plates
-    region = region or plates.region
-    home_province = home_province or plates.home_province
-    if region not in ("cn", "generic"):
-        fail("--region: must be cn or generic")
-    try:
-        home_province = None if home_province is None else province(home_province)
-    except ValueError as exc:
-        fail(f"--home-province: {exc}")
+    reader = plate_reader_for(ctx, region, home_province)
+    region = reader.region
+    home_province = reader.home_province
     if not directory.is_dir():
         fail(f"{directory}: not a folder")
-    reader = PlateReader(region, home_province=home_province)
     try:
         rows, summary = run(directory, region, reader, baseline=baseline)
     except EvaluationError as exc:

@@ -15,13 +15,16 @@ import statistics
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 
 from recognition.images import ImageError, load_rgb
 from recognition.plate_formats import normalise, validate
-from recognition.plates import PlateReader
+from recognition.plates import PlateRead, PlateReader
+
+if TYPE_CHECKING:
+    from gate.config import PlatesConfig
 
 BUCKETS = [(0.0, 0.5), (0.5, 0.7), (0.7, 0.8), (0.8, 0.9), (0.9, 0.95), (0.95, 1.0001)]
 
@@ -39,7 +42,7 @@ class PlateRow:
     confidence: float | None = None
     exact: bool = False
     exact_any: bool = False
-    path: str = ""  # fast | fallback
+    path: str = ""  # the last locator that ran: detector | fast | fallback (whole-frame OCR)
     reads: list[dict[str, Any]] = field(default_factory=list)
     ms: float = 0.0
     baseline_exact: bool | None = None
@@ -54,6 +57,19 @@ class PlateRow:
         if self.baseline_ms is not None:
             d["baseline_ms"] = round(self.baseline_ms, 1)
         return d
+
+
+def plate_reader(plates: PlatesConfig, region: str, home_province: str | None) -> PlateReader:
+    """The reader ``gate plates read`` and ``gate plates evaluate`` both use: the config's
+    settings, with the region and home province the command line chose. A photo file is a new
+    scene, so the slow path's rate limit of a live camera does not apply."""
+    return PlateReader(region, accept=plates.fast_accept, home_province=home_province)
+
+
+def read_file(reader: PlateReader, path: Path) -> list[PlateRead]:
+    """One photo read as ``gate plates read`` reads it (ImageError when it is not a picture):
+    the evaluation's verdict on a file is the product's, by construction."""
+    return reader.read(cv2.cvtColor(load_rgb(path), cv2.COLOR_RGB2BGR))
 
 
 def load_labels(root: Path, region: str) -> list[tuple[str, str, str]]:
@@ -111,7 +127,7 @@ def run(root: Path, region: str, reader: PlateReader | None = None, baseline: bo
             reader.read(bgr)
             warmed = True
         start = time.perf_counter()
-        reads = reader.read(bgr)
+        reads = read_file(reader, root / file)  # exactly what `gate plates read` does
         row.ms = (time.perf_counter() - start) * 1000
         row.reads = [r.as_dict() for r in reads]
         row.path = reader.last_path
@@ -131,11 +147,15 @@ def summarise(rows: list[PlateRow]) -> dict[str, Any]:
     n = max(1, len(rows))
     per_type: dict[str, dict[str, Any]] = {}
     for r in rows:
-        t = per_type.setdefault(r.type, {"images": 0, "exact": 0})
+        t = per_type.setdefault(r.type, {"images": 0, "exact": 0, "no_read": 0, "slow_path": 0})
         t["images"] += 1
         t["exact"] += r.exact
+        t["no_read"] += r.error is None and r.read is None
+        t["slow_path"] += r.path == "fallback"
     for t in per_type.values():
         t["exact"] = round(t["exact"] / t["images"], 4)
+        # the share of this type's images that needed whole-frame OCR: what they cost
+        t["slow_path"] = round(t["slow_path"] / t["images"], 4)
     buckets = []
     for low, high in BUCKETS:
         inside = [r for r in ok if r.confidence is not None and low <= r.confidence < high]

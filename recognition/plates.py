@@ -2,14 +2,18 @@
 
 PP-OCR on a whole 720p frame costs 277-520 ms, and recognition alone on a loose
 crop misses half the Chinese plates (MEASUREMENTS.md). So plates are located
-with cheap colour and edge cues (blue, yellow, green new-energy and white
-plates per GA 36), each candidate is warped to a tight, level text line, and
-only the recogniser runs on it (about 10 ms). The text detector runs on the
-frame only as a fallback, when no candidate reads as a valid plate.
+first, each candidate is warped to a tight, level text line, and only the
+recogniser runs on it (about 10 ms). Two locators: a learned plate detector
+(the SSD shipped in the hyperlpr2 wheel, recognition/plate_detector.py, a few
+ms on a downscaled frame), whose loose boxes are tightened with the colour and
+edge cues; and those cues over the whole frame (blue, yellow, green
+new-energy and white plates per GA 36). The PP-OCR text detector runs on the
+frame only as a last resort, when no candidate reads as a sure plate.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -21,7 +25,10 @@ import cv2
 import numpy as np
 
 from recognition.face_engine import Image
+from recognition.plate_detector import DetectorUnavailable, PlateDetector
 from recognition.plate_formats import PlateText, find_generic, is_strong, validate
+
+log = logging.getLogger(__name__)
 
 Quad = list[tuple[int, int]]
 
@@ -37,6 +44,11 @@ WHITE_MAX_SATURATION = 50
 # height) so that the first and last characters are whole. Measured on the development sets:
 # generic scenes 0.923 -> 0.962 exact, Chinese scenes unchanged.
 PRIMARY_PAD = (0.03, 0.03, 0.06)
+# The learned detector's input, long side in pixels: its smallest box is 51 px at that scale,
+# so 320 finds plates wider than about a sixth of the frame (a car at the barrier), 640 those
+# down to a twelfth, 1280 a twenty-fourth (a car across a car park). Each step costs about four
+# times the one before and runs only while no plate has read surely.
+DETECTOR_SIZES = (320, 640, 1280)
 
 
 @dataclass(frozen=True)
@@ -175,6 +187,55 @@ def warp(bgr: Image, quad: np.ndarray, height: int = 48) -> Image:
     return np.ascontiguousarray(flat[my:height - my, mx:out_w - mx])
 
 
+def plate_colour(bgr: Image, quad: np.ndarray) -> str:
+    """The plate's background colour (GA 36: blue, yellow, green, white; else "other"), from the
+    median of its central part: the background fills most of a plate, the characters less."""
+    flat = warp(bgr, quad, height=24)
+    h, w = flat.shape[:2]
+    inner = flat[h // 5:h - h // 5, w // 10:w - w // 10]
+    if inner.size == 0:
+        return "other"
+    hue, sat, val = (int(v) for v in np.median(
+        cv2.cvtColor(inner, cv2.COLOR_BGR2HSV).reshape(-1, 3), axis=0))
+    if sat < WHITE_MAX_SATURATION:
+        return "white" if val >= 110 else "other"
+    for name, (lo, hi) in COLOURS.items():
+        if lo[0] <= hue <= hi[0] and sat >= lo[1] and val >= lo[2]:
+            return name
+    return "other"
+
+
+def boxed_candidates(bgr: Image, box: tuple[float, float, float, float],
+                     max_candidates: int = 2) -> list[Candidate]:
+    """Tight plate outlines inside a detector's loose box, then the box itself.
+
+    The learned detector finds plates the frame-wide cues miss (clutter, dim light), but its
+    box is axis-aligned and loose, and the recogniser reads a loose crop badly. Inside the box,
+    grown a little, the colour and edge cues have little clutter to be fooled by: their outline
+    (centred in the box) is warped level; the box stays as a last candidate, its colour judged
+    from its own pixels."""
+    h, w = bgr.shape[:2]
+    x1, y1, x2, y2 = box
+    bw, bh = x2 - x1, y2 - y1
+    cx1, cy1 = max(0, int(x1 - 0.15 * bw)), max(0, int(y1 - 0.4 * bh))
+    cx2, cy2 = min(w, int(x2 + 0.15 * bw) + 1), min(h, int(y2 + 0.4 * bh) + 1)
+    crop = bgr[cy1:cy2, cx1:cx2]
+    out: list[Candidate] = []
+    if crop.shape[0] >= 16 and crop.shape[1] >= 32:
+        offset = np.array([cx1, cy1], dtype=np.float32)
+        for cand in locate(crop, min_width=max(24, int(0.45 * bw)), max_candidates=4):
+            quad = cand.quad + offset
+            cx, cy = quad.mean(axis=0)
+            if x1 <= cx <= x2 and y1 <= cy <= y2:
+                out.append(Candidate(quad, cand.colour))
+            if len(out) >= max_candidates:
+                break
+    rect = np.array([[x1, y1], [x2, y1], [x2, y2], [x1, y2]], dtype=np.float32)
+    rect = np.clip(rect, 0, [w - 1, h - 1]).astype(np.float32)
+    out.append(Candidate(rect, plate_colour(bgr, rect)))
+    return out
+
+
 Line = tuple[str, float, Quad]
 
 
@@ -252,6 +313,33 @@ def stacked_pairs(lines: list[Line]) -> list[tuple[Line, Line]]:
     return out
 
 
+def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - ix * iy
+    return ix * iy / union if union > 0 else 0.0
+
+
+def _merge(reads: list[PlateRead], more: list[PlateRead]) -> list[PlateRead]:
+    """One read per text, the surest kept; surest first."""
+    merged = {r.text: r for r in reads}
+    for r in more:
+        old = merged.get(r.text)
+        if old is None or r.confidence > old.confidence:
+            merged[r.text] = r
+    return sorted(merged.values(), key=lambda r: -r.confidence)
+
+
+def _load_detector() -> PlateDetector | None:
+    """The learned plate detector, or None (logged) when its package is not installed: the
+    cues and whole-frame OCR still read plates, only more slowly."""
+    try:
+        return PlateDetector()
+    except DetectorUnavailable as exc:
+        log.warning("plates: %s; reading with the colour cues and whole-frame OCR only", exc)
+        return None
+
+
 class PlateReader:
     """rapidocr (PP-OCR ONNX models shipped inside the wheel, run by onnxruntime).
 
@@ -264,7 +352,8 @@ class PlateReader:
     """
 
     def __init__(self, region: str = "cn", fallback: bool = True, accept: float = 0.85,
-                 fallback_interval_s: float = 0.0, home_province: str | None = None) -> None:
+                 fallback_interval_s: float = 0.0, home_province: str | None = None,
+                 detector: bool = True) -> None:
         from rapidocr import RapidOCR
 
         self.region = region
@@ -276,6 +365,7 @@ class PlateReader:
         self._last_fallback = -math.inf
         self._ocr = RapidOCR(params={"Global.log_level": "error"})
         self._lock = threading.Lock()  # one onnxruntime session, used by one thread at a time
+        self.detector = _load_detector() if detector else None
 
     def recognise(self, crop: Image) -> tuple[str, float]:
         with self._lock:
@@ -311,9 +401,36 @@ class PlateReader:
         return [self.recognise(c) for c in crops]
 
     def read_fast(self, bgr: Image) -> list[PlateRead]:
+        """The colour and edge cues over the whole frame."""
+        return self.read_candidates(bgr, locate(bgr))
+
+    def read_learned(self, bgr: Image) -> list[PlateRead]:
+        """The learned detector's boxes, each tightened by the cues inside it."""
+        if self.detector is None:
+            return []
+        reads: list[PlateRead] = []
+        tried: list[tuple[float, float, float, float]] = []
+        for size in DETECTOR_SIZES:  # coarse first: near plates cost a quarter as much
+            for det in self.detector.detect(bgr, size)[:3]:
+                if any(_iou(det.box, t) > 0.5 for t in tried):
+                    continue  # the same plate, seen again at a finer scale
+                tried.append(det.box)
+                # the tightest outline first; the looser ones only while none read surely
+                for cand in boxed_candidates(bgr, det.box):
+                    more = self.read_candidates(bgr, [cand])
+                    reads = _merge(reads, more)
+                    if more and more[0].confidence >= self.accept:
+                        break
+            if reads and reads[0].confidence >= self.accept:
+                break
+        return reads
+
+    def read_candidates(self, bgr: Image, located: list[Candidate]) -> list[PlateRead]:
+        """Each candidate warped level and recognised; checked by a wider crop where its text
+        alone cannot tell a cut-off read; square ones also read as two rows."""
         reads: dict[str, PlateRead] = {}
         cands = []
-        for cand in locate(bgr):
+        for cand in located:
             if aspect(cand.quad) >= 1.3:  # not a rectangle standing on end
                 cands.append((cand, warp(bgr, widen(cand.quad, *PRIMARY_PAD))))
         found = []
@@ -388,21 +505,25 @@ class PlateReader:
         return sorted(reads.values(), key=lambda r: -r.confidence)
 
     def read(self, bgr: Image, now: float | None = None) -> list[PlateRead]:
-        reads = self.read_fast(bgr)
-        self.last_path = "fast"
-        if not self.fallback or (reads and reads[0].confidence >= self.accept):
+        """The cheapest locator that gives a sure read wins: the learned detector, then the
+        frame-wide cues, then (at most every ``fallback_interval_s``) whole-frame PP-OCR.
+        ``last_path`` names the last one that ran: detector, fast or fallback."""
+        reads: list[PlateRead] = []
+        for path, step in (("detector", self.read_learned), ("fast", self.read_fast)):
+            if path == "detector" and self.detector is None:
+                continue
+            reads = _merge(reads, step(bgr))
+            self.last_path = path
+            if reads and reads[0].confidence >= self.accept:
+                return reads
+        if not self.fallback:
             return reads
         now = time.monotonic() if now is None else now
         if now - self._last_fallback < self.fallback_interval_s:
             return reads  # a live camera: the slow path at most this often
         self._last_fallback = now
         self.last_path = "fallback"
-        merged = {r.text: r for r in reads}
-        for r in self.read_detector(bgr):
-            old = merged.get(r.text)
-            if old is None or r.confidence > old.confidence:
-                merged[r.text] = r
-        return sorted(merged.values(), key=lambda r: -r.confidence)
+        return _merge(reads, self.read_detector(bgr))
 
     @staticmethod
     def _keep(reads: dict[str, PlateRead], plate: PlateText, score: float,

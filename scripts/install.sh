@@ -70,6 +70,8 @@ say "Python environment in $PREFIX (pinned by scripts/constraints.txt)"
 "$PREFIX/bin/pip" install -q --upgrade pip
 # Constraints pin every transitive dependency to the versions the release was tested with.
 PIP_CONSTRAINT="$SRC/scripts/constraints.txt" "$PREFIX/bin/pip" install -q --upgrade "$SRC"
+# hyperlpr2: only the plate detector's model files are used; it names the GUI opencv-python
+PIP_CONSTRAINT="$SRC/scripts/constraints.txt" "$PREFIX/bin/pip" install -q --no-deps hyperlpr2
 install -d -m 0755 "$PREFIX/share"
 install -m 0644 "$SRC/README.md" "$PREFIX/share/README.md"
 

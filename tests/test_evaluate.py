@@ -126,8 +126,9 @@ def test_plates_evaluate_on_rendered_scenes(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["images"] == 4 and summary["exact"] == 0.75
-    assert summary["per_type"]["green"] == {"images": 1, "exact": 1.0}
-    assert summary["per_type"]["blue"] == {"images": 2, "exact": 0.5}
+    assert summary["per_type"]["green"]["exact"] == 1.0
+    assert summary["per_type"]["blue"] == {"images": 2, "exact": 0.5, "no_read": 1,
+                                           "slow_path": 0.5}
     assert summary["no_read"] == 1
     assert sum(b["reads"] for b in summary["per_confidence"]) == 3
     rows = [json.loads(x) for x in (out / "plates.jsonl").read_text("utf-8").splitlines()]
@@ -149,7 +150,9 @@ def test_plate_summary_buckets_and_types() -> None:
             PlateRow("3.jpg", "D", "y", read=None, ms=20, path="fallback")]
     s = summarise(rows)
     assert s["exact"] == round(1 / 3, 4) and s["wrong_read"] == 1 and s["no_read"] == 1
-    assert s["per_type"] == {"x": {"images": 2, "exact": 0.5}, "y": {"images": 1, "exact": 0.0}}
+    assert s["per_type"] == {
+        "x": {"images": 2, "exact": 0.5, "no_read": 0, "slow_path": 0.0},
+        "y": {"images": 1, "exact": 0.0, "no_read": 1, "slow_path": 1.0}}
     top = next(b for b in s["per_confidence"] if b["low"] == 0.95)
     assert top["reads"] == 1 and top["exact"] == 1.0
     assert s["ms_median"] == 20 and s["fallback"] == round(1 / 3, 4)
@@ -176,3 +179,35 @@ def test_plates_evaluate_with_a_home_province(tmp_path: Path) -> None:
     assert row["read"] == "皖A12345" and row["confidence"] < 0.85
     bad = run_gate("plates", "evaluate", str(data), "--home-province", "X")
     assert bad.returncode == 2 and "--home-province" in bad.stderr
+
+
+@pytest.mark.slow
+def test_plates_evaluate_gives_the_verdicts_of_plates_read(tmp_path: Path) -> None:
+    """Same files, same config (region and home province from it): `gate plates evaluate`
+    records exactly the plates `gate plates read` prints, and its verdict is the first."""
+    data = tmp_path / "plates"
+    data.mkdir()
+    labels = [("a.jpg", "京A12345", "blue", 7), ("worn.jpg", "皖A54321", "blue", 8),
+              ("y.jpg", "沪C1234学", "yellow", 9)]
+    for name, text, colour, seed in labels:
+        shown = " " + text[1:] if name == "worn.jpg" else text  # province worn away
+        cv2.imwrite(str(data / name), _scene(shown, colour, seed))
+    (data / "labels.tsv").write_text(
+        "file\tplate\n" + "".join(f"{n}\t{t}\n" for n, t, _c, _s in labels), encoding="utf-8")
+    config = tmp_path / "gate.toml"
+    config.write_text('[plates]\nregion = "cn"\nhome_province = "皖"\n', encoding="utf-8")
+    files = [str(data / n) for n, *_rest in labels]
+    read = run_gate("--config", str(config), "plates", "read", "--json", *files, timeout=300)
+    assert read.returncode == 0, read.stderr
+    printed = {Path(j["image"]).name: j["plates"]
+               for j in map(json.loads, read.stdout.splitlines())}
+    out = tmp_path / "out"
+    evaluated = run_gate("--config", str(config), "plates", "evaluate", str(data), "--out",
+                         str(out), "--json", timeout=300)
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert json.loads(evaluated.stdout)["home_province"] == "皖"
+    rows = [json.loads(x) for x in (out / "plates.jsonl").read_text("utf-8").splitlines()]
+    assert {r["image"]: r["reads"] for r in rows} == printed
+    for r in rows:
+        assert r["read"] == (printed[r["image"]][0]["text"] if printed[r["image"]] else None)
+    assert any(r["read"] == "皖A54321" for r in rows)  # the config's home province was used
