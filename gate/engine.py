@@ -383,7 +383,8 @@ class Engine:
             if not mine or mine[-1] != tap:
                 return  # a later opening's check covers this one
             authorised = sum(1 for t in mine if tap - 1.0 <= t <= tap + window)
-            alert = rules.tailgating(len(tracks), authorised)
+            people = rules.people_crossing(tracks, same_face=self.config.faces.verify_threshold)
+            alert = rules.tailgating(people, authorised)
             if alert is not None:
                 self.raise_alert(alert.type, alert.severity, lane_id, alert.details,
                                  shot=self._lane_shot(lane_id, tap - 1.0))
