@@ -26,7 +26,7 @@ import serial
 from gate import metrics
 from gate.actuator import LcusRelay, Relay, make_relay
 from gate.attendance import notify_absences
-from gate.clock import ClockJumpDetector
+from gate.clock import ClockJumpDetector, SiteClock
 from gate.config import Config
 from gate.console.server import ConsoleServer
 from gate.crypto import load_sealer
@@ -69,9 +69,11 @@ class Service:
     (gate/scheduler.py).
     """
 
-    def __init__(self, config: Config, data_dir: Path, *, loop_video: bool = False) -> None:
+    def __init__(self, config: Config, data_dir: Path, *, loop_video: bool = False,
+                 clock: SiteClock | None = None) -> None:
         self.config = config
-        self.store = Store(data_dir, config.tz, load_sealer(config.privacy.key_file))
+        self.clock = clock or SiteClock.real(config.tz)
+        self.store = Store(data_dir, config.tz, load_sealer(config.privacy.key_file), self.clock)
         if not self.store.encrypted:
             log.warning("biometrics are NOT encrypted at rest: no key ([privacy] key_file or "
                         "the biometric-key credential; `gate keys init`)")
@@ -109,7 +111,7 @@ class Service:
         self._lane_of_vehicle_camera = {lane.vehicle_camera: lane.id for lane in config.lanes
                                         if lane.vehicle_camera}
         self.perimeter = PerimeterLink(config, self.journal, self.snapshots,
-                                       loop_video=loop_video)
+                                       loop_video=loop_video, clock=self.clock)
         self.fire = FireMonitor(config.fire_alarm, self.engine.set_fire_alarm,
                                 on_lost=self._fire_input_lost)
         self.publisher = Publisher(config, self.store, on_watchlist=self.on_watchlist,
