@@ -157,7 +157,8 @@ export function deviceName(name) {
   if (!name) return "—";
   const m = String(name).match(/^(reader-loop|reader|camera|perimeter|relay)[ -](.+)$/);
   if (m) return `${t(`component.${m[1]}`)} ${m[2]}`;
-  return has(`component.${name}`) ? t(`component.${name}`) : name;
+  const key = `component.${String(name).replace(/ /g, "-")}`;
+  return has(key) ? t(key) : name;
 }
 
 // A card as the roster wrote it: the stored key's form (hex, the fob's decimal, Wiegand-26)
@@ -189,7 +190,7 @@ export function auditTarget(r) {
   if (!r.target) return "";
   if (r.target_kind === "alert") return `${t("ui.target_alert")} ${word("alert", r.target_name)}`;
   if (r.target_kind && r.target_name) return `${t(`ui.target_${r.target_kind}`)} ${r.target_name}`;
-  const m = String(r.target).match(/^(lane|place|camera):(.+)$/);
+  const m = String(r.target).match(/^(lane|reader|camera|place):(.+)$/);
   if (m) return `${t(`ui.target_${m[1]}`)} ${m[2]}`;
   return r.target;
 }

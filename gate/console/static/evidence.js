@@ -1,6 +1,6 @@
-import { $, act, api, auditDetails, auditTarget, codes, el, has, post, stamp, state, t, table, word } from "./core.js";
+// Evidence and privacy: the event review (Frigate's review page, for a guard), the privacy
 // page and its banner, a person's erasure (admins), and the audit log (admins, read-only).
-import { $, act, api, codes, el, has, post, stamp, state, t, table, word } from "./core.js";
+import { $, act, api, auditDetails, auditTarget, codes, el, has, post, stamp, state, t, table, word } from "./core.js";
 import { thumb } from "./snapshots.js";
 
 const REVIEW_PAGE = 50;
@@ -116,7 +116,7 @@ function askErase(id, name) {
 
 // Audit log (admins, read-only) -----------------------------------------------------------------------
 
-const actionWords = (a) => (has(`audit.${a}`) ? t(`audit.${a}`) : a);
+export const actionWords = (a) => (has(`audit.${a}`) ? t(`audit.${a}`) : a);
 
 export async function loadAudit() {
   const f = $("#audit-form");
