@@ -50,6 +50,7 @@ from gate.config import (
 from gate.demo_feeds import CameraServer, Feed, load_clip
 from gate.demo_media import demo_data_dir
 from gate.engine import Decision
+from gate.records import rfc3339
 from gate.service import Service
 
 DEMO_PLATE = script.STAFF[0].plate
@@ -210,7 +211,7 @@ def run_demo(duration: float = 0.0, data_dir: Path | None = None, speed: float =
                              broker.port if broker else 1883, speed)
         login = _demo_user(config)
         day = _morning_day(config)
-        start = dt.datetime.combine(day, script.MORNING_START, config.tz)
+        start = dt.datetime.combine(day, script.GATE_OPENS, config.tz)
         until = dt.datetime.combine(day, script.MORNING_END, config.tz)
         clock = SiteClock.compressed(start, until, speed)
         service = Service(config, config.data_dir, clock=clock)
@@ -222,7 +223,8 @@ def run_demo(duration: float = 0.0, data_dir: Path | None = None, speed: float =
                    f" / {login[1]}")
         _print(f"readers: {', '.join(f'{k} on {p.path}' for k, p in ptys.items())}")
         _print(f"cameras: {', '.join(cameras.url(c) for c in cameras.feeds)} (MJPEG streams)")
-        _print(f"the morning of {day}: 07:20 to 08:10 at {speed:g}x"
+        _print(f"the morning of {day}: the gate opens at 07:10, pupils come from 07:20; 08:10"
+               f" at {speed:g}x"
                f" ({(until - start).total_seconds() / speed:.0f} s), then real time"
                " (Ctrl-C to stop)")
         deadline = time.monotonic() + duration if duration > 0 else None
@@ -302,29 +304,57 @@ class Morning:
             "fire": lambda s: self._fire_input(True),
             "fire_clear": lambda s: self._fire_input(False),
             "rollcall": self._rollcall, "fire_reset": self._fire_reset}
-        try:
-            actions[step.kind](step)
-        except Exception as exc:  # a step that fails is told, and the morning goes on
-            _print(f"  the step {step.kind} failed: {type(exc).__name__}: {exc}")
+        def run() -> None:
+            try:
+                actions[step.kind](step)
+            except Exception as exc:  # a step that fails is told, and the morning goes on
+                _print(f"  the step {step.kind} failed: {type(exc).__name__}: {exc}")
+
+        if step.kind in ("face_tap", "car"):  # they wait for the camera: the rest goes on
+            threading.Thread(target=run, name=f"demo-{step.kind}", daemon=True).start()
+        else:
+            run()
 
     def _face_tap(self, step: script.Step) -> None:
-        """The pupil walks up to lane 1's camera; the card is tapped once the face is near."""
+        """The pupil walks up to lane 1's camera and waits at the reader until the camera
+        has recognised him (a busy computer takes longer), then taps the card."""
         feed = self.cameras.feeds["gate-cam"]
         shown = time.monotonic()
-        length = feed.play(self.walk)
+        length = feed.play(self.walk, hold=True)
         evidence = self.service.engine.evidence
-        deadline = shown + length + 3.0  # a loaded computer recognises late, not never
-        while time.monotonic() < deadline:
-            face = evidence.face_at_reader("gate-cam", shown)
-            if face is not None and face.person_id and time.monotonic() - shown > length / 2:
-                break
-            time.sleep(0.05)
-        else:
-            _print("  (lane 1's camera has not recognised the face yet; the card decides)")
-        self.ptys[step.reader].write(em4100_frame(step.card))
+        deadline = shown + length + 30.0
+        try:
+            while time.monotonic() < deadline:
+                face = evidence.face_at_reader("gate-cam", shown)
+                if face is not None and face.person_id and time.monotonic() - shown > length:
+                    break
+                time.sleep(0.05)
+            else:
+                _print("  (lane 1's camera did not recognise the face in time; the card decides)")
+            self.ptys[step.reader].write(em4100_frame(step.card))
+            time.sleep(3.0)  # he walks through after the tap
+        finally:
+            feed.idle()
 
     def _car(self, step: script.Step) -> None:
-        self.cameras.feeds["car-cam"].play(self.cars[int(step.extra["car"])])
+        """The car waits at the barrier until its plate is read (or 25 s), then drives in."""
+        feed = self.cameras.feeds["car-cam"]
+        plate = script.STAFF[int(step.extra["car"])].plate
+        feed.play(self.cars[int(step.extra["car"])], hold=True)
+        since = rfc3339(self.service.store.now() - dt.timedelta(seconds=5))
+        store = self.service.store
+
+        def read() -> bool:
+            return bool(store.query("SELECT 1 FROM events WHERE type = 'vehicle_in' AND"
+                                    " json_extract(details, '$.plate') = ? AND ts >= ?",
+                                    (plate, since)))
+
+        deadline = time.monotonic() + 25.0
+        while time.monotonic() < deadline and not read():
+            time.sleep(0.2)
+        if not read():
+            _print(f"  (the barrier camera did not read {plate} in time)")
+        feed.idle()
 
     def _loiterer(self, step: script.Step) -> None:
         if not self.walkway:

@@ -22,23 +22,31 @@ class Feed:
     """One camera's picture over time: the idle frame, or the clip the script started."""
 
     def __init__(self, idle: bytes, fps: float) -> None:
-        self.idle = idle
+        self.idle_jpeg = idle
         self.fps = fps
         self._lock = threading.Lock()
         self._clip: Sequence[bytes] = ()
         self._started = 0.0
+        self._hold = False
 
-    def play(self, clip: Sequence[bytes]) -> float:
-        """Show ``clip`` once from now; returns how long it lasts in seconds."""
+    def play(self, clip: Sequence[bytes], hold: bool = False) -> float:
+        """Show ``clip`` once from now, then the idle scene, or with ``hold`` its last frame
+        until :meth:`idle` (a pupil waits at the reader); returns the clip's seconds."""
         with self._lock:
-            self._clip, self._started = clip, time.monotonic()
+            self._clip, self._started, self._hold = clip, time.monotonic(), hold
         return len(clip) / self.fps
+
+    def idle(self) -> None:
+        with self._lock:
+            self._clip, self._hold = (), False
 
     def frame(self, mono: float) -> bytes:
         with self._lock:
-            clip, started = self._clip, self._started
+            clip, started, hold = self._clip, self._started, self._hold
         index = int((mono - started) * self.fps)
-        return clip[index] if 0 <= index < len(clip) else self.idle
+        if hold and clip and index >= len(clip):
+            return clip[-1]
+        return clip[index] if 0 <= index < len(clip) else self.idle_jpeg
 
 
 def load_clip(folder: Path) -> list[bytes]:

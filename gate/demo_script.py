@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+GATE_OPENS = dt.time(7, 10)  # the site clock starts here: the cameras warm up before 07:20
 MORNING_START = dt.time(7, 20)
 MORNING_END = dt.time(8, 10)
 PUPILS = 200
@@ -123,12 +124,12 @@ def morning(people: list[Pupil], seed: int = 28) -> list[Step]:
         Step(_at(2.0), "face_tap", "L1-in", OBAMA[1],
              "Obama walks up to lane 1 and taps his card: card and face agree"),
         Step(_at(3.0), "car", extra={"car": "0"}, note=f"{STAFF[0].name}'s car at the barrier"),
-        Step(_at(6.0), "car", extra={"car": "1"}, note=f"{STAFF[1].name}'s car at the barrier"),
+        Step(_at(9.0), "car", extra={"car": "1"}, note=f"{STAFF[1].name}'s car at the barrier"),
         Step(_at(8.0), "loiterer", note="the walkway camera: people pass, one stays"),
         Step(_at(10.0), "bad_frame", "L3-in", people[-1].card_hex,
              "noise on the line: a corrupted frame is rejected"),
         Step(_at(12.0), "tap", "L2-in", STAFF[0].card_hex, f"{STAFF[0].name} walks in"),
-        Step(_at(14.0), "car", extra={"car": "2"}, note=f"{STAFF[2].name}'s car at the barrier"),
+        Step(_at(15.0), "car", extra={"car": "2"}, note=f"{STAFF[2].name}'s car at the barrier"),
         Step(_at(17.0), "visitor", note=f"visitor {WELCOME_VISITOR[0]} registers at the desk;"
                                         f" the host {STAFF[0].name} approves"),
         Step(_at(20.0), "tap", "L2-in", VISITOR_CARD, "the visitor passes lane 2 on her pass"),
