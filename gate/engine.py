@@ -85,6 +85,7 @@ class Engine:
         self.snapshots: SnapshotWriter | None = None  # evidence, off the decision path
         self._visitor_checked = TrackMemory()
         self._known_done = TrackMemory()
+        self._mismatch_raised = TrackMemory()  # (camera/card holder, face track) alerted
         self._lanes: dict[str, LaneConfig] = {lane.id: lane for lane in config.lanes}
         self._lane_of_reader = {r.id: lane.id for lane in config.lanes for r in lane.readers}
         self._lane_of_camera = {lane.camera: lane.id for lane in config.lanes if lane.camera}
@@ -229,6 +230,10 @@ class Engine:
     def _known_card(self, read: CardRead, person: Person, lane: LaneConfig | None,
                     lane_id: str, direction: Direction, now: dt.datetime) -> Decision:
         face_check, face = self._face_facts(person, lane, read.mono)
+        raised = False
+        if face_check.mismatch and face is not None and lane is not None and lane.camera:
+            raised = not self._mismatch_raised.first_time(f"{lane.camera}/{person.id}",
+                                                          face.track_id)
         facts = rules.CardFacts(
             now=now, lane=lane_id, direction=direction, person=person,
             face=face_check,
@@ -237,7 +242,7 @@ class Engine:
                             and self.store.has_exit_permission(person.id, now)),
             calendar=self.config.calendar, rules=self.config.rules,
             liveness_mode=lane.liveness if lane else "off",
-            liveness_threshold=self.config.faces.liveness_threshold)
+            liveness_threshold=self.config.faces.liveness_threshold, mismatch_raised=raised)
         draft = rules.decide_card(facts)
         guardians: tuple[str, ...] = ()
         if draft.notify_guardians and person.role == "student":

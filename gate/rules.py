@@ -80,6 +80,9 @@ class CardFacts:
     rules: RulesConfig
     liveness_mode: LivenessMode = "off"
     liveness_threshold: float = 0.5
+    # This face, still in front of the camera, was already alerted on with this card: the
+    # same lent card tapped again is the same incident (denied again, not alerted again).
+    mismatch_raised: bool = False
 
 
 def face_check(*, wanted: bool, consent: bool, has_camera: bool, seen: bool, enrolled: bool,
@@ -115,8 +118,11 @@ def decide_card(f: CardFacts) -> Draft:
             d.alert(AlertType.SPOOF_ATTEMPT, Severity.CRITICAL, card_holder=f.person.id,
                     liveness=round(f.face.liveness, 3))
     if f.face.mismatch:
-        d.alert(AlertType.CARD_FACE_MISMATCH, Severity.CRITICAL, card_holder=f.person.id,
-                face_identified_as=f.face.other, distance=d.details.get("face_distance"))
+        if f.mismatch_raised:
+            d.details["repeat"] = True
+        else:
+            d.alert(AlertType.CARD_FACE_MISMATCH, Severity.CRITICAL, card_holder=f.person.id,
+                    face_identified_as=f.face.other, distance=d.details.get("face_distance"))
         if f.rules.mismatch_action == "deny":
             return _deny(d, "card_face_mismatch")
     if (f.direction is Direction.ENTRY and f.last_passage == EventType.ARRIVAL

@@ -210,6 +210,17 @@ def test_tailgating_and_card_followed() -> None:
     assert not rules.card_followed(100.0, 120.0, 3.0)
 
 
+def test_the_same_lent_card_tapped_again_by_the_same_face_is_denied_not_realerted() -> None:
+    first = rules.decide_card(facts(face=mismatched()))
+    again = rules.decide_card(facts(face=mismatched(), mismatch_raised=True))
+    assert [a.type for a in first.alerts] == [AlertType.CARD_FACE_MISMATCH]
+    assert again.alerts == [] and again.verdict is Verdict.DENY
+    assert again.reason == "card_face_mismatch" and again.details["repeat"] is True
+    warned = rules.decide_card(facts(face=mismatched(), mismatch_raised=True,
+                                     rules=RulesConfig(mismatch_action="warn")))
+    assert warned.opens and warned.alerts == []
+
+
 Seen = rules.TrackSeen
 FACE_A = (0.0,) * 128
 FACE_B = (0.1,) * 128  # 1.13 from FACE_A: another person at any threshold
