@@ -232,6 +232,16 @@ RENDER = """async ([lang, s]) => {
   for (const c of s.components) out[`component ${c}`] = core.deviceName(c);
   for (const st of s.states) out[`state ${st}`] = core.word("device_state", st);
   for (const c of s.cards) out[`card ${c}`] = core.cardText(c);
+  // the browser's validation bubble: a required field left empty, a note too short
+  const form = document.createElement("form");
+  form.innerHTML = '<input name="a" required><input name="b" minlength="2" value="x">';
+  document.body.append(form);
+  form.elements.a.checkValidity();
+  out["validation required"] = form.elements.a.validationMessage;
+  form.elements.a.value = "复位";
+  form.elements.a.dispatchEvent(new Event("input", { bubbles: true }));
+  out["validation cleared"] = form.elements.a.validationMessage || "—";
+  form.remove();
   return out;
 }"""
 
@@ -259,3 +269,4 @@ def test_every_word_in_both_languages(page: Page, samples: dict[str, Any]) -> No
     # the flagged visitor's reasons are words, the visitor named
     assert "赵某" in zh["alert visitor_flagged"] and "公安核查" not in zh["alert unknown_card"]
     assert "尾随" in zh["alert alert_escalated"]
+    assert zh["validation required"] == "请填写此项" and zh["validation cleared"] == "—"

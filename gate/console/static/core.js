@@ -19,6 +19,16 @@ export function word(ns, code) {
   return t(`${ns}.${code}`);
 }
 
+// The browser's own validation bubbles speak the browser's language; these speak the page's.
+document.addEventListener("invalid", (ev) => {
+  const n = ev.target;
+  if (!n.setCustomValidity || n.validity.customError) return;
+  if (n.validity.valueMissing) n.setCustomValidity(t("ui.field_required"));
+  else if (n.validity.tooShort) n.setCustomValidity(t("ui.field_too_short", { n: n.minLength }));
+  else n.setCustomValidity(t("ui.field_invalid"));
+}, true);
+document.addEventListener("input", (ev) => { ev.target.setCustomValidity?.(""); }, true);
+
 export const $ = (sel, root = document) => root.querySelector(sel);
 export const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
 export function el(tag, attrs = {}, ...kids) {
