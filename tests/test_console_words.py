@@ -231,6 +231,13 @@ RENDER = """async ([lang, s]) => {
   }
   for (const c of s.components) out[`component ${c}`] = core.deviceName(c);
   for (const st of s.states) out[`state ${st}`] = core.word("device_state", st);
+  for (const key of ["ui.reader", "ui.camera", "ui.relay", "ui.fire_input", "ui.broker",
+    "ui.component", "ui.device_name", "ui.last_activity", "ui.fire_none_help", "relay_kind.dry-run",
+    "relay_kind.lcus", "fire_kind.serial-io", "fire_kind.gpio", "fire_kind.simulated"]) {
+    out[`devices page ${key}`] = core.t(key, { fps: 8, n: 3 });
+  }
+  const rate = core.t("ui.fps", { fps: 8 });
+  out["devices page rates"] = `${rate} ${core.t("ui.analysed", { fps: 2 })}`;
   for (const c of s.cards) out[`card ${c}`] = core.cardText(c);
   // the browser's validation bubble: a required field left empty, a note too short
   const form = document.createElement("form");

@@ -210,7 +210,7 @@ async function showDevices() {
   const row = (what, name, x, last, detail) => el("tr", { "data-device": name, "data-state": x.state },
     el("td", {}, what), el("td", {}, name), el("td", {}, badge(x)), el("td", {}, last), el("td", {}, detail || ""));
   const fire = d.fire_alarm;
-  $("#devices-table").replaceChildren(table([t("ui.device"), t("field.name"), t("ui.status"), t("ui.last_activity"), t("ui.detail")], [
+  $("#devices-table").replaceChildren(table([t("ui.device"), t("ui.device_name"), t("ui.status"), t("ui.last_activity"), t("ui.detail")], [
     ...d.readers.map((r) => row(t("ui.reader"), r.id, r, `${t("ui.last_read")} ${ago(r.last_read_s_ago)}`, `${r.port} · ${t("ui.reads", { n: r.reads, bad: r.bad_frames })} ${r.error || ""}`)),
     ...d.cameras.map((c) => row(t("ui.camera"), c.id, c, `${t("ui.last_frame")} ${ago(c.last_frame_s_ago)}`, `${t("ui.fps", { fps: c.fps })} · ${t("ui.analysed", { fps: c.analysed_fps })} ${c.error && c.state !== "no_report" ? c.error : ""}`)),
     ...d.relays.map((r) => row(t("ui.relay"), r.lane, r, "", word("relay_kind", r.kind))),
