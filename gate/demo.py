@@ -176,7 +176,9 @@ def demo_config(workdir: Path, data_dir: Path, ptys: dict[str, PtyPair], cameras
         visitors=VisitorsConfig(remote_screening_url=police.url),
         fire_alarm=FireAlarmConfig(kind="simulated", path=workdir / "fire-input", poll_ms=100),
         perimeter=PerimeterConfig(fps=10, input_size=(768, 576),
-                                  exit_grace_seconds=min(60.0, 3.0 * speed),
+                                  # a busy computer analyses a few frames a second: a
+                                  # person missed for a few of them has not left
+                                  exit_grace_seconds=min(60.0, 6.0 * speed),
                                   idle_detect_seconds=10.0 * speed,
                                   alert_update_seconds=30.0 * speed),
         cameras=cams,
