@@ -55,15 +55,29 @@ def main() -> int:
             page.on("websocket", lambda ws: ws.on("framereceived", lambda frame: received.extend(
                 _alerts(frame))))
             page.goto(url)
-            page.fill("#login-form input[name=username]", user)
-            page.fill("#login-form input[name=password]", password)
-            page.click("#login-form button[type=submit]")
-            page.wait_for_selector("#feed")
+            logins = 0
+
+            def login() -> None:
+                nonlocal logins
+                page.fill("#login-form input[name=username]", user)
+                page.fill("#login-form input[name=password]", password)
+                page.click("#login-form button[type=submit]")
+                page.wait_for_selector("#feed")
+                logins += 1
+
+            login()
             started = time.monotonic()
             while time.monotonic() - started < watch_s:
                 if demo.poll() is not None:
                     raise RuntimeError("the demo stopped during the watch")
                 page.wait_for_timeout(30_000)
+                # A guard looks at the roll call the fire alarm opened, then goes back to the
+                # live page (which keeps the session alive while it is shown).
+                if page.locator("#login").is_visible():
+                    login()
+                if not page.url.endswith("#live") and "#rollcall" in page.url:
+                    page.wait_for_timeout(20_000)
+                    page.goto(f"{url}#live")
                 crit = sum(1 for a in received if a.get("severity") == "critical")
                 print(f"{(time.monotonic() - started) / 60:5.1f} min: {len(received)} alerts"
                       f" received, {crit} critical", flush=True)
@@ -88,7 +102,7 @@ def main() -> int:
               "alerts_received": dict(Counter(a["type"] for a in received)),
               "critical_received": dict(critical), "critical_total": sum(critical.values()),
               "open_queue": [{"type": g["type"], "severity": g["severity"], "count": g["count"]}
-                             for g in queue["groups"]],
+                             for g in queue.get("groups", [])], "logins": logins,
               "console_errors": errors, "screenshots": shots,
               "demo_summary": [line for line in log_path.read_text(errors="replace").splitlines()
                                if line.startswith(("events:", "alerts:", "journal:"))]}
