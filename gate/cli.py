@@ -24,8 +24,7 @@ from gate.hub.cli import hub_app
 from gate.perimeter.cli import perimeter_app
 
 if TYPE_CHECKING:
-    from gate.faces import FaceEnroller
-    from gate.store import Store
+    pass
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="campus-gate: the school gate edge service.")
@@ -229,11 +228,13 @@ def people_import(
         lines = max(0, sum(1 for _ in roster.open(encoding="utf-8", errors="replace")) - 1)
     except OSError as exc:
         fail(f"{roster}: cannot read ({exc.strerror})")
-    with open_store(ctx.obj) as (config, store):
+    from gate.faces import FaceEnroller, running_photo_workers
+
+    with open_store(ctx.obj) as (config, store), running_photo_workers(config) as workers:
         try:
             with Progress(transient=True, console=_stderr_console()) as bar:
                 task = bar.add_task("importing", total=lines)
-                summary = import_roster(store, roster, _enroller(store, config),
+                summary = import_roster(store, roster, FaceEnroller(store, config, workers),
                                         progress=lambda n: bar.advance(task, n))
         except RosterError as exc:
             fail(str(exc))
@@ -271,12 +272,6 @@ def people_erase_face(ctx: typer.Context, person_id: str) -> None:
         store.upsert_person(dataclasses.replace(person, face_consent=False))
         store.audit("cli", "face_erased", person_id, {"encodings": erased})
     typer.echo(f"{person_id}: {erased} face encoding(s) erased; consent withdrawn (card only)")
-
-
-def _enroller(store: Store, config: Config) -> FaceEnroller:
-    from gate.faces import FaceEnroller
-
-    return FaceEnroller(store, config)
 
 
 @faces_app.command("identify")
@@ -467,8 +462,20 @@ def report_visitors(
 def bench(
     quick: Annotated[bool, typer.Option("--quick", help="Finish in under two minutes")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per figure")] = False,
+    soak: Annotated[float | None, typer.Option(
+        "--soak", min=3, metavar="MINUTES",
+        help="Instead: run `gate run` for MINUTES under a school's load and print, each minute,"
+             " every process's RSS, FDs and threads, data bytes and the decision p99")] = None,
 ) -> None:
     """Run the benchmarks and print a table (or JSON lines)."""
+    if soak is not None:
+        from gate.bench.soak import run_soak
+
+        try:
+            run_soak(soak, echo=typer.echo)
+        except RuntimeError as exc:
+            fail(str(exc))
+        return
     from gate.bench import run_benchmarks
 
     figures = run_benchmarks(quick=quick)

@@ -231,6 +231,7 @@ class CameraConfig(Strict):
     # x, y, width, height in pixels
     roi: Annotated[tuple[int, int, int, int], StrictType(False)] | None = None
     max_fps: Annotated[float, Field(gt=0, le=60)] = 10.0
+    loop: bool = False  # a video file as source starts again at its end (else: source ended)
     zones: list[ZoneConfig] = []  # role = "perimeter": see README "Perimeter cameras"
 
     @model_validator(mode="after")
@@ -366,6 +367,11 @@ class FacesConfig(Strict):
     min_sharpness: Annotated[float, Field(ge=0)] = 15.0
     detect_scale: Annotated[float, Field(gt=0.05, le=1)] = 0.4
     workers: Annotated[int, Field(ge=1, le=16)] = 1
+    # Photos from outside (console enrolment, visitor desk, watch lists, roster import) are
+    # decoded and encoded in this many supervised photo worker processes (README "Faces").
+    photo_workers: Annotated[int, Field(ge=1, le=8)] = 1
+    photo_timeout_s: Annotated[float, Field(ge=1, le=600)] = 30.0  # one photo, once it runs
+    photo_max_bytes: Annotated[int, Field(ge=10_000, le=50_000_000)] = 6_000_000
     # A face is live when its fused liveness score (0..1) is >= this; README "Liveness".
     liveness_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.5
     liveness_frames: Annotated[int, Field(ge=1, le=30)] = 3
@@ -399,6 +405,14 @@ class PlatesConfig(Strict):
         return None if value is None else province(value)
 
 
+class DeskReaderConfig(Strict):
+    """The visitor desk's resident ID-card reader (SAM command set, rfid/idcard.py)."""
+
+    port: Annotated[str, Field(min_length=1)]
+    baud: Baud = 115200  # most desk readers; some older ones run at 9600
+    poll_ms: Annotated[int, Field(ge=100, le=5000)] = 500  # how often it asks for a card
+
+
 class VisitorsConfig(Strict):
     default_minutes: Annotated[int, Field(ge=5, le=24 * 60)] = 120
     notify_police: bool = True  # every registration raises visitor_registered to the police
@@ -406,6 +420,7 @@ class VisitorsConfig(Strict):
     remote_screening_url: str | None = None  # a police screening service (HTTP POST, JSON)
     remote_timeout_s: Annotated[float, Field(gt=0, le=30)] = 3.0
     keep_photo: bool = False  # keep the visitor's photo (for the retention period)
+    desk_reader: DeskReaderConfig | None = None  # none: the desk types the document in
 
 
 class Config(Strict):
@@ -474,6 +489,8 @@ class Config(Strict):
                 relay_channels[(lane.relay.port, lane.relay.channel)] += 1
         if self.fire_alarm.kind == "serial-io" and self.fire_alarm.port:
             users.setdefault(self.fire_alarm.port, []).append("fire_alarm")
+        if self.visitors.desk_reader is not None:
+            users.setdefault(self.visitors.desk_reader.port, []).append("visitors.desk_reader")
         for port, owners in users.items():
             devices = [o for o in owners if o != "relay"]
             if len(devices) > 1 or (devices and "relay" in owners):

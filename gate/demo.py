@@ -440,14 +440,16 @@ def _prepare(workdir: Path, data_dir: Path) -> None:
 
 def _prepare_in_child(workdir: Path, data_dir: Path) -> None:
     from gate.config import Config
-    from gate.faces import FaceEnroller
+    from gate.faces import FaceEnroller, running_photo_workers
     from gate.roster import import_roster
     from gate.store import Store
 
     config = Config(data_dir=data_dir)
     store = Store(data_dir, config.tz)
     try:
-        shipped = import_roster(store, demo_data_dir() / "roster.csv", FaceEnroller(store, config))
+        with running_photo_workers(config) as workers:  # photos decoded as the service does
+            shipped = import_roster(store, demo_data_dir() / "roster.csv",
+                                    FaceEnroller(store, config, workers))
         generated = import_roster(store, script.write_roster(
             workdir / "pupils.csv", script.pupils(), script.STAFF), None)
         for s in script.STAFF:

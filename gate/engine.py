@@ -15,8 +15,10 @@ a listener (docs/ARCHITECTURE.md, "Locks").
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+import sqlite3
 import threading
 import time
 from collections import OrderedDict
@@ -26,7 +28,7 @@ from typing import Any
 from gate import metrics, rules
 from gate.actuator import Relay
 from gate.config import Config, LaneConfig
-from gate.evidence import FaceEvidence
+from gate.evidence import FaceEvidence, without_tracks
 from gate.faces import identify_threshold
 from gate.journal import AuditRow, Decision, Entry, Journal, Listener
 from gate.logs import log_fields
@@ -46,6 +48,18 @@ log = logging.getLogger("gate.engine")
 
 __all__ = ["Decision", "Engine", "Listener", "TrackMemory"]
 
+
+
+
+class PersonErased(Exception):
+    """A face record abandoned: its person is being erased (Engine.tombstone)."""
+
+class FireResetRefused(ValueError):
+    """A guard's fire reset that cannot be done now; ``code`` names why for the console."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 class TrackMemory:
     """Which face tracks a check has already handled: each track once, in bounded memory."""
@@ -95,7 +109,10 @@ class Engine:
         self._opens: dict[str, list[float]] = {}
         self._card_taps: OrderedDict[tuple[str, str], float] = OrderedDict()
         self._fire_input = False  # what the fire input says now
+        self._fire_fault = False  # the fire input cannot be read (wiring): not a fire
         self._fire_latched = False  # released by fire; held until the input clears and a reset
+        self._fire_cause = ""  # what latched the release: fire_alarm | fire_input_fault
+        self._erased: frozenset[str] = frozenset()  # tombstones: never stored under these ids
         self._closed = False
 
     # Wiring -------------------------------------------------------------------------------
@@ -125,6 +142,14 @@ class Engine:
         """What the fire input last said (the release may outlast it: ``fire_active``)."""
         with self._state:
             return self._fire_input
+
+    def fire_state(self) -> dict[str, Any]:
+        """The fire input and release as the console and ``/api/alarm`` show them: a fault of
+        the input (a cut wire) is told apart from a fire, also once the lanes are released."""
+        with self._state:
+            return {"active": self._fire_input, "released": self._fire_latched,
+                    "fault": self._fire_fault,
+                    "cause": self._fire_cause if self._fire_latched else None}
 
     def probe(self, timeout: float = 1.0) -> bool:
         """The decision path answers: its state lock can be taken within ``timeout``."""
@@ -207,6 +232,10 @@ class Engine:
         direction = Direction(read.direction)
         keys = read.card.keys() if read.card else ()
         person = self.store.person_for_card(keys)
+        if person is not None:
+            with self._state:
+                if person.id in self._erased:  # being erased: the card is nobody's now
+                    person = None
         now = self.store.now()
         if person is not None:
             with self._state:
@@ -300,7 +329,31 @@ class Engine:
 
     # Faces without a card ----------------------------------------------------------
 
+    def tombstone(self, person_id: str) -> None:
+        """The first step of an erasure: from now on nothing is recorded under this id (a
+        sighting of the face is dropped, a tap of the card is an unknown card), whatever is
+        still in flight from before the galleries changed."""
+        with self._state:
+            self._erased = self._erased | {person_id}
+
+    def _unless_erased(self, person_id: str) -> Callable[[sqlite3.Connection], None]:
+        """A write for a face record's own transaction: it aborts the record if the person
+        was tombstoned meanwhile. Checked under the store's lock, so it cannot interleave
+        with the erasure's deletion (the engine lock is a leaf: taking it there is safe)."""
+        def check(_db: sqlite3.Connection) -> None:
+            with self._state:
+                if person_id in self._erased:
+                    raise PersonErased(person_id)
+        return check
+
+    def _without_erased(self, sightings: Sightings) -> Sightings:
+        with self._state:
+            erased = self._erased
+        tracks = {f.track_id for f in sightings.faces if f.person_id in erased}
+        return without_tracks(sightings, tracks) if tracks else sightings
+
     def on_sightings(self, sightings: Sightings) -> None:
+        sightings = self._without_erased(sightings)
         self.evidence.add(sightings)
         lane_id = self._lane_of_camera.get(sightings.camera_id)
         self._screen_watchlist(sightings, lane_id)
@@ -360,7 +413,9 @@ class Engine:
             lane.liveness if lane else "off", face.liveness,
             self.config.faces.liveness_threshold)
         if draft is not None:
-            self._record(draft, self.store.now(), lane_id, Direction.ENTRY, person, shot=shot)
+            with contextlib.suppress(PersonErased):
+                self._record(draft, self.store.now(), lane_id, Direction.ENTRY, person,
+                             shot=shot, writes=(self._unless_erased(person.id),))
             return
         window = self.config.rules.face_window_s
 
@@ -369,8 +424,10 @@ class Engine:
                 tapped = self._card_taps.get((lane_id, person.id))
             if rules.card_followed(tapped, face.ts, window):
                 return
-            self._record(rules.face_without_card(face.track_id, face.distance),
-                         self.store.now(), lane_id, None, person, shot=shot)
+            with contextlib.suppress(PersonErased):  # erased while we waited for a card
+                self._record(rules.face_without_card(face.track_id, face.distance),
+                             self.store.now(), lane_id, None, person, shot=shot,
+                             writes=(self._unless_erased(person.id),))
 
         self._later(window, no_card_followed, "known-face-without-card")
 
@@ -448,10 +505,9 @@ class Engine:
         with self._state:
             changed = active != self._fire_input
             self._fire_input = active
-            newly_latched = active and not self._fire_latched
-            if active:
-                self._fire_latched = True
-        if newly_latched:
+            if active:  # a fire overrides a release latched by an input fault
+                self._fire_latched, self._fire_cause = True, "fire_alarm"
+        if active and changed:
             released = self.release_all()
             log.critical("FIRE ALARM (%s): %d of %d lanes released", why, released,
                          len(self.relays))
@@ -463,6 +519,35 @@ class Engine:
             self._best_effort(lambda: self._record(
                 rules.Draft(EventType.FIRE_ALARM_CLEARED, Verdict.NONE, "fire_alarm_cleared",
                             Method.FIRE), self.store.now(), None, None, None))
+
+    def set_fire_input_fault(self, fault: bool, error: str | None, release: bool) -> None:
+        """The fire input cannot be read (a cut or shorted wire, an unplugged adapter): that
+        is not a fire, and the guard must be told so (``fire_input_fault``, critical). With
+        ``release`` (``fire_alarm.on_input_lost = "release"``) every lane is released as a
+        precaution, before anything touches the disk, and held like after a fire until the
+        input reads again and a guard resets."""
+        with self._state:
+            changed = fault != self._fire_fault
+            self._fire_fault = fault
+            latch = fault and release and not self._fire_latched
+            if latch:
+                self._fire_latched, self._fire_cause = True, "fire_input_fault"
+        if not changed:
+            return
+        if fault:
+            released = self.release_all() if latch else 0
+            log.critical("FIRE INPUT FAULT (%s): %s", error or "unreadable",
+                         f"{released} of {len(self.relays)} lanes released as a precaution"
+                         if release else "lanes left as they are (on_input_lost = hold)")
+            self._best_effort(lambda: self.raise_alert(
+                AlertType.FIRE_INPUT_FAULT, Severity.CRITICAL, None,
+                {"lanes": sorted(self._lanes), "released": released, "error": error,
+                 "on_input_lost": "release" if release else "hold"}))
+        else:
+            log.warning("fire input readable again; a release it caused stays until a reset")
+            self._best_effort(lambda: self.raise_alert(
+                AlertType.FIRE_INPUT_RESTORED, Severity.INFO, None,
+                {"released": self.fire_active}))
 
     def release_all(self) -> int:
         released = 0
@@ -478,13 +563,16 @@ class Engine:
     def reset_fire(self, actor: str, note: str) -> Decision:
         """A guard ends the fire release once the input has cleared (audited)."""
         if not note.strip():
-            raise ValueError("a fire reset needs a note")
+            raise FireResetRefused("note_required", "a fire reset needs a note")
         with self._state:
             if self._fire_input:
-                raise ValueError("the fire alarm input is still active")
+                raise FireResetRefused("fire_still_active", "the fire alarm input is still active")
+            if self._fire_fault:
+                raise FireResetRefused("fire_input_fault",
+                                       "the fire input is still unreadable: check the wiring first")
             if not self._fire_latched:
-                raise ValueError("no fire release to reset")
-            self._fire_latched = False
+                raise FireResetRefused("no_fire_release", "no fire release to reset")
+            self._fire_latched, self._fire_cause = False, ""
         for relay in self.relays.values():
             try:
                 relay.hold(False)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict, deque
+from dataclasses import replace
 
 from gate.rules import TrackSeen
 from gate.snapshots import Shot
@@ -39,6 +40,24 @@ class FaceEvidence:
             while frames and sightings.ts - frames[0].ts > self.horizon_s:
                 frames.popleft()
             self._cond.notify_all()
+
+    def forget(self, person_id: str) -> int:
+        """An erased person's recent sightings and their evidence JPEGs leave memory now, not
+        when they age out; returns how many faces went."""
+        gone = 0
+        with self._cond:
+            for camera, frames in self._frames.items():
+                kept: deque[Sightings] = deque()
+                for frame in frames:
+                    tracks = {f.track_id for f in frame.faces if f.person_id == person_id}
+                    if tracks:
+                        gone += len(tracks)
+                        for track in tracks:
+                            self._shots.pop((camera, track), None)
+                        frame = without_tracks(frame, tracks)
+                    kept.append(frame)
+                self._frames[camera] = kept
+        return gone
 
     def face_at_reader(self, camera: str, since: float) -> FaceSighting | None:
         """The face closest to the camera (largest) in the newest frame since ``since`` that
@@ -99,3 +118,12 @@ class FaceEvidence:
                 if cam == camera and shot.ts >= since:
                     return shot
         return None
+
+
+def without_tracks(sightings: Sightings, tracks: set[int]) -> Sightings:
+    """The same frame without these face tracks and their crops (the scene JPEG goes too when
+    it would show nobody else: it was taken for them)."""
+    faces = tuple(f for f in sightings.faces if f.track_id not in tracks)
+    crops = tuple(c for c in sightings.crops if c[0] not in tracks)
+    return replace(sightings, faces=faces, crops=crops,
+                   scene_jpeg=sightings.scene_jpeg if crops else None)

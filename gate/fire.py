@@ -20,8 +20,36 @@ from gate.config import FireAlarmConfig
 log = logging.getLogger("gate.fire")
 
 
+class LoopFault(ValueError):
+    """A supervised input reports its loop open (a cut wire) or shorted: the input says
+    nothing about a fire, so it is read as a fault of the input, never as an alarm."""
+
+
+# Supervised inputs (an end-of-line resistor on the loop) report four states instead of a bare
+# contact; a bridge or I/O module that knows them writes these words.
+SUPERVISED_STATES = {"normal": False, "alarm": True}
+LOOP_FAULTS = {"open": "supervised loop open (cut wire?)", "short": "supervised loop shorted"}
+
+
+def parse_state(text: str, active: str = "closed") -> bool:
+    """A reading as written by a file-based input, as a contact state: ``1``/``0`` (contact
+    closed or not) or a supervised state (``normal``, ``alarm``, ``open``, ``short``), which
+    says alarm or not whatever the contact polarity ``active`` is. Raises ``LoopFault`` for a
+    faulty loop and ValueError for anything else."""
+    word = text.strip().lower()
+    if word in ("1", "0"):
+        return word == "1"
+    if word in SUPERVISED_STATES:
+        alarm = SUPERVISED_STATES[word]
+        return alarm if active == "closed" else not alarm
+    if word in LOOP_FAULTS:
+        raise LoopFault(LOOP_FAULTS[word])
+    raise ValueError(f"unreadable fire input state {text.strip()[:20]!r}")
+
+
 class FireInput:
-    """Reads the contact; ``read()`` is True when the contact is closed."""
+    """Reads the contact; ``read()`` is True when the contact is closed (or, for a
+    supervised input, when it reports ``alarm``)."""
 
     def __init__(self, config: FireAlarmConfig) -> None:
         self.config = config
@@ -36,20 +64,16 @@ class FireInput:
                 self._port.dtr = True  # DTR powers the contact loop
             return bool(getattr(self._port, c.line))
         if c.kind == "gpio":
-            return _read_flag(Path(f"/sys/class/gpio/gpio{c.gpio_line}/value"))
+            return parse_state(Path(f"/sys/class/gpio/gpio{c.gpio_line}/value").read_text())
         if c.kind == "simulated":
             assert c.path
-            return _read_flag(c.path)
+            return parse_state(c.path.read_text(), c.active)
         return False
 
     def close(self) -> None:
         if self._port is not None:
             self._port.close()
             self._port = None
-
-
-def _read_flag(path: Path) -> bool:
-    return path.read_text().strip() == "1"
 
 
 class FireMonitor:

@@ -68,18 +68,23 @@ class PerimeterLink:
                 target=run_perimeter_worker, name=f"perimeter-{camera.id}", daemon=True,
                 args=(camera, None, out, done),
                 kwargs={"settings": self.config.perimeter, "calendar": self.config.calendar,
-                        "timezone": self.config.timezone, "loop": self.loop_video,
-                        "clock": self.clock})
+                        "timezone": self.config.timezone,
+                        "loop": self.loop_video or camera.loop, "clock": self.clock})
             proc.start()
             try:
                 while not stop.is_set():
                     try:
                         item = out.get(timeout=0.5)
                     except queue.Empty:
-                        if not proc.is_alive():
-                            raise RuntimeError(f"perimeter worker {camera.id} exited"
-                                               f" ({proc.exitcode})") from None
-                        continue
+                        if proc.is_alive():
+                            continue
+                        if self.ended(camera.id) and proc.exitcode == 0:
+                            log.info("perimeter camera %s: source ended (a video file; set"
+                                     " loop = true to play it again)", camera.id)
+                            stop.wait()  # a normal end: nothing to restart
+                            return
+                        raise RuntimeError(f"perimeter worker {camera.id} exited"
+                                           f" ({proc.exitcode})") from None
                     self.handle(item)
             finally:
                 done.set()
@@ -98,10 +103,16 @@ class PerimeterLink:
         elif isinstance(item, PerimeterView):
             self.views[item.camera] = item
 
+    def ended(self, camera_id: str) -> bool:
+        h = self.health.get(camera_id)
+        return h is not None and h.ended
+
     def camera_up(self, camera_id: str) -> tuple[bool | None, str | None]:
         h = self.health.get(camera_id)
         if h is None:
             return None, "no report from the perimeter worker yet"
+        if h.ended:  # a file that played to its end is not a camera gone offline
+            return None, h.last_error
         return h.connected, h.last_error
 
     def plate_seen(self, plate: str, camera: str, now: dt.datetime | None = None) -> None:

@@ -30,6 +30,7 @@ from gate.journal import AuditRow, Entry, Journal
 from gate.records import rfc3339
 from gate.snapshots import Shot, SnapshotStore
 from gate.store import Store, face_row_id
+from recognition.photo_jobs import CapPhoto, PhotoEncoder
 from recognition.snapshot import SnapshotSettings
 from recognition.worker import PlateSighting
 
@@ -170,14 +171,19 @@ def erase_person(journal: Journal, snaps: SnapshotStore, person_id: str, actor: 
     store = journal.store
     if store.get_person(person_id) is None:
         raise ErasureError(f"no person {person_id!r}")
-    shots = [(r[0], r[1]) for r in store.query(
-        "SELECT id, ts FROM snapshots WHERE person_id = ? OR id IN"
-        " (SELECT snapshot FROM events WHERE person_id = ? AND snapshot IS NOT NULL)",
-        (person_id, person_id))]
+    shots: list[tuple[str, str]] = []
     counts: dict[str, int] = {}
+    audited: dict[str, Any] = {}  # filled by the write, which runs before the audit insert
 
     def erase(db: sqlite3.Connection) -> None:
         p = (person_id,)
+        # inside the transaction: no snapshot of theirs can be indexed between this and
+        # the deletion below
+        shots.extend((r[0], r[1]) for r in db.execute(
+            "SELECT id, ts FROM snapshots WHERE person_id = ? OR id IN"
+            " (SELECT snapshot FROM events WHERE person_id = ? AND snapshot IS NOT NULL)",
+            (person_id, person_id)))
+        audited["snapshots"] = len(shots)
         counts["encodings"] = db.execute("DELETE FROM face_encodings WHERE person_id = ?",
                                          p).rowcount
         counts["passages_anonymised"] = db.execute(
@@ -201,9 +207,9 @@ def erase_person(journal: Journal, snaps: SnapshotStore, person_id: str, actor: 
         if shots:
             db.execute(f"DELETE FROM snapshots WHERE id IN ({marks})", [s[0] for s in shots])
 
-    counts["snapshots"] = len(shots)
     journal.record(Entry(writes=(erase,), audit=(
-        AuditRow(actor, "person_erased", person_id, {"snapshots": len(shots)}),)))
+        AuditRow(actor, "person_erased", person_id, audited),)))
+    counts["snapshots"] = len(shots)
     snaps.delete(shots)  # the rows went with the entry; now the files
     photos = store.data_dir / "enrolment-photos" / person_id
     if photos.is_dir():
@@ -343,22 +349,14 @@ def keys_in_use(store: Store) -> set[str]:
 
 
 def keep_visitor_photo(config: Config, snaps: SnapshotStore, visitor_id: str,
-                       image: bytes) -> bool:
+                       image: bytes, photos: PhotoEncoder) -> bool:
     """The desk camera's photo of a visitor, kept (encrypted, capped like a snapshot) only
-    when ``visitors.keep_photo`` is set; returns whether it was kept."""
+    when ``visitors.keep_photo`` is set; returns whether it was kept. The uploaded bytes are
+    decoded and re-encoded by ``photos`` (a photo worker in the gate): what is stored is our
+    own JPEG."""
     if not config.visitors.keep_photo:
         return False
-    import cv2
-    import numpy as np
-
-    from recognition.snapshot import jpeg_capped
-
-    bgr = cv2.imdecode(np.frombuffer(image, np.uint8), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise ValueError("photo: not an image")
     e = config.evidence
-    jpeg = jpeg_capped(bgr, e.max_width, e.jpeg_quality, e.max_bytes, rgb=False)
-    if jpeg is None:
-        raise ValueError("photo: cannot be made small enough")
+    jpeg = photos.cap_jpeg(CapPhoto(image, e.max_width, e.jpeg_quality, e.max_bytes, "photo"))
     snaps.save_visitor_photo(visitor_id, jpeg)
     return True

@@ -48,7 +48,7 @@ class Rejected:
     reason: str
 
 
-EnrolOutcome = Literal["enrolled", "unchanged", "not-enrolled"]
+EnrolOutcome = Literal["enrolled", "unchanged", "not-enrolled", "refused"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,8 @@ class EnrolResult:
     reason: str = ""
     warning: str = ""
     quality: str = ""  # the photo's enrolment-quality verdict: ok | warn | reject ("" unchecked)
+    worker_failed: bool = False  # no verdict: the photo worker crashed or timed out on it
+    match: tuple[str, float] | None = None  # another enrolled person this face matches
 
 
 class Enroller(Protocol):
@@ -237,7 +239,7 @@ def _enrol_photo(row: RosterRow, enroller: Enroller | None, summary: ImportSumma
         return
     result = enroller.enrol(row.person.id, row.photo)
     summary.photos[result.outcome] += 1
-    if result.outcome == "not-enrolled":
+    if result.outcome in ("not-enrolled", "refused"):
         summary.rejected.append(Rejected(row.line, f"photo {row.photo.name}: {result.reason}"))
     if result.warning:
         summary.warnings.append(Rejected(row.line, f"photo {row.photo.name}: {result.warning}"))

@@ -30,14 +30,24 @@ from gate.clock import ClockJumpDetector, SiteClock
 from gate.config import CameraConfig, Config
 from gate.console.server import ConsoleServer
 from gate.crypto import load_sealer
+from gate.desk_reader import DeskCards
 from gate.engine import Engine
-from gate.faces import people_gallery, pipeline_settings
+from gate.faces import people_gallery, photo_workers, pipeline_settings
 from gate.fire import FireMonitor
 from gate.journal import AuditRow, Entry, Journal
 from gate.log_throttle import Throttle
+from gate.logs import log_fields
 from gate.mqtt import Publisher
 from gate.perimeter_link import PerimeterLink
-from gate.privacy import encodings_fingerprint, purge, shot_of_plate, snapshot_settings
+from gate.photo_workers import KeyedLocks
+from gate.privacy import (
+    ErasureError,
+    encodings_fingerprint,
+    erase_person,
+    purge,
+    shot_of_plate,
+    snapshot_settings,
+)
 from gate.rules import needs_escalation
 from gate.scheduler import Scheduler
 from gate.snapshots import SnapshotStore, SnapshotWriter
@@ -52,10 +62,11 @@ from gate.watchlist import (
     watch_entry,
     watch_gallery,
 )
-from recognition.face_engine import DlibFaceEngine, FaceEngine
+from recognition.camera import SOURCE_ENDED
 from recognition.gallery import Gallery
 from recognition.view import CameraView
 from recognition.worker import CameraJob, PlateSighting, RecognitionWorkers, WorkerHealth
+from rfid.idcard_reader import IdCardReader
 from rfid.protocols import BadFrame
 from rfid.reader import SerialCardReader
 
@@ -100,7 +111,7 @@ class Service:
         self.camera_views: dict[str, CameraView] = {}
         self.recognition_jobs = [
             CameraJob(c.id, c.source, pipeline_settings(config, c.roi, camera_id=c.id), c.max_fps,
-                      loop=loop_video,
+                      loop=loop_video or c.loop,
                       plates_region=config.plates.region if c.role == "vehicle" else None,
                       snapshots=snapshot_settings(config),
                       plates_fast_accept=config.plates.fast_accept,
@@ -117,9 +128,18 @@ class Service:
         self.publisher = Publisher(config, self.store, on_watchlist=self.on_watchlist,
                                    on_fault=self._delivery_fault, on_ack=self.on_police_ack)
         self.visitors = VisitorDesk(config, self.store, self.journal)
+        self.desk_cards = DeskCards(self.store.now)
+        desk = config.visitors.desk_reader
+        self.desk_reader = IdCardReader(
+            "desk", desk.port, self.desk_cards.on_read, baud=desk.baud,
+            poll_s=desk.poll_ms / 1000) if desk is not None else None
         self.engine.visitors = self.visitors
         self.journal.subscribe(lambda _decision: self.publisher.notify())
-        self._face_engine: FaceEngine | None = None
+        # every photo from outside (console, desk, watch lists) is decoded and encoded here,
+        # in supervised processes: a crash there is an error to the asker, never the gate's
+        self.photo_workers = photo_workers(
+            config, on_crash=lambda why: self._loop_fault("photo-worker", why, False))
+        self.enrolment_locks = KeyedLocks()
         self.refresh_watchlists()
         self.console: ConsoleServer | None = None
         self._console_app: Any = None
@@ -140,6 +160,10 @@ class Service:
         for reader in self.readers:
             sup.add_loop(f"reader-loop-{reader.reader_id}", "reader", reader.run, critical=True)
             sup.add_probe(f"reader {reader.reader_id}", "reader", _reader_probe(reader))
+        if self.desk_reader is not None:  # not critical: the desk can still type a document
+            sup.add_loop("desk-reader", "reader", self.desk_reader.run)
+            sup.add_probe("desk ID-card reader", "reader", functools.partial(
+                _idcard_probe, self.desk_reader))
         if self.fire.enabled:
             sup.add_loop("fire-loop", "fire", self.fire.run, critical=True)
             sup.add_probe("fire input", "fire", lambda: (self.fire.healthy, self.fire.last_error),
@@ -166,6 +190,8 @@ class Service:
         h = self.camera_health.get(camera_id)
         if h is None:  # the worker is still starting (dlib loads for seconds): not news
             return None, "no report from the recognition worker yet"
+        if h.last_error == SOURCE_ENDED:  # a video file played to its end: not a fault
+            return None, h.last_error
         return h.connected, h.last_error
 
     def _loop_fault(self, name: str, why: str, critical: bool) -> None:
@@ -182,6 +208,8 @@ class Service:
     def _device_change(self, name: str, kind: str, up: bool, error: str | None,
                        critical: bool) -> None:
         metrics.set_device_up(kind, name, up)
+        if kind == "fire":  # the engine tells it as fire_input_fault / _restored, once
+            return
         if up:
             self.engine.raise_alert(AlertType.DEVICE_ONLINE, Severity.INFO, None,
                                     {"device": name, "kind": kind})
@@ -195,10 +223,11 @@ class Service:
                                 {"component": "mqtt", "fault": key, **details})
 
     def _fire_input_lost(self, lost: bool) -> None:
-        """The installer's choice (``fire_alarm.on_input_lost``): release every lane, or
-        hold them as they are; the device alert comes from the supervisor's probe."""
-        if lost and self.config.fire_alarm.on_input_lost == "release":
-            self.engine.set_fire_alarm(True, why="fire input unreadable")
+        """An unreadable fire input is a ``fire_input_fault``, never a ``fire_alarm``; the
+        installer's choice (``fire_alarm.on_input_lost``) says whether every lane is released
+        as a precaution or held as it is."""
+        self.engine.set_fire_input_fault(
+            lost, self.fire.last_error, self.config.fire_alarm.on_input_lost == "release")
 
     def _bad_frame(self, reader_id: str, bad: BadFrame) -> None:
         self._bad_frames.log(logging.WARNING, f"{reader_id}:{bad.reason}",
@@ -261,9 +290,10 @@ class Service:
     def health_snapshot(self) -> dict[str, Any]:
         return {"components": self.health.snapshot(), "probe": self.probe(1.0),
                 "fire": {"input_active": self.fire.active, "released": self.engine.fire_active,
-                         "healthy": self.fire.healthy},
+                         "healthy": self.fire.healthy, "fault": self.engine.fire_state()["fault"]},
                 "outbox": {"pending": self.publisher.health.pending,
-                           "refused": self.publisher.health.refused}}
+                           "refused": self.publisher.health.refused},
+                "photo_workers": self.photo_workers.snapshot()}
 
     def _write_health(self) -> None:
         """``gate status`` (another process) reads the same health model from this file."""
@@ -296,6 +326,37 @@ class Service:
         if fingerprint != getattr(self, "_encodings_seen", fingerprint):
             self.reload_gallery()
         self._encodings_seen = fingerprint
+
+    def erase_person(self, person_id: str, actor: str, reason: str = "") -> dict[str, Any]:
+        """The right to erasure against the running gate, in an order that lets nothing
+        through: (1) tombstone the id (the decision path and the recognition pump drop
+        anything under it from now on); (2) galleries without the person, in the engine and
+        in every recognition worker, and wait until each worker confirms; (3) forget the
+        recent sightings and discard the queued snapshots; (4) then delete (one journal
+        entry, audited). Answers only after all of that."""
+        if self.store.get_person(person_id) is None:
+            raise ErasureError(f"no person {person_id!r}")
+        self.engine.tombstone(person_id)
+        rows = [r for r in self.store.face_encodings() if r[0] != person_id]
+        self.engine.set_gallery(Gallery.from_rows(rows))
+        confirmed = True
+        workers = self.recognition
+        if workers is not None:
+            confirmed = workers.wait_applied(workers.set_gallery(rows), timeout=15.0)
+            if not confirmed:
+                log.error("erasure of a person: a recognition worker did not confirm its new"
+                          " gallery within 15 s; its sightings of them are dropped regardless",
+                          extra=log_fields(person=person_id))
+        forgotten = self.engine.evidence.forget(person_id)
+        discarded = self.snapshots.discard(person_id)
+        counts = erase_person(self.journal, self.snapshots.snapshots, person_id, actor)
+        if reason.strip():
+            self.journal.record(Entry(audit=(AuditRow(actor, "erasure_reason", person_id,
+                                                      {"reason": reason.strip()}),)))
+        self.reload_gallery()
+        return {"removed": counts, "capture_stopped": {
+            "workers_confirmed": confirmed, "sightings_forgotten": forgotten,
+            "snapshot_jobs_discarded": discarded}}
 
     def reload_gallery(self) -> None:
         """Enrolments changed: new galleries for the engine and the recognition workers."""
@@ -434,21 +495,22 @@ class Service:
 
     def _fire_state(self) -> dict[str, Any]:
         """No fire input configured is a warning, never OK: the lanes would not release on
-        an alarm."""
+        an alarm. A fault of the input (a cut wire) is told apart from a fire."""
         kind = self.config.fire_alarm.kind
+        engine = self.engine.fire_state()  # active, released, fault, cause
         if kind == "none":
             state, level = "not_configured", "warning"
-        elif not self.fire.healthy:
+        elif engine["fault"] or not self.fire.healthy:
             state, level = "fault", "fault"
-        elif self.fire.active:
+        elif engine["active"]:
             state, level = "alarm", "fault"
-        elif self.engine.fire_active:
+        elif engine["released"]:
             state, level = "released", "warning"
         else:
             state, level = "normal", "ok"
-        return {"kind": kind, "configured": kind != "none", "active": self.fire.active,
-                "released": self.engine.fire_active, "healthy": self.fire.healthy,
-                "error": self.fire.last_error, "state": state, "level": level}
+        return {**engine, "kind": kind, "configured": kind != "none",
+                "healthy": self.fire.healthy, "error": self.fire.last_error, "state": state,
+                "level": level}
 
     def refresh_watchlists(self) -> None:
         faces = watch_gallery(self.store)
@@ -457,14 +519,6 @@ class Service:
 
     def refresh_visitors(self) -> None:
         self.engine.visitor_gallery = self.visitors.gallery()
-
-    def face_engine(self) -> FaceEngine:
-        """The main process's own face engine (enrolment-grade work: watch lists, visitors)."""
-        if self._face_engine is None:
-            # the same jittered encodings as `gate people import`: a template enrolled on the
-            # console must not be weaker than one imported from a roster
-            self._face_engine = DlibFaceEngine(jitters=self.config.faces.enrol_jitters)
-        return self._face_engine
 
     def on_watchlist(self, name: str, raw: bytes) -> None:
         """A watch list pushed on MQTT (on the inbox loop, never on paho's network thread):
@@ -477,8 +531,7 @@ class Service:
             payload = parse_payload(raw)
             if payload.name != name:
                 raise WatchlistError(f"payload names list {payload.name!r}, topic says {name!r}")
-            engine = self.face_engine() if any(p.photos for p in payload.persons) else None
-            entries = apply_watchlist(self.store, payload, f"mqtt:{name}", engine)
+            entries = apply_watchlist(self.store, payload, f"mqtt:{name}", self.photo_workers)
         except WatchlistError as exc:
             log.error("watch list %s rejected, the previous list stays in force: %s", name, exc)
             self.engine.raise_alert(AlertType.WATCHLIST_REJECTED, Severity.WARNING, None,
@@ -507,6 +560,7 @@ class Service:
                   "absences", first=5)
 
     def start(self) -> None:
+        self.photo_workers.start()  # dlib loads there in the background
         self.publisher.start()
         if self._console_app is not None:
             try:
@@ -534,6 +588,7 @@ class Service:
         for port in self._ports.values():
             port.close()
         self.publisher.stop()
+        self.photo_workers.close()
         self.store.close()
         log.info("gate stopped")
 
@@ -573,6 +628,10 @@ class Service:
 
 def _reader_probe(reader: SerialCardReader) -> Callable[[], tuple[bool, str | None]]:
     return lambda: (reader.health.connected, reader.health.last_error)
+
+
+def _idcard_probe(reader: IdCardReader) -> tuple[bool, str | None]:
+    return reader.health.connected, reader.health.last_error
 
 
 def _systemd_notifier() -> Callable[[str], None]:

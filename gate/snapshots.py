@@ -233,9 +233,13 @@ class SnapshotWriter:
         self.snapshots = snapshots
         self._queue: queue.Queue[SnapshotJob] = queue.Queue(max_queue)
         self._pending: dict[str, SnapshotJob] = {}
-        self._lock = threading.Lock()  # leaf: guards _pending only
+        self._lock = threading.Lock()  # leaf: guards _pending, _erased, _writing
+        self._written_cond = threading.Condition(self._lock)
+        self._erased: set[str] = set()  # people being erased: their jobs are never written
+        self._writing: SnapshotJob | None = None
         self.written = 0
         self.dropped = 0
+        self.discarded = 0
 
     def submit(self, job: SnapshotJob) -> bool:
         """Never blocks: False (and counted) when the writer is that far behind."""
@@ -263,6 +267,20 @@ class SnapshotWriter:
     def read(self, snapshot_id: str, part: str = "scene") -> bytes | None:
         return self.pending(snapshot_id, part) or self.snapshots.read(snapshot_id, part)
 
+    def discard(self, person_id: str, timeout: float = 10.0) -> int:
+        """An erasure's third step: the person's queued snapshots are never written, and a
+        write of theirs already under way has finished when this returns. Returns how many
+        queued jobs were dropped."""
+        with self._lock:
+            self._erased.add(person_id)
+            dropped = [i for i, j in self._pending.items() if j.person_id == person_id]
+            for snapshot_id in dropped:
+                del self._pending[snapshot_id]
+            self._written_cond.wait_for(
+                lambda: self._writing is None or self._writing.person_id != person_id, timeout)
+            self.discarded += len(dropped)
+        return len(dropped)
+
     def run(self, stop: threading.Event) -> None:
         while True:
             try:
@@ -271,12 +289,19 @@ class SnapshotWriter:
                 if stop.is_set():
                     return
                 continue
+            with self._lock:
+                if job.person_id is not None and job.person_id in self._erased:
+                    self._pending.pop(job.snapshot_id, None)
+                    continue
+                self._writing = job
             try:
                 self.snapshots.write_files(job)
                 self.written += 1
             finally:
                 with self._lock:
                     self._pending.pop(job.snapshot_id, None)
+                    self._writing = None
+                    self._written_cond.notify_all()
 
     def drain(self) -> None:
         """Write what is queued now (tests, the CLI)."""

@@ -14,6 +14,7 @@ import json
 import logging
 import secrets
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -54,6 +55,13 @@ class Registration:
     host_id: str
     minutes: int
     plate: str | None = None
+    read_from_chip: bool = False  # name and number came from the ID card's chip at the desk
+    document_valid_until: dt.date | None = None  # the card's last valid day (None: for life)
+
+
+# A host's own page hears of its visitors through these (gate/console/host_hub.py): the host
+# id and what to tell them (``kind``, the visitor's name and purpose, the pass window).
+HostListener = Callable[[str, dict[str, Any]], None]
 
 
 @dataclass(frozen=True)
@@ -101,6 +109,7 @@ class VisitorDesk:
         c = config.visitors
         self.remote = RemoteScreening(c.remote_screening_url, c.remote_timeout_s) \
             if c.remote_screening_url else None
+        self.host_listeners: list[HostListener] = []
 
     # Registration and screening -----------------------------------------------------------
 
@@ -112,6 +121,10 @@ class VisitorDesk:
             raise VisitorError(f"id_number: {exc}") from None
         if not reg.name.strip():
             raise VisitorError("name: a visitor needs a name")
+        today = self.store.now().date()
+        if reg.document_valid_until is not None and today > reg.document_valid_until:
+            raise VisitorError(f"document_expired: the ID card expired on"
+                               f" {reg.document_valid_until.isoformat()}")
         if not reg.purpose.strip():
             raise VisitorError("purpose: a visit needs a purpose")
         host = self.store.get_person(reg.host_id)
@@ -130,13 +143,16 @@ class VisitorDesk:
                json.dumps({"reasons": list(screening.reasons)}, ensure_ascii=False), actor)
 
         sealer = self.store.sealer  # the ID number and the face are sealed at rest
-        stored = (*row[:3], sealer.seal_text(number, f"visitors/{visitor_id}"), *row[4:])
+        stored = (*row[:3], sealer.seal_text(number, f"visitors/{visitor_id}"), *row[4:],
+                  int(reg.read_from_chip),
+                  reg.document_valid_until.isoformat() if reg.document_valid_until else None)
 
         def insert(db: sqlite3.Connection) -> None:
             db.execute(
                 "INSERT INTO visitors (id, name, id_type, id_number, phone, purpose, host_id,"
                 " plate, status, valid_from, valid_until, created_at, screening,"
-                " screening_detail, registered_by) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " screening_detail, registered_by, read_from_chip, document_valid_until)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 stored)
             if face is not None:
                 db.execute("INSERT INTO visitor_faces (visitor_id, encoding) VALUES (?,?)",
@@ -155,7 +171,10 @@ class VisitorDesk:
                     if screening.outcome == "cleared" else [])
         self.journal.record(Entry(alerts=alerts, messages=messages, writes=(insert,),
                                   audit=(AuditRow(actor, "visitor_registered", visitor_id,
-                                                  {"screening": screening.outcome}),)))
+                                                  {"screening": screening.outcome,
+                                                   "read_from_chip": reg.read_from_chip}),)))
+        if messages:
+            self._tell_host(reg.host_id, "visitor_waiting", self.get(visitor_id))
         return self.get(visitor_id)
 
     def screen(self, name: str, id_type: str, number: str, plate: str | None,
@@ -212,6 +231,8 @@ class VisitorDesk:
         self.journal.record(Entry(writes=(update,), messages=messages, audit=(
             AuditRow(actor, "visitor_guard_decision", visitor_id,
                      {"admit": admit, "note": note.strip()}),)))
+        if admit:
+            self._tell_host(v["host_id"], "visitor_waiting", self.get(visitor_id))
         return self.get(visitor_id)
 
     def host_decision(self, visitor_id: str, actor: str, approve: bool,
@@ -226,6 +247,8 @@ class VisitorDesk:
                   - dt.datetime.fromisoformat(v["valid_from"]))
         until = max(dt.datetime.fromisoformat(v["valid_until"]), now + length)
         status = VisitorState.APPROVED if approve else VisitorState.DECLINED
+        # An answer after the window ran out re-issues it: the host and their bridge hear so.
+        reissued = approve and now >= dt.datetime.fromisoformat(v["valid_until"])
 
         def update(db: sqlite3.Connection) -> None:
             db.execute("UPDATE visitors SET approval = ?, approved_by = ?, status = ?,"
@@ -233,10 +256,17 @@ class VisitorDesk:
                        ("approved" if approve else "declined", f"{actor} ({method})",
                         status, code, rfc3339(now), rfc3339(until), visitor_id))
 
-        self.journal.record(Entry(writes=(update,), audit=(
+        messages = [staff_notification(
+            self.config, v["host_id"], "visitor_pass_reissued", rfc3339(now),
+            {"visitor": self._public_fields(v), "valid_from": rfc3339(now),
+             "valid_until": rfc3339(until)})] if reissued else []
+        self.journal.record(Entry(writes=(update,), messages=messages, audit=(
             AuditRow(actor, "visitor_host_decision", visitor_id,
-                     {"approve": approve, "method": method}),)))
-        return self.get(visitor_id)
+                     {"approve": approve, "method": method, "reissued": reissued}),)))
+        found = self.get(visitor_id)
+        if reissued:
+            self._tell_host(v["host_id"], "visitor_pass_reissued", found)
+        return found
 
     def bind_card(self, visitor_id: str, card_key: str, actor: str) -> None:
         """A temporary card for the visit, valid only in the visit's window."""
@@ -335,6 +365,7 @@ class VisitorDesk:
                 writes=(mark,),
                 alerts=[self._alert(AlertType.VISITOR_OVERSTAY, Severity.WARNING, public, {})],
                 messages=[self._host_message(row["host_id"], public, "visitor_overstay")]))
+            self._tell_host(row["host_id"], "visitor_overstay", self.get(vid))
         return len(rows)
 
     # Views ------------------------------------------------------------------------------------
@@ -346,6 +377,7 @@ class VisitorDesk:
                                   "checked_out_at", "screening", "guard_decision", "approval",
                                   "approved_by", "pass_code")}
         out["id_number"] = v["id_number"] if full_id else mask(v["id_number"])
+        out["read_from_chip"] = bool(v["read_from_chip"])
         out["overstaying"] = v["overstay_alerted_at"] is not None and v["status"] in (
             VisitorState.ON_SITE, VisitorState.APPROVED)
         out["screening_reasons"] = json.loads(v["screening_detail"]).get("reasons", [])
@@ -387,6 +419,19 @@ class VisitorDesk:
                details: dict[str, Any]) -> Alert:
         return Alert(type=kind, severity=severity, ts=self.store.now(),
                      details={**details, "visitor": visitor})
+
+    def _tell_host(self, host_id: str, kind: str, visit: dict[str, Any]) -> None:
+        """After COMMIT: the host's open pages hear it (their phone raises a notification).
+        Name, purpose and window only; never the identity number."""
+        said = {"kind": kind, "visitor": {"id": visit["id"], "name": visit["name"],
+                                          "purpose": visit["purpose"]},
+                "status": visit["status"], "valid_from": visit["valid_from"],
+                "valid_until": visit["valid_until"]}
+        for listener in list(self.host_listeners):
+            try:
+                listener(host_id, said)
+            except Exception:  # a page gone away must not fail the desk
+                log.exception("host listener failed")
 
     def _host_message(self, host_id: str, visitor: dict[str, Any], kind: str) -> OutboxMessage:
         return staff_notification(self.config, host_id, kind, rfc3339(self.store.now()),

@@ -78,6 +78,8 @@ class AlertType(StrEnum):
     EARLY_DEPARTURE = "early_departure"
     SPOOF_ATTEMPT = "spoof_attempt"
     FIRE_ALARM = "fire_alarm"
+    FIRE_INPUT_FAULT = "fire_input_fault"  # the input cannot be read: wiring, not a fire
+    FIRE_INPUT_RESTORED = "fire_input_restored"
     DEVICE_OFFLINE = "device_offline"
     DEVICE_ONLINE = "device_online"
     SERVICE_FAULT = "service_fault"

@@ -14,11 +14,11 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from gate.photo_workers import PhotoWorkerError
 from gate.store import Store
-from recognition.enrol import encode_enrolment_photo
-from recognition.face_engine import FaceEngine
+from recognition.enrol import EnrolmentQuality
 from recognition.gallery import Gallery
-from recognition.images import decode_rgb
+from recognition.photo_jobs import PhotoEncoder
 
 WATCHLIST_SCHEMA = "campus-gate/watchlist/1"
 MAX_PHOTO_BYTES = 2_000_000
@@ -83,20 +83,24 @@ def normalise_plate(text: str) -> str:
 
 
 def apply_watchlist(store: Store, payload: WatchlistPayload, source: str,
-                    engine: FaceEngine | None) -> int:
-    """Replace the named list atomically; photos are encoded first, so a bad photo rejects
-    the whole payload before anything changes. Returns the number of entries."""
+                    photos: PhotoEncoder | None) -> int:
+    """Replace the named list atomically; photos are encoded first (by ``photos``: a photo
+    worker process in the gate), so a bad photo rejects the whole payload before anything
+    changes. Returns the number of entries."""
     faces: list[list[np.ndarray]] = []
     for person in payload.persons:
         vectors = [np.asarray(e, dtype=np.float32) for e in person.encodings]
         for i, photo in enumerate(person.photos):
-            if engine is None:
+            if photos is None:
                 raise WatchlistError(f"persons[{person.id}].photos: face recognition is off")
             try:
-                rgb = decode_rgb(base64.b64decode(photo, validate=True), f"photo {i}")
-                vectors.append(encode_enrolment_photo(engine, rgb))
-            except ValueError as exc:  # base64 (binascii.Error), non-ASCII, image or face
+                found = photos.enrol(base64.b64decode(photo, validate=True),
+                                     EnrolmentQuality(), f"photo {i}")
+            except (ValueError, PhotoWorkerError) as exc:  # base64, non-ASCII, image, worker
                 raise WatchlistError(f"persons[{person.id}].photos[{i}]: {exc}") from None
+            if found.encoding is None:
+                raise WatchlistError(f"persons[{person.id}].photos[{i}]: {found.report.reason}")
+            vectors.append(found.encoding)
         faces.append(vectors)
     with store.transaction() as db:
         db.execute("DELETE FROM watchlists WHERE name = ?", (payload.name,))

@@ -22,6 +22,9 @@ from recognition.images import encode_jpeg
 log = logging.getLogger("recognition.camera")
 
 
+SOURCE_ENDED = "source ended"  # a video file without loop: a normal end, not a fault
+
+
 @dataclass
 class CameraHealth:
     connected: bool = False
@@ -53,6 +56,7 @@ class Camera:
         self.loop = loop
         self.rgb = rgb  # False: frames stay in OpenCV's BGR (the plate reader wants BGR)
         self.health = CameraHealth()
+        self.ended = False  # a video file played to its end (without ``loop``)
         self._max_backoff = max_backoff_s
         self._frame: Image | None = None
         self._seq = 0
@@ -121,6 +125,12 @@ class Camera:
                     if self.is_file and self.loop and self.health.frames:
                         cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
                         continue
+                    if self.is_file and not self.loop:  # a normal end, said once
+                        log.info("camera %s: source ended after %d frames", self.camera_id,
+                                 self.health.frames)
+                        self.health.last_error = SOURCE_ENDED
+                        self.ended = True
+                        break
                     self._lost(f"{self.source!r} stopped delivering frames")
                     self.health.reconnects += 1
                     break

@@ -70,6 +70,21 @@ class Sightings:
 
 
 @dataclass(frozen=True)
+class GalleryUpdate:
+    """New gallery rows for a worker; it answers ``GalleryApplied`` with the same
+    generation once every sighting it sends after that uses them."""
+
+    generation: int
+    rows: list[tuple[str, bytes]]
+
+
+@dataclass(frozen=True)
+class GalleryApplied:
+    worker: int
+    generation: int
+
+
+@dataclass(frozen=True)
 class WorkerHealth:
     camera_id: str
     connected: bool
@@ -79,13 +94,15 @@ class WorkerHealth:
 
 
 def _worker_main(jobs: list[CameraJob], rows: list[tuple[str, bytes]], out: Any, control: Any,
-                 stop: Any) -> None:
+                 stop: Any, index: int = 0) -> None:
     from recognition.camera import Camera
     from recognition.face_engine import DlibFaceEngine
     from recognition.gallery import Gallery
     from recognition.pipeline import FacePipeline
     from recognition.plates import PlateReader, PlateVoter
+    from recognition.procname import name_process
 
+    name_process("gate-recog-" + "-".join(j.camera_id for j in jobs))
     engine = DlibFaceEngine()
     gallery = Gallery.from_rows(rows)
     if any(j.settings.liveness for j in jobs):
@@ -114,13 +131,16 @@ def _worker_main(jobs: list[CameraJob], rows: list[tuple[str, bytes]], out: Any,
                 log.error("recognition worker: the service is gone; exiting")
                 break
             try:
-                new_rows = control.get_nowait()
+                update = control.get_nowait()
             except queue.Empty:
                 pass
             else:
-                gallery = Gallery.from_rows(new_rows)
+                gallery = Gallery.from_rows(update.rows)
                 for p in pipes:
-                    p.set_gallery(gallery)
+                    p.set_gallery(gallery)  # live tracks are identified again, at once
+                # on the same queue as the sightings: everything sent before this used the
+                # old gallery, everything after it the new one (an erasure waits for this)
+                out.put(GalleryApplied(index, update.generation))
             idle = True
             for i, (job, cam, pipe) in enumerate(zip(jobs, cams, pipes, strict=True)):
                 now = time.monotonic()
@@ -211,13 +231,16 @@ class RecognitionWorkers:
         self._procs: list[BaseProcess] = []
         self._on_sightings = on_sightings
         self._on_health = on_health
+        self._generation = 0
+        self._applied: dict[int, int] = {}  # worker -> gallery generation it confirmed
+        self._applied_cond = threading.Condition()  # leaf
         n = max(1, min(workers, len(jobs)))
         for w in range(n):
             mine = list(jobs[w::n])
             control = self._ctx.Queue()
             self._controls.append(control)
             self._procs.append(self._ctx.Process(
-                target=_worker_main, args=(mine, list(rows), self._out, control, self._stop),
+                target=_worker_main, args=(mine, list(rows), self._out, control, self._stop, w),
                 name=f"recognition-{w}", daemon=True))
         self._pump = threading.Thread(target=self._drain, name="recognition-pump", daemon=True)
 
@@ -226,9 +249,31 @@ class RecognitionWorkers:
             proc.start()
         self._pump.start()
 
-    def set_gallery(self, rows: GalleryRows) -> None:
+    def set_gallery(self, rows: GalleryRows) -> int:
+        """Send new rows to every worker; returns the generation to wait for."""
+        with self._applied_cond:
+            self._generation += 1
+            generation = self._generation
         for control in self._controls:
-            control.put(list(rows))
+            control.put(GalleryUpdate(generation, list(rows)))
+        return generation
+
+    def wait_applied(self, generation: int, timeout: float) -> bool:
+        """True once every live worker has confirmed ``generation`` (and the pump has handed
+        on every sighting it sent before): from then on no sighting uses an older gallery."""
+        deadline = time.monotonic() + timeout
+
+        def done() -> bool:
+            return all(self._applied.get(w, 0) >= generation or not p.is_alive()
+                       for w, p in enumerate(self._procs))
+
+        with self._applied_cond:
+            while not done():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._applied_cond.wait(min(left, 0.2))
+        return True
 
     def alive(self) -> bool:
         return all(p.is_alive() for p in self._procs)
@@ -261,6 +306,11 @@ class RecognitionWorkers:
                 elif isinstance(item, CameraView):
                     if self._on_view is not None:
                         self._on_view(item)
+                elif isinstance(item, GalleryApplied):
+                    with self._applied_cond:
+                        self._applied[item.worker] = max(self._applied.get(item.worker, 0),
+                                                         item.generation)
+                        self._applied_cond.notify_all()
                 elif self._on_health is not None:
                     self._on_health(item)
             except Exception:

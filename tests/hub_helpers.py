@@ -202,14 +202,14 @@ def toml_of(config: HubConfig) -> str:
 
 
 class HubProcess:
-    """``gate hub run`` in a child process, as systemd would run it."""
+    """``gate hub run`` (or another hub command) in a child process, as systemd would run it."""
 
-    def __init__(self, config_path: Path, log: Path) -> None:
+    def __init__(self, config_path: Path, log: Path, command: str = "run") -> None:
         import subprocess
         import sys
 
         self.log = log.open("ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "gate", "hub", "run", "--config",
+        self.proc = subprocess.Popen([sys.executable, "-m", "gate", "hub", command, "--config",
                                       str(config_path)], stdout=self.log, stderr=self.log,
                                      cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
 

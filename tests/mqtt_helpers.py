@@ -19,7 +19,7 @@ from gate.broker import LocalBroker
 from tests.conftest import ROOT
 
 USERS = {"gate-zqxx-main": "gate-secret", "police": "police-secret", "guard-zqxx": "guard-secret",
-         "G1": "parent-1", "G6": "parent-6",
+         "G1": "parent-1", "G6": "parent-6", "bridge-zqxx": "bridge-secret",
          "gate-wrong": "wrong-acl-secret"}  # authenticates, but the ACL grants it nothing
 
 

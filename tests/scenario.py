@@ -18,6 +18,8 @@ from gate.faces import FaceEnroller
 from gate.records import Person
 from gate.service import Service
 from gate.store import DB_NAME, Store
+from recognition.face_engine import DlibFaceEngine
+from recognition.photo_jobs import InProcess
 from tests.conftest import TZ
 from tests.ptys import PtyPort, wait_for
 
@@ -48,7 +50,9 @@ def _seed(data_dir: Path, faces_dir: Path) -> None:
 
     store = Store(data_dir, TZ)
     try:
-        enroller = FaceEnroller(store, parse_config({}))
+        config = parse_config({})
+        enroller = FaceEnroller(store, config,
+                                InProcess(DlibFaceEngine(jitters=config.faces.enrol_jitters)))
         for pid, photo in (("obama", "train/obama/obama.jpg"), ("biden", "train/biden/biden.jpg"),
                            ("kit_harington", "train/kit_harington/john1.jpeg")):
             store.upsert_person(Person(pid, pid.title(), face_consent=True, class_name="7-1"))

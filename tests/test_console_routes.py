@@ -28,7 +28,8 @@ from gate.service import Service
 from tests.argon2_cheap import cheap_argon2
 
 PUBLIC = {"/", "/favicon.ico", "/healthz", "/api/login", "/static", "/api/alarm",
-          "/metrics"}  # /metrics has its own bearer token (tests/test_metrics*.py)
+          "/metrics",  # /metrics has its own bearer token (tests/test_metrics*.py)
+          "/manifest.webmanifest", "/sw.js"}  # the installable host page: static, no data
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 PASSWORDS = {"admin": "admin-password-1", "guard": "guard-password-1",
              "guard2": "guard-password-2"}

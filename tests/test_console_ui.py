@@ -465,22 +465,45 @@ def test_face_library_with_consent_verdict_and_removal(browser: Browser, gate: G
     lib.locator("button[data-action=enrol]").click()  # no face in it: the quality verdict
     expect(page.locator("#face-verdict")).to_contain_text("未录入", timeout=20000)
     lib.locator("input[name=face-photo]").set_input_files(str(FACES / "train/biden/biden.jpg"))
-    lib.locator("button[data-action=replace]").click()
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url)
+            if r.method == "POST" and r.url.endswith("/face") else None)
+    lib.locator("button[data-action=replace]").dblclick()  # the buttons wait: one request
     verdict = page.locator("#face-verdict")
+    # Biden's face offered for another pupil: refused, named, nothing stored ...
+    expect(verdict).to_contain_text("Biden（biden）", timeout=20000)
+    expect(verdict).to_contain_text("未录入")
+    assert len(posts) == 1
+    expect(lib.locator("button[data-action=enrol]")).to_be_enabled()
+    assert w_count_where(store, "face_encodings", "person_id = 'nocons'") == 0
+    confirm = page.locator("#face-confirm")
+    expect(confirm).to_be_visible()
+    confirm.locator("button[data-action=confirm]").click()  # no reason: not sent
+    expect(verdict).to_contain_text("请填写")
+    confirm.locator("input[name=confirm-reason]").fill("双胞胎")  # a reason of 2 characters
+    confirm.locator("button[data-action=confirm]").click()
     expect(verdict).to_contain_text("已录入", timeout=20000)
-    expect(verdict).to_contain_text("biden")  # as close as the same person: flagged
+    expect(confirm).to_be_hidden()
     assert store.query("SELECT face_consent, consent_recorded_at IS NOT NULL FROM people"
                        " WHERE id = 'nocons'")[0][:] == (1, 1)
     assert w_count_where(store, "face_encodings", "person_id = 'nocons'") == 1
     expect(page.locator("#person-status")).to_contain_text("人脸授权: 是 · 已录入人脸: 是")
+    photos = page.locator("#face-photos tbody tr")
+    expect(photos).to_have_count(1)
+    expect(photos.first).to_contain_text("良好")  # its quality verdict, in words
     shot(page, "face-library-zh-CN")
-    lib.locator("button[data-action=remove-face]").click()
-    expect(verdict).to_have_text("已删除 1 个人脸特征")
+    photos.first.locator("button[data-action=remove-one]").click()  # one photo, not all
+    expect(photos).to_have_count(0)
     assert w_count_where(store, "face_encodings", "person_id = 'nocons'") == 0
-    actions = [r[0] for r in store.query("SELECT action FROM audit_log WHERE target = 'nocons'"
-                                         " AND action LIKE 'face%' ORDER BY id")]
-    assert actions == ["face_consent_recorded", "face_enrolled", "face_removed",
-                       "face_enrolled", "face_removed"]
+    lib.locator("button[data-action=remove-face]").click()
+    expect(verdict).to_have_text("已删除 0 个人脸特征")
+    rows = store.query("SELECT action, details FROM audit_log WHERE target = 'nocons'"
+                       " AND action LIKE 'face%' ORDER BY id")
+    assert [r[0] for r in rows] == [
+        "face_consent_recorded", "face_enrolled", "face_removed", "face_enrolled",
+        "face_removed", "face_enrolled_despite_match", "face_photo_removed", "face_removed"]
+    assert '"outcome": "refused"' in rows[3][1]
+    assert '"reason": "双胞胎"' in rows[5][1] and '"person": "biden"' in rows[5][1]
     assert w.errors == []
     w.context.close()
 
@@ -592,7 +615,8 @@ def test_fire_alarm_over_an_expired_session_and_the_roll_call(browser: Browser,
         shot(page, "fire-over-login")
         alarm = page.evaluate("fetch('/api/alarm').then(r => r.json())")
         assert set(alarm) == {"fire", "critical_open", "session", "ts"}  # nothing personal
-        assert alarm["fire"] == {"active": True, "released": True} and not alarm["session"]
+        assert alarm["fire"] == {"active": True, "released": True, "fault": False,
+                                 "cause": "fire_alarm"} and not alarm["session"]
         # logged in again, the roll call opens by itself: who is on campus now
         page.fill("#login-form input[name=username]", "guard")
         page.fill("#login-form input[name=password]", PASSWORDS["guard"])
@@ -608,6 +632,36 @@ def test_fire_alarm_over_an_expired_session_and_the_roll_call(browser: Browser,
     finally:
         gate.service.engine.set_fire_alarm(False, "test")
         gate.service.engine.reset_fire("guard", "drill over")
+    expect(page.locator("#fire-banner")).to_be_hidden(timeout=5000)
+    w.context.close()
+
+
+def test_fire_input_fault_is_told_apart_from_a_fire(browser: Browser, gate: Gate) -> None:
+    """A cut fire-input wire: lanes released as a precaution, but the banner says fault and
+    wiring, and the roll call (an evacuation list) does not open by itself."""
+    w = open_page(browser, gate, "guard")
+    page = w.page
+    expect(page.locator("#page-live")).to_be_visible()
+    engine = gate.service.engine
+    engine.set_fire_input_fault(True, "cannot read /dev/ttyUSB3", release=True)
+    try:
+        banner = page.locator("#fire-banner")
+        expect(banner).to_be_visible(timeout=5000)
+        expect(banner).to_contain_text("火警输入故障")
+        expect(banner).to_contain_text("检查接线")
+        expect(banner).not_to_contain_text("火警！")
+        assert banner.get_attribute("data-cause") == "fire_input_fault"
+        shot(page, "fire-input-fault")
+        for _ in range(2):  # two more alarm polls: the roll call must not open by itself
+            with page.expect_response(lambda r: r.url.endswith("/api/alarm")) as polled:
+                pass
+            assert polled.value.json()["fire"]["fault"] is True
+        expect(page.locator("#page-live")).to_be_visible()
+        page.goto(base(gate) + "/#devices")
+        expect(page.locator("#devices-table")).to_contain_text("检查接线")
+    finally:
+        engine.set_fire_input_fault(False, None, release=True)
+        engine.reset_fire("guard", "wire repaired")
     expect(page.locator("#fire-banner")).to_be_hidden(timeout=5000)
     w.context.close()
 

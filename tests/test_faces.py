@@ -19,6 +19,7 @@ from gate.store import Store
 from recognition.face_engine import DlibFaceEngine
 from recognition.gallery import Gallery
 from recognition.images import load_rgb
+from recognition.photo_jobs import InProcess
 from recognition.pipeline import FacePipeline, PipelineSettings
 from tests.conftest import TZ, run_gate
 
@@ -37,7 +38,7 @@ def engine() -> DlibFaceEngine:
 
 @pytest.fixture
 def enrolled(store: Store, engine: DlibFaceEngine) -> Iterator[FaceEnroller]:
-    enroller = FaceEnroller(store, Config(), engine)
+    enroller = FaceEnroller(store, Config(), InProcess(engine))
     for person, files in TRAIN.items():
         store.upsert_person(Person(person, person, face_consent=True))
         for rel in files:
@@ -76,7 +77,7 @@ def test_reenrolment_is_idempotent_and_needs_no_encoding(enrolled: FaceEnroller,
 
         encode = detect
 
-    again = FaceEnroller(store, Config(), NoEngine())  # type: ignore[arg-type]
+    again = FaceEnroller(store, Config(), InProcess(NoEngine()))  # type: ignore[arg-type]
     assert again.enrol("obama", FACES / "train/obama/obama.jpg").outcome == "unchanged"
     assert store.count("face_encodings") == 7
 
@@ -84,7 +85,7 @@ def test_reenrolment_is_idempotent_and_needs_no_encoding(enrolled: FaceEnroller,
 def test_enrolment_rejects_bad_photos(tmp_path: Path, store: Store,
                                       engine: DlibFaceEngine) -> None:
     store.upsert_person(Person("S1", "x", face_consent=True))
-    enroller = FaceEnroller(store, Config(), engine)
+    enroller = FaceEnroller(store, Config(), InProcess(engine))
     empty = tmp_path / "empty.jpg"
     cv2.imwrite(str(empty), background(640, 480))
     corrupt = tmp_path / "corrupt.jpg"
@@ -101,13 +102,24 @@ def test_enrolment_rejects_bad_photos(tmp_path: Path, store: Store,
     assert store.count("face_encodings") == 0
 
 
-def test_duplicate_face_warns(enrolled: FaceEnroller, store: Store, tmp_path: Path) -> None:
+def test_another_pupils_face_is_refused_unless_confirmed(enrolled: FaceEnroller, store: Store,
+                                                         tmp_path: Path) -> None:
+    """Obama's photo offered for a new pupil S9: refused and not stored; with an admin's
+    reason it is enrolled, the match still named."""
     copy = tmp_path / "obama-again.jpg"
     cv2.imwrite(str(copy), cv2.cvtColor(load_rgb(FACES / "obama3.jpg"), cv2.COLOR_RGB2BGR))
     store.upsert_person(Person("S9", "new pupil", face_consent=True))
-    result = enrolled.enrol("S9", copy)
-    assert result.outcome == "enrolled"
-    assert "very close to obama" in result.warning
+    refused = enrolled.enrol("S9", copy)
+    assert refused.outcome == "refused" and refused.match is not None
+    assert refused.match[0] == "obama" and refused.match[1] < 0.45
+    assert "matches obama" in refused.reason
+    assert store.count("face_encodings") == 7  # nothing stored for S9
+    # a photo of the person's own face is no match to anybody else
+    own = enrolled.enrol("obama", FACES / "obama3.jpg")
+    assert own.outcome == "enrolled" and own.match is None
+    confirmed = enrolled.enrol("S9", copy, confirm_reason="twins, checked with the parents")
+    assert confirmed.outcome == "enrolled" and "matches obama" in confirmed.warning
+    assert store.count("face_encodings") == 9
 
 
 def test_import_enrols_only_with_consent(tmp_path: Path) -> None:

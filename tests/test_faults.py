@@ -173,26 +173,66 @@ def test_fire_alarm_on_a_full_disk_releases_every_lane(tmp_path: Path,
         service.stop()
 
 
-def test_unreadable_fire_input_is_a_critical_alert_and_releases(tmp_path: Path) -> None:
+def _fire_service(tmp_path: Path, on_lost: str) -> tuple[Service, Path]:
     fire = tmp_path / "fire"
     fire.write_text("0")
     data = tmp_path / "data"
     config = parse_config({
         "site": "test", "data_dir": str(data), "console": {"enabled": False},
-        "fire_alarm": {"kind": "simulated", "path": str(fire), "poll_ms": 20},
-        "lanes": [{"id": "L1"}]})
+        "fire_alarm": {"kind": "simulated", "path": str(fire), "poll_ms": 20,
+                       "on_input_lost": on_lost},
+        "lanes": [{"id": "L1"}, {"id": "L2"}]})
     service = Service(config, data)
     service.start()
+    wait_for(lambda: service.fire.healthy and service.health.get("fire-loop").up,
+             what="fire loop")
+    return service, fire
+
+
+def test_unreadable_fire_input_is_a_fault_not_a_fire_and_releases(tmp_path: Path) -> None:
+    service, fire = _fire_service(tmp_path, "release")
     try:
-        wait_for(lambda: service.fire.healthy and service.health.get("fire-loop").up,
-                 what="fire loop")
         fire.unlink()  # the wire is cut
-        wait_for(lambda: bool(_alerts(service, "device_offline")), timeout=5,
-                 what="device_offline for the fire input")
-        [alert] = _alerts(service, "device_offline")
-        assert alert["severity"] == "critical" and "fire input" in alert["details"]
-        wait_for(lambda: service.engine.fire_active, what="release on input lost")
-        assert getattr(service.relays["L1"], "held", False)
+        wait_for(lambda: bool(_alerts(service, "fire_input_fault")), timeout=5,
+                 what="fire_input_fault")
+        [alert] = _alerts(service, "fire_input_fault")
+        assert alert["severity"] == "critical"
+        assert '"released": 2' in alert["details"] and '"on_input_lost": "release"' in \
+            alert["details"]
+        assert service.engine.fire_active  # released as a precaution ...
+        assert all(getattr(r, "held", False) for r in service.relays.values())
+        assert service.engine.fire_state() == {"active": False, "released": True,
+                                               "fault": True, "cause": "fire_input_fault"}
+        # ... but it is not a fire: no fire_alarm alert, no device_offline double
+        assert _alerts(service, "fire_alarm") == [] and _alerts(service, "device_offline") == []
+        [sent] = service.store.query("SELECT topic FROM outbox WHERE topic LIKE '%/alerts/%'")
+        assert sent[0].endswith("/alerts/fire_input_fault")
+        with pytest.raises(ValueError, match="wiring"):  # no reset while it cannot be read
+            service.engine.reset_fire("guard1", "checked")
+        fire.write_text("normal")  # a supervised input reports its loop healthy again
+        wait_for(lambda: bool(_alerts(service, "fire_input_restored")), timeout=5,
+                 what="fire_input_restored")
+        assert service.engine.fire_active  # the release holds until a guard resets
+        service.engine.reset_fire("guard1", "wire repaired")
+        assert not service.engine.fire_active
+        assert not any(getattr(r, "held", False) for r in service.relays.values())
+    finally:
+        service.stop()
+
+
+def test_a_fire_during_an_input_fault_is_still_a_fire(tmp_path: Path) -> None:
+    service, fire = _fire_service(tmp_path, "hold")
+    try:
+        fire.write_text("open")  # a supervised loop reports a cut wire
+        wait_for(lambda: bool(_alerts(service, "fire_input_fault")), timeout=5,
+                 what="fire_input_fault")
+        assert '"released": 0' in _alerts(service, "fire_input_fault")[0]["details"]
+        assert not service.engine.fire_active  # on_input_lost = hold: lanes as they are
+        assert "open" in (service.fire.last_error or "")
+        fire.write_text("alarm")
+        wait_for(lambda: bool(_alerts(service, "fire_alarm")), timeout=5, what="fire_alarm")
+        assert service.engine.fire_state()["cause"] == "fire_alarm"
+        assert all(getattr(r, "held", False) for r in service.relays.values())
     finally:
         service.stop()
 

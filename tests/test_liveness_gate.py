@@ -32,7 +32,7 @@ def _enrol(gate: Gate, person: Person, card: str) -> None:
     store = gate.service.store
     store.upsert_person(person)
     store.assign_card(f"hex:{card}", person.id)
-    outcome = FaceEnroller(store, gate.service.config).enrol(person.id,
+    outcome = FaceEnroller(store, gate.service.config, gate.service.photo_workers).enrol(person.id,
                                                              SAMPLES / "image_F2.jpg")
     assert outcome.outcome == "enrolled"
     gate.service.reload_gallery()

@@ -117,3 +117,65 @@ def test_console_perimeter_view_renders_in_chromium(tmp_path: Path, clip: Path, 
             assert not errors
         finally:
             browser.close()
+
+
+@pytest.mark.slow
+def test_a_video_file_that_ends_is_a_normal_end(tmp_path: Path,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    """No traceback, no restart, no camera-offline alert: "source ended", once; with
+    ``loop = true`` the same file plays on."""
+    import logging
+    import threading
+
+    import numpy as np
+
+    from gate.config import parse_config
+    from gate.journal import Journal
+    from gate.perimeter_link import PerimeterLink
+    from gate.store import Store
+    from tests.conftest import TZ
+    from tests.test_camera import write_video
+
+    frames = [np.full((120, 160, 3), 40 + i, dtype=np.uint8) for i in range(20)]
+    video = write_video(tmp_path / "short.avi", frames, fps=20.0)  # one second
+    config = parse_config({"site": "t", "cameras": [
+        {"id": "p1", "source": str(video), "role": "perimeter", "max_fps": 20},
+        {"id": "p2", "source": str(video), "role": "perimeter", "max_fps": 20, "loop": True}],
+        "perimeter": {"fps": 10}})
+    store = Store(tmp_path / "data", TZ)
+    link = PerimeterLink(config, Journal(config, store))
+    stop = threading.Event()
+    failures: list[BaseException] = []
+
+    def run(camera_index: int) -> None:
+        try:
+            link.loop_for(config.cameras[camera_index])(stop)
+        except BaseException as exc:  # the supervisor would log and restart: a failure here
+            failures.append(exc)
+
+    caplog.set_level(logging.INFO)
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in (0, 1)]
+    for t in threads:
+        t.start()
+    try:
+        wait_for(lambda: link.ended("p1"), timeout=60, what="p1 played to its end")
+        assert link.camera_up("p1") == (None, "source ended")  # not a device gone offline
+        wait_for(lambda: any("source ended" in r.getMessage() and r.name == "gate.perimeter_link"
+                             for r in caplog.records), timeout=10, what="the end said once")
+        assert threads[0].is_alive() and not failures  # nothing raised, nothing to restart
+        # the looping camera outlives several plays of its file and stays connected
+        wait_for(lambda: (h := link.health.get("p2")) is not None and h.connected,
+                 timeout=30, what="p2 reporting")
+        started = link.health["p2"]
+        wait_for(lambda: link.health["p2"] is not started, timeout=20, what="p2's next report")
+        assert link.health["p2"].connected and not link.ended("p2")
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(10)
+        store.close()
+    assert not failures
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+    said = [r for r in caplog.records if "source ended" in r.getMessage()
+            and r.name == "gate.perimeter_link"]
+    assert len(said) == 1

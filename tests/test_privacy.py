@@ -24,6 +24,7 @@ from gate.snapshots import Shot, SnapshotJob, SnapshotStore, SnapshotWriter
 from gate.store import DB_NAME, Store
 from gate.watchlist import apply_watchlist, parse_payload, watch_gallery
 from recognition.gallery import Gallery
+from recognition.photo_jobs import InProcess
 from tests.conftest import TZ, run_gate
 
 NOW = dt.datetime(2026, 11, 20, 10, 0, tzinfo=TZ)
@@ -416,10 +417,10 @@ def test_visitor_photo_is_kept_only_when_configured_and_sealed(tmp_path: Path) -
     store.query("INSERT INTO visitors (id, name, id_type, id_number, created_at) VALUES"
                 " ('v1', 'V', 'passport', 'E1', ?)", (NOW.isoformat(),))
     photo = jpeg(4, 900)
-    assert not keep_visitor_photo(parse_config({}), snaps, "v1", photo)
+    assert not keep_visitor_photo(parse_config({}), snaps, "v1", photo, InProcess())
     assert snaps.visitor_photo("v1") is None
     on = parse_config({"visitors": {"keep_photo": True}, "evidence": {"max_width": 320}})
-    assert keep_visitor_photo(on, snaps, "v1", photo)
+    assert keep_visitor_photo(on, snaps, "v1", photo, InProcess())
     kept = snaps.visitor_photo("v1")
     assert kept is not None and cv2.imdecode(np.frombuffer(kept, np.uint8), 1).shape[1] == 320
     [f] = (tmp_path / "data" / "visitor-photos").iterdir()

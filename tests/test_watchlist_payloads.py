@@ -9,6 +9,7 @@ import pytest
 
 from gate.store import Store
 from gate.watchlist import WatchlistError, apply_watchlist, parse_payload
+from recognition.photo_jobs import InProcess
 
 
 def _payload(**persons: object) -> bytes:
@@ -33,7 +34,7 @@ def test_a_bad_photo_rejects_the_whole_list(store: Store, tmp_path: Path) -> Non
     for photo in ("照片", "not base64!", "aGVsbG8="):  # non-ASCII, not base64, not an image
         payload = parse_payload(_payload(photos=[photo]))
         with pytest.raises(WatchlistError, match="photos"):
-            apply_watchlist(store, payload, "test", engine=_NoFaces())
+            apply_watchlist(store, payload, "test", InProcess(_NoFaces()))
     assert store.count("watchlists") == 0
 
 

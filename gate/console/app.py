@@ -24,6 +24,7 @@ from gate.console import errors
 from gate.console.auth import Authenticator
 from gate.console.deps import Console
 from gate.console.health import Prober
+from gate.console.host_hub import HostHub
 from gate.console.hub import LiveHub
 from gate.console.routers import (
     admin,
@@ -33,6 +34,7 @@ from gate.console.routers import (
     auth,
     cameras,
     campus_map,
+    desk,
     devices,
     evidence,
     faces,
@@ -50,7 +52,7 @@ if TYPE_CHECKING:
     from gate.service import Service
 
 ROUTERS = (system, auth, live, alerts, people, attendance, visitors, vehicles, devices, admin,
-           perimeter, evidence, alarm, rollcall, campus_map, faces, cameras)
+           perimeter, evidence, alarm, rollcall, campus_map, faces, cameras, desk)
 
 _CSP = ("default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
         "connect-src 'self'; "
@@ -63,15 +65,19 @@ def create_app(service: Service) -> FastAPI:
                                   config.console.session_absolute_hours * 3600)
     hub = LiveHub()
     service.engine.subscribe(hub.publish)
+    host_hub = HostHub()
+    service.visitors.host_listeners.append(host_hub.publish)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         hub.loop = asyncio.get_running_loop()  # the live feed is fed from engine threads
+        host_hub.loop = hub.loop
         yield
 
     app = FastAPI(title="campus-gate console", version="1", docs_url=None, redoc_url=None,
                   openapi_url=None, lifespan=lifespan)  # the schema is served behind a session
     app.state.console = Console(service, authenticator, hub, Prober(service.probe))
+    app.state.host_hub = host_hub
 
     @app.middleware("http")
     async def _security_headers(request: Request,

@@ -8,12 +8,14 @@ route of the app to keep it that way.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, WebSocket
+from starlette.websockets import WebSocketDisconnect
 
 from gate.config import Config
 from gate.console.auth import COOKIE, Authenticator, AuthError, Session
@@ -50,6 +52,33 @@ class Console:
     @property
     def engine(self) -> Engine:
         return self.service.engine
+
+
+async def websocket_session(ws: WebSocket, host_role: bool) -> Session | None:
+    """The session of a WebSocket about to be accepted, or None once it has been closed:
+    4401 without a session, 4403 for the wrong role (``host_role``: the host's own feed, else
+    the gate's) or another site's page (cross-site WebSocket hijacking)."""
+    ctx: Console = ws.app.state.console
+    origin, host = ws.headers.get("origin"), ws.headers.get("host")
+    try:
+        current = ctx.auth.session(ws.cookies.get(COOKIE))
+    except AuthError:
+        await ws.close(code=4401)
+        return None
+    if (current.role == "host") != host_role or (host_role and not current.person_id) or (
+            origin and host and origin.split("://", 1)[-1] != host):
+        await ws.close(code=4403)
+        return None
+    return current
+
+
+async def relay_queue(ws: WebSocket, q: asyncio.Queue[str]) -> None:
+    """Send what arrives on ``q`` until the page goes away (the caller unsubscribes ``q``)."""
+    try:
+        while True:
+            await ws.send_text(await q.get())
+    except (WebSocketDisconnect, RuntimeError):
+        pass
 
 
 def console(request: Request) -> Console:

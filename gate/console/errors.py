@@ -53,6 +53,14 @@ class Unsupported(ConsoleError):
     code = "unsupported"
 
 
+class WorkerUnavailable(ConsoleError):
+    """A photo worker crashed, hung or stayed busy on this request (gate/photo_workers.py):
+    not the photo's verdict, and never the gate's; the same request may be sent again."""
+
+    status = 503
+    code = "photo_worker"
+
+
 # Every code the API can answer with; tests/test_console_i18n.py checks each has words in
 # both languages. Codes set at a raise site (``Invalid(..., code="...")``) are listed here.
 ERROR_CODES = frozenset({
@@ -63,7 +71,8 @@ ERROR_CODES = frozenset({
     "visitor_purpose", "visitor_host", "visitor_note", "visitor_card", "card_taken",
     "card_number", "photo", "no_such_lane", "lane_refused", "not_your_visitor",
     "phone_note", "plate", "duplicate", "fire_still_active", "no_fire_release", "no_pass",
-    "map_image", "map_place", "user", "id_number", "note_required", "consent_required"})
+    "map_image", "map_place", "user", "id_number", "note_required", "consent_required",
+    "photo_worker", "fire_input_fault", "visitor_document_expired", "chip_read_gone"})
 
 _AUTH_CODES = {"not logged in": "not_logged_in", "session expired": "session_expired",
                "missing or wrong CSRF token": "csrf", "admins only": "admins_only",

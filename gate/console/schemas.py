@@ -50,6 +50,9 @@ class VisitorBody(_Body):
     plate: Annotated[str | None, Field(max_length=16)] = None
     # base64 JPEG/PNG; the page resizes a phone photo (3-5 MB) to about 1280 px first
     photo: Annotated[str | None, Field(max_length=8_000_000)] = None
+    # a card read at the desk's ID-card reader (GET /api/desk/idcard): name and number are
+    # then the chip's, and the visit is marked read from chip
+    chip_token: Annotated[str | None, Field(max_length=64)] = None
 
 
 class GuardDecisionBody(_Body):
@@ -109,6 +112,8 @@ class FaceBody(_Body):
     photo: Annotated[str, Field(min_length=8, max_length=8_000_000)]  # base64 JPEG/PNG
     consent: bool  # the guardian's signed consent is on file
     replace: bool = False  # remove the stored faces first
+    # an admin's written reason to enrol a face that matches another enrolled person (audited)
+    confirm_reason: Annotated[str, Field(max_length=500)] = ""
 
 
 class MapImageBody(_Body):

@@ -19,6 +19,7 @@ from gate.config import Config
 from gate.doctor.broker import check_broker
 from gate.doctor.devices import (
     check_camera,
+    check_desk_reader,
     check_fire,
     check_reader,
     check_relay,
@@ -29,9 +30,9 @@ from gate.doctor.host import Runner, check_clock, check_database, check_disk, ch
 from gate.doctor.verdict import STATUS_RANK, Status, Verdict, exit_code, fail, ok, warn
 
 __all__ = ["DoctorOptions", "Status", "Verdict", "check_broker", "check_camera", "check_clock",
-           "check_database", "check_disk", "check_fire", "check_key", "check_reader",
-           "check_relay", "detect_protocols", "exit_code", "fail", "ok", "reader_verdict",
-           "render", "run_doctor", "warn"]
+           "check_database", "check_desk_reader", "check_disk", "check_fire", "check_key",
+           "check_reader", "check_relay", "detect_protocols", "exit_code", "fail", "ok",
+           "reader_verdict", "render", "run_doctor", "warn"]
 
 
 @dataclass(frozen=True)
@@ -46,12 +47,14 @@ class DoctorOptions:
 def run_doctor(config: Config, data_dir: Path, options: DoctorOptions = DoctorOptions(),
                clock_runner: Runner = run_command) -> list[Verdict]:
     """Every check, run side by side (readers listen and cameras warm up at the same time);
-    results in a fixed order: readers, relays, cameras, fire, broker, disk, database, clock,
-    key."""
+    results in a fixed order: readers, the desk's ID-card reader, relays, cameras, fire,
+    broker, disk, database, clock, key."""
     snapshot_dir = options.snapshot_dir or data_dir / "doctor"
     jobs: list[Callable[[], Verdict | list[Verdict]]] = []
     for lane in config.lanes:
         jobs += [partial(check_reader, reader, options.listen_s) for reader in lane.readers]
+    if config.visitors.desk_reader is not None:
+        jobs.append(partial(check_desk_reader, config.visitors.desk_reader))
     jobs += [partial(check_relay, lane, options.pulse_relays) for lane in config.lanes]
     jobs += [partial(check_camera, camera, snapshot_dir, options.camera_timeout_s)
              for camera in config.cameras]

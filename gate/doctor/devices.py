@@ -13,7 +13,7 @@ from typing import Any
 
 import serial
 
-from gate.config import CameraConfig, FireAlarmConfig, LaneConfig, ReaderConfig
+from gate.config import CameraConfig, DeskReaderConfig, FireAlarmConfig, LaneConfig, ReaderConfig
 from gate.doctor.verdict import Verdict, fail, ok, warn
 
 # Serial ports --------------------------------------------------------------------------
@@ -127,6 +127,42 @@ def check_reader(reader: ReaderConfig, listen_s: float = 3.0) -> Verdict:
     finally:
         port.close()
     return reader_verdict(reader, data, time.monotonic() - started)
+
+
+def check_desk_reader(desk: DeskReaderConfig) -> Verdict:
+    """Ask the desk's ID-card reader for a card once (find card, and on a card select and
+    read): a reader that answers passes, whether or not a card lies on it. No personal data
+    goes into the verdict."""
+    import termios
+
+    from rfid.idcard_reader import IdCardRead, IdCardReader
+
+    check = "desk ID-card reader"
+    port, problem = _open_exclusive(check, desk.port, desk.baud, "ID-card reader")
+    if port is None:
+        assert problem is not None
+        return problem
+    cards: list[IdCardRead] = []
+    reader = IdCardReader("desk", desk.port, cards.append, baud=desk.baud)
+    try:
+        reader.poll(port)
+    except (serial.SerialException, OSError, termios.error) as exc:
+        return fail(check, f"{desk.port} failed while asking for a card: {exc}",
+                    "the reader was unplugged or its USB adapter reset; check the cable")
+    finally:
+        port.close()
+    h = reader.health
+    info = {"port": desk.port, "baud": desk.baud, "bad_frames": h.bad_frames,
+            "card_read": bool(cards)}
+    if not h.connected:
+        return fail(check, f"{desk.port}: no valid answer to find card",
+                    f"check baud (now {desk.baud}; most readers use 115200) and that this is a "
+                    "resident ID-card reader (SAM command set, docs/rfid-protocols.md)", **info)
+    said = "a card was read" if cards else "answers, no card on it"
+    if h.bad_frames:
+        return warn(check, f"{desk.port} {said}, {h.bad_frames} bad frame(s)",
+                    "bad frames mean line noise or a wrong baud rate: check the cable", **info)
+    return ok(check, f"{desk.port} {said}", **info)
 
 
 # Relays --------------------------------------------------------------------------------

@@ -212,3 +212,49 @@ def retention(
         migrate(conn)
         print(json.dumps({"dropped": drop_months_before(conn, cutoff),
                           "kept_from": cutoff.isoformat()}))
+
+
+@hub_app.command("viid")
+def viid(config: ConfigOpt) -> None:
+    """GA/T 1400 gateway: register with the station's upper platform, send captures up,
+    take dispositions down ([viid] in hub.toml), until SIGTERM (then unregister)."""
+    from gate.hub.viid.gateway import run_gateway
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("pika").setLevel(logging.WARNING)
+    cfg = _load(config)
+    try:
+        read_secret(cfg.viid.password_file)
+        read_secret(cfg.amqp.password_file)
+        read_secret(cfg.postgres.password_file)
+    except ConfigError as exc:
+        _fail(str(exc))
+    run_gateway(cfg, _stop_on_signals())
+
+
+@hub_app.command("viid-sim")
+def viid_sim(
+    bind: Annotated[str, typer.Option(help="host:port of the simulated upper platform")]
+    = "127.0.0.1:8120",
+    server_id: Annotated[str, typer.Option(help="its 20-digit id")] = "34010000005030000001",
+    user: Annotated[list[str] | None, typer.Option(
+        help="Digest user (a lower platform id) allowed to register (repeat)")] = None,
+    password_file: Annotated[Path | None, typer.Option(help="their Digest password")] = None,
+    lower_url: Annotated[str, typer.Option(help="the lower platform, for dispositions")]
+    = "http://127.0.0.1:8121",
+    nonce_ttl_s: Annotated[float, typer.Option(min=1)] = 300.0,
+) -> None:
+    """A simulated police upper platform (视图库) for tests and demonstrations; operator
+    endpoints under /sim (fail, restart, skew, dispositions, summary)."""
+    import uvicorn
+
+    from gate.hub.viid.ids import DEVICE_CODE
+    from gate.hub.viid.simulator import SimState, create_app
+
+    secret = read_secret(password_file) or ""
+    if not DEVICE_CODE.match(server_id) or not secret:
+        _fail("--server-id must be 20 digits and --password-file must hold a password")
+    state = SimState(server_id, {u: secret for u in user or []}, nonce_ttl_s=nonce_ttl_s)
+    host, _, port = bind.rpartition(":")
+    uvicorn.run(create_app(state, lower_url, secret), host=host or "127.0.0.1", port=int(port),
+                log_level="warning", access_log=False)

@@ -6,9 +6,9 @@ import json
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gate.config import ConfigError
 
@@ -56,6 +56,44 @@ class SharingSettings(Strict):
     neighbours: list[str] = Field(default_factory=list)
 
 
+DEVICE_CODE = r"^\d{20}$"
+
+
+class ViidSettings(Strict):
+    """GA/T 1400 gateway (``gate hub viid``) towards the police station's upper platform."""
+
+    upper_url: str = "http://127.0.0.1:8120"   # the upper platform's base URL (no /VIID)
+    upper_id: str = Field(default="00000000000000000000", pattern=DEVICE_CODE)
+    platform_id: str = Field(default="00000000000000000000", pattern=DEVICE_CODE)  # ours
+    org_code: str = Field(default="000000000000", pattern=r"^\d{12}$")  # for 33-digit ids
+    username: str = ""                       # Digest user; empty: platform_id
+    password_file: Path | None = None        # Digest password (both directions)
+    bind: str = "127.0.0.1:8121"             # where the upper platform sends dispositions
+    keepalive_s: int = Field(default=30, ge=1)
+    max_skew_s: float = Field(default=2.0, gt=0)
+    timeout_s: float = Field(default=10.0, gt=0)
+    batch: int = Field(default=50, ge=1, le=1000)
+    queue: str = "hub.viid"                  # its own quorum queue on the cluster
+    # pupils' faces: "alerts" = only alerts and watch-list hits (default), "all" = also
+    # ordinary passages, when the school's policy and the station's agreement say so
+    pupils: Literal["alerts", "all"] = "alerts"
+    watchlist: str = Field(default="viid", pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+    # "site/gate" -> 20-digit code the station assigned to that gate's cameras
+    devices: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("devices")
+    @classmethod
+    def _codes(cls, devices: dict[str, str]) -> dict[str, str]:
+        import re
+
+        for where, code in devices.items():
+            if where.count("/") != 1 or not re.fullmatch(DEVICE_CODE, code):
+                raise ValueError(f"{where!r}: keys are site/gate, codes 20 digits")
+        if len(set(devices.values())) != len(devices):
+            raise ValueError("two gates share a device code")
+        return devices
+
+
 class HubConfig(Strict):
     district: str = "district"
     root: str = "campus"                         # MQTT topic root, as the gates' [mqtt] root
@@ -65,6 +103,7 @@ class HubConfig(Strict):
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
     sharing: SharingSettings = Field(default_factory=SharingSettings)
+    viid: ViidSettings = Field(default_factory=ViidSettings)
 
 
 def read_secret(path: Path | None) -> str | None:
@@ -113,11 +152,19 @@ def dump_toml(config: HubConfig) -> str:
             return "[" + ", ".join(value(x) for x in v) + "]"
         return json.dumps(str(v))
 
+    def table(name: str, items: dict[str, Any]) -> list[str]:
+        plain = "".join(f"{json.dumps(k) if '/' in k else k} = {value(x)}\n"
+                        for k, x in items.items() if x is not None and not isinstance(x, dict))
+        out = [f"[{name}]\n{plain}"]
+        for k, x in items.items():
+            if isinstance(x, dict):
+                out += table(f"{name}.{k}", x)
+        return out
+
     top, tables = [], []
     for key, v in config.model_dump(exclude_none=True).items():
         if isinstance(v, dict):
-            tables.append(f"[{key}]\n" + "".join(f"{k} = {value(x)}\n" for k, x in v.items()
-                                                 if x is not None))
+            tables += table(key, v)
         else:
             top.append(f"{key} = {value(v)}\n")
     return "".join(top) + "\n" + "\n".join(tables)

@@ -110,3 +110,4 @@ class PerimeterHealth:
     live_tracks: int
     nice: int  # the worker's scheduling niceness (above 0: below the gate lane)
     last_error: str | None = None
+    ended: bool = False  # the source was a video file and it played to its end

@@ -55,7 +55,10 @@ def run_perimeter_worker(camera: CameraConfig, zones: Sequence[ZoneConfig] | Non
     picklable (pydantic models, a multiprocessing queue and event).
     """
     from gate.perimeter.pipeline import PerimeterPipeline
-    from recognition.camera import Camera
+    from recognition.camera import SOURCE_ENDED, Camera
+    from recognition.procname import name_process
+
+    name_process(f"gate-per-{camera.id}")
 
     settings = settings or PerimeterConfig()
     tz = ZoneInfo(timezone)
@@ -111,7 +114,10 @@ def run_perimeter_worker(camera: CameraConfig, zones: Sequence[ZoneConfig] | Non
                     detected / elapsed, dropped, pipeline.rules.live_tracks, os.nice(0),
                     error or cam.health.last_error), block=False)
                 frames_at_report, processed, detected, report_at = frames, 0, 0, now_mono
-            if not cam.health.connected and cam.is_file and not loop and frame is not None:
-                break  # a video file played to its end
+            if cam.ended:  # a video file played to its end: a normal end, told once
+                _put(out_queue, PerimeterHealth(
+                    camera.id, False, 0.0, 0.0, 0.0, 0, pipeline.rules.live_tracks, os.nice(0),
+                    SOURCE_ENDED, ended=True), block=True)
+                break
     finally:
         cam.stop()

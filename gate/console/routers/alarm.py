@@ -29,7 +29,7 @@ def alarm(request: Request, ctx: Ctx) -> dict[str, Any]:
         logged_in = True
     except AuthError:
         logged_in = False
-    return {"fire": {"active": ctx.engine.fire_input, "released": ctx.engine.fire_active},
+    return {"fire": ctx.engine.fire_state(),
             "critical_open": open_critical(ctx.store), "session": logged_in,
             "ts": ctx.store.now().isoformat(timespec="seconds")}
 

@@ -10,6 +10,7 @@ from gate.console.deps import Ctx, User
 from gate.console.errors import Conflict
 from gate.console.hub import decision_json
 from gate.console.schemas import FireResetBody
+from gate.engine import FireResetRefused
 
 router = APIRouter(prefix="/api", tags=["devices"])
 
@@ -31,7 +32,6 @@ def fire_reset(body: FireResetBody, current: User, ctx: Ctx) -> dict[str, Any]:
     them with a note; the engine journals and audits the reset."""
     try:
         d = ctx.engine.reset_fire(current.username, body.note.strip())
-    except ValueError as exc:  # the input is still active, or there is nothing to reset
-        code = "fire_still_active" if "still active" in str(exc) else "no_fire_release"
-        raise Conflict(str(exc), code=code) from None
+    except FireResetRefused as exc:  # the input is active or faulty, or nothing to reset
+        raise Conflict(str(exc), code=exc.code) from None
     return {"status": "reset", "event": decision_json(d)}

@@ -15,7 +15,6 @@ from gate.console.deps import Admin, Ctx, User
 from gate.console.errors import Invalid, NotFound
 from gate.console.schemas import EraseBody
 from gate.console_views import person_names
-from gate.journal import AuditRow, Entry
 
 router = APIRouter(prefix="/api", tags=["evidence"])
 
@@ -92,16 +91,11 @@ def privacy_status(_a: Admin, ctx: Ctx) -> dict[str, Any]:
 def erase(person_id: str, body: EraseBody, current: Admin, ctx: Ctx) -> dict[str, Any]:
     """The data subject's erasure: encodings, photos and snapshots go; passages stay,
     anonymised; the audit row names who erased."""
-    try:
-        removed = privacy.erase_person(ctx.service.journal, ctx.service.snapshots.snapshots,
-                                       person_id, current.username)
+    try:  # capture stops first, then the data goes (Service.erase_person)
+        erased = ctx.service.erase_person(person_id, current.username, body.reason)
     except privacy.ErasureError as exc:
         raise NotFound(str(exc)) from None
-    ctx.service.journal.record(Entry(audit=(AuditRow(current.username, "erasure_reason",
-                                                     person_id,
-                                                     {"reason": body.reason.strip()}),)))
-    ctx.service.reload_gallery()
-    return {"person_id": person_id, "removed": removed}
+    return {"person_id": person_id, **erased}
 
 
 @router.get("/audit/search")

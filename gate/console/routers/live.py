@@ -6,10 +6,8 @@ import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, WebSocket
-from starlette.websockets import WebSocketDisconnect
 
-from gate.console.auth import COOKIE, AuthError
-from gate.console.deps import Console, Ctx, User
+from gate.console.deps import Console, Ctx, User, relay_queue, websocket_session
 from gate.console.errors import Invalid, NotFound
 from gate.console.hub import decision_json
 from gate.console.schemas import OpenBody
@@ -27,27 +25,14 @@ def events(_u: User, ctx: Ctx, limit: Annotated[int, Query(ge=1, le=500)] = 50
 @router.websocket("/live")
 async def live(ws: WebSocket) -> None:
     ctx: Console = ws.app.state.console
-    origin = ws.headers.get("origin")
-    host = ws.headers.get("host")
-    try:
-        current = ctx.auth.session(ws.cookies.get(COOKIE))
-    except AuthError:
-        await ws.close(code=4401)
-        return
-    if current.role == "host":  # a host sees their own visitors, not the gate's feed
-        await ws.close(code=4403)
-        return
-    if origin and host and origin.split("://", 1)[-1] != host:
-        await ws.close(code=4403)  # cross-site WebSocket hijacking
+    # A host sees their own visitors (/api/host/live), not the gate's feed.
+    if await websocket_session(ws, host_role=False) is None:
         return
     await ws.accept()
     q: asyncio.Queue[str] = asyncio.Queue()
     ctx.hub.queues.add(q)
     try:
-        while True:
-            await ws.send_text(await q.get())
-    except (WebSocketDisconnect, RuntimeError):
-        pass
+        await relay_queue(ws, q)
     finally:
         ctx.hub.queues.discard(q)
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import base64
 import io
 import unicodedata
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import segno
 from fastapi import APIRouter, Response
@@ -18,19 +19,21 @@ from fastapi.responses import PlainTextResponse
 
 from gate.console.auth import AuthError, Session
 from gate.console.deps import Console, Ctx, User
-from gate.console.errors import Conflict, Invalid, NotFound
+from gate.console.errors import Conflict, Invalid, NotFound, WorkerUnavailable
 from gate.console.routers.attendance import Day, day_of
+from gate.console.routers.desk import registration
 from gate.console.schemas import CardBody, GuardDecisionBody, HostDecisionBody, VisitorBody
 from gate.console_queries import active_staff
 from gate.console_views import has_visitor_photo, person_names
+from gate.faces import enrolment_quality
+from gate.photo_workers import PhotoWorkerError
 from gate.privacy import keep_visitor_photo
 from gate.reports import VISITOR_COLUMNS, csv_text, visitor_rows
-from gate.visitors import Registration
-from recognition.enrol import encode_enrolment_photo
-from recognition.images import decode_rgb
+from recognition.photo_jobs import PhotoRejected
 from rfid.cards import registry_key
 
 router = APIRouter(prefix="/api", tags=["visitors"])
+T = TypeVar("T")
 
 
 @router.get("/staff")
@@ -59,19 +62,37 @@ def register_visitor(body: VisitorBody, current: User, ctx: Ctx) -> dict[str, An
     if body.photo:
         try:
             raw = base64.b64decode(body.photo, validate=True)
-            rgb = decode_rgb(raw, "photo")
-            face = encode_enrolment_photo(service.face_engine(), rgb)
-        except ValueError as exc:  # bad base64 (binascii.Error), non-ASCII, image, face
+        except ValueError as exc:  # bad base64 (binascii.Error), non-ASCII
             raise Invalid(f"photo: {exc}", code="photo") from None
+        # decoded and encoded in a photo worker process, never in the gate's own
+        face = _photo_call(lambda: service.photo_workers.enrol(
+            raw, enrolment_quality(ctx.config), "photo")).encoding
+        if face is None:
+            raise Invalid("photo: no usable face (a clear, frontal face is needed)",
+                          code="photo")
     minutes = body.minutes or ctx.config.visitors.default_minutes
     plate = unicodedata.normalize("NFKC", body.plate) if body.plate else None  # full-width
-    reg = Registration(body.name, body.id_type, body.id_number, body.phone, body.purpose,
-                       body.host_id, minutes, plate)
+    reg = registration(ctx, body, minutes, plate)  # typed, or read from the ID card's chip
     visitor = service.visitors.register(reg, current.username, face)
+    if body.chip_token:  # the card read is used up: the desk does not offer it again
+        service.desk_cards.spend(body.chip_token)
     if raw is not None:  # kept (sealed, capped) only with visitors.keep_photo: for the pass
-        keep_visitor_photo(ctx.config, service.snapshots.snapshots, visitor["id"], raw)
+        photo = raw
+        _photo_call(lambda: keep_visitor_photo(ctx.config, service.snapshots.snapshots,
+                                               visitor["id"], photo, service.photo_workers))
     service.publisher.notify()
     return _shown(ctx, visitor)
+
+
+def _photo_call(job: Callable[[], T]) -> T:
+    """A photo worker's refusals as the desk shows them: the photo's fault (422) or the
+    worker's (503, the same request may be sent again)."""
+    try:
+        return job()
+    except PhotoRejected as exc:
+        raise Invalid(str(exc), code="photo") from None
+    except PhotoWorkerError as exc:
+        raise WorkerUnavailable(str(exc)) from None
 
 
 @router.get("/visitors")

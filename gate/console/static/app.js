@@ -92,16 +92,26 @@ const connection = {
     updateAlarmBar();
   },
 };
-let fire = { active: false, released: false };
+let fire = { active: false, released: false, fault: false, cause: null };
 let critical = 0;
 let fireBeeps = null;
 let rollcallShown = false;  // once per fire alarm, the roll call opens by itself
 
+// A fault of the fire input (a cut wire) is not a fire: its own words, and no roll call.
+function fireText() {
+  if (fire.active) return t("ui.fire_active");
+  if (fire.fault) return t(fire.released ? "ui.fire_fault" : "ui.fire_fault_hold");
+  return t(fire.cause === "fire_input_fault" ? "ui.fire_fault_released" : "ui.fire_released");
+}
+
 function updateAlarmBar() {
   const bar = $("#alarm-bar");
-  const fireOn = fire.active || fire.released;
+  const fireOn = fire.active || fire.released || fire.fault;
   $("#fire-banner").hidden = !fireOn;
-  $("#fire-text").textContent = fire.active ? t("ui.fire_active") : t("ui.fire_released");
+  $("#fire-banner").dataset.cause = fire.active ? "fire_alarm" : (fire.fault ? "fire_input_fault" : (fire.cause || ""));
+  const isFire = fire.active || (!fire.fault && fire.cause !== "fire_input_fault");
+  $("#fire-banner strong").textContent = t(isFire ? "ui.fire_alarm" : "ui.fire_input_fault_title");
+  $("#fire-text").textContent = fireText();
   $("#critical-banner").hidden = critical === 0;
   $("#critical-text").textContent = t("ui.critical_open", { n: critical });
   bar.hidden = $("#fire-banner").hidden && $("#critical-banner").hidden && $("#conn-banner").hidden;
@@ -118,7 +128,7 @@ async function pollAlarm() {
     fire = a.fire;
     if (a.critical_open > critical) beep(660, 400);
     critical = a.critical_open;
-    const fireNow = fire.active || fire.released;
+    const fireNow = fire.active || (fire.released && fire.cause === "fire_alarm");
     if (!fireNow) rollcallShown = false;
     if (fireNow && !rollcallShown && state.me && state.me.role !== "host") { rollcallShown = true; location.hash = "#rollcall"; }
     if (fire.active && !fireBeeps) fireBeeps = setInterval(() => beep(990, 500), 2000);

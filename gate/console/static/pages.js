@@ -68,33 +68,82 @@ async function refreshStatus(id) {
   try { $("#person-status").replaceWith(personStatus(await api(`/api/people/${encodeURIComponent(id)}`))); } catch { /* the verdict already says what happened */ }
 }
 
-// The face library (admins): enrol or replace with consent recorded, the quality verdict, remove.
+// The face library (admins): enrol or replace with consent recorded, the quality verdict, the
+// enrolled photos one by one, remove. A face that matches another enrolled person is refused
+// until the admin writes why it is right (twins, a sibling): audited.
 function faceLibrary(id, p) {
   const file = el("input", { type: "file", name: "face-photo", accept: "image/jpeg,image/png", "aria-label": t("field.photo") });
   const consent = el("input", { type: "checkbox", name: "consent", checked: p.face_consent });
   const verdict = el("p", { id: "face-verdict", role: "status" });
-  const send = (replace) => async () => {
+  const reason = el("input", { name: "confirm-reason", maxlength: "500", "aria-label": t("ui.confirm_reason"), placeholder: t("ui.confirm_reason") });
+  const confirmBox = el("p", { class: "actions", id: "face-confirm", hidden: true }, reason);
+  const photos = el("div", { id: "face-photos" });
+  // One request at a time from this page: every button waits while one runs (a double
+  // click must not send the photo twice), and the answer shown is that request's own.
+  const buttons = [];
+  const once = (work) => async () => {
+    if (buttons.some((b) => b.disabled)) return;
+    buttons.forEach((b) => { b.disabled = true; });
+    verdict.setAttribute("aria-busy", "true");
+    try { await work(); } finally {
+      buttons.forEach((b) => { b.disabled = false; });
+      verdict.removeAttribute("aria-busy");
+    }
+  };
+  let lastReplace = false;
+  const loadPhotos = async () => {
+    let rows = [];
+    try { rows = await api(`/api/people/${encodeURIComponent(id)}/faces`); } catch { return; }
+    photos.replaceChildren(rows.length ? table([t("ui.time"), t("field.photo"), t("ui.quality"), ""], rows.map((f) => el("tr", { "data-face": f.id },
+      el("td", {}, stamp(f.enrolled_at)), el("td", {}, f.photo || "—"),
+      el("td", {}, [f.verdict ? t(`ui.quality_${f.verdict}`) : "—", ...(f.reasons || [])].join(" · ")),
+      el("td", {},
+        f.photo_kept ? el("a", { href: `/api/people/${encodeURIComponent(id)}/faces/${f.id}/photo`, target: "_blank", rel: "noopener" }, t("ui.open_photo")) : "",
+        " ",
+        el("button", { type: "button", class: "danger", "data-action": "remove-one", onclick: once(async () => {
+          if (await act(del(`/api/people/${encodeURIComponent(id)}/faces/${f.id}`), t("ui.face_removed", { n: 1 }), verdict)) { await loadPhotos(); refreshStatus(id); }
+        }) }, t("ui.remove")))))) : el("p", { class: "muted" }, t("ui.no_faces_enrolled")));
+  };
+  const send = (replace, confirm = "") => once(async () => {
     if (!file.files[0]) { verdict.textContent = t("ui.choose_photo"); verdict.className = "error"; return; }
     if (!consent.checked) { verdict.textContent = t("error.consent_required"); verdict.className = "error"; return; }
     let photo;
     try { photo = await resizedBase64(file.files[0]); } catch { verdict.textContent = t("error.photo"); verdict.className = "error"; return; }
-    const r = await act(post(`/api/people/${encodeURIComponent(id)}/face`, { photo, consent: true, replace }), null, verdict);
+    lastReplace = replace;
+    const r = await act(post(`/api/people/${encodeURIComponent(id)}/face`, { photo, consent: true, replace, confirm_reason: confirm }), null, verdict);
     if (!r) return;
-    verdict.className = r.outcome === "not-enrolled" ? "error" : "";
-    verdict.textContent = [t(`ui.enrol_${r.outcome.replace("-", "_")}`), r.reason, r.warning ? `${t("ui.enrol_warning")}: ${r.warning}` : ""].filter(Boolean).join(" · ");
+    confirmBox.hidden = r.outcome !== "refused";
+    verdict.className = r.outcome === "enrolled" || r.outcome === "unchanged" ? "" : "error";
+    if (r.outcome === "refused") {
+      verdict.textContent = t("ui.enrol_refused", { name: r.match.name, id: r.match.person_id, closeness: t(`ui.closeness_${r.match.closeness}`), distance: r.match.distance.toFixed(2) });
+      reason.focus();
+      return;
+    }
+    const head = r.outcome === "enrolled" && r.quality === "warn" ? "ui.enrol_enrolled_warn" : `ui.enrol_${r.outcome.replace("-", "_")}`;
+    verdict.textContent = [t(head), r.reason, r.warning ? `${t("ui.enrol_warning")}: ${r.warning}` : ""].filter(Boolean).join(" · ");
+    reason.value = "";
     refreshStatus(id);
-  };
+    loadPhotos();
+  });
+  const confirmButton = el("button", { type: "button", "data-action": "confirm", onclick: () => {
+    if (reason.value.trim().length < 2) { verdict.textContent = t("error.note_required"); verdict.className = "error"; reason.focus(); return undefined; }
+    return send(lastReplace, reason.value.trim())();
+  } }, t("ui.enrol_anyway"));
+  confirmBox.append(" ", confirmButton);
+  buttons.push(
+    el("button", { type: "button", "data-action": "enrol", onclick: send(false) }, t("ui.enrol")),
+    el("button", { type: "button", "data-action": "replace", onclick: send(true) }, t("ui.replace_face")),
+    el("button", { type: "button", class: "danger", "data-action": "remove-face", onclick: once(async () => {
+      const r = await act(del(`/api/people/${encodeURIComponent(id)}/face`), (x) => t("ui.face_removed", { n: x.removed }), verdict);
+      if (r) { verdict.className = ""; verdict.textContent = t("ui.face_removed", { n: r.removed }); refreshStatus(id); loadPhotos(); }
+    }) }, t("ui.remove_face")),
+    confirmButton);
+  loadPhotos();
   return el("div", { class: "face-library", id: "face-library" },
     el("h3", {}, t("ui.face_library")),
     el("p", { class: "actions" }, file, el("label", {}, consent, " ", t("ui.consent_on_file"))),
-    el("p", { class: "actions" },
-      el("button", { type: "button", "data-action": "enrol", onclick: send(false) }, t("ui.enrol")),
-      el("button", { type: "button", "data-action": "replace", onclick: send(true) }, t("ui.replace_face")),
-      el("button", { type: "button", class: "danger", "data-action": "remove-face", onclick: async () => {
-        const r = await act(del(`/api/people/${encodeURIComponent(id)}/face`), (x) => t("ui.face_removed", { n: x.removed }), verdict);
-        if (r) { verdict.className = ""; verdict.textContent = t("ui.face_removed", { n: r.removed }); refreshStatus(id); }
-      } }, t("ui.remove_face"))),
-    verdict);
+    el("p", { class: "actions" }, ...buttons.slice(0, 3)),
+    verdict, confirmBox, photos);
 }
 
 export const feedTable = (rows) => table(["", t("ui.time"), t("field.lane"), t("field.direction"), t("ui.who"), t("field.method"), t("ui.verdict"), t("field.reason")], rows);
@@ -202,6 +251,11 @@ export async function loadDevices() {
   devicesTimer = setInterval(() => { if ($("#page-devices")?.hidden) stopDevices(); else showDevices().catch(() => {}); }, 5000);
 }
 
+// The fire input's detail: a fault of the input (a cut wire) told apart from a fire.
+const fireDetail = (f) => [f.fault ? t(f.released ? "ui.fire_fault" : "ui.fire_fault_hold") : "",
+  f.released && !f.fault ? t(f.cause === "fire_input_fault" ? "ui.fire_fault_released" : "ui.fire_released") : "",
+  f.error || ""].filter(Boolean).join(" · ");
+
 const ago = (s) => (s === null || s === undefined ? t("ui.no_activity") : t("ui.seconds_ago", { n: Math.round(s) }));
 
 async function showDevices() {
@@ -214,7 +268,7 @@ async function showDevices() {
     ...d.readers.map((r) => row(t("ui.reader"), r.id, r, `${t("ui.last_read")} ${ago(r.last_read_s_ago)}`, `${r.port} · ${t("ui.reads", { n: r.reads, bad: r.bad_frames })} ${r.error || ""}`)),
     ...d.cameras.map((c) => row(t("ui.camera"), c.id, c, `${t("ui.last_frame")} ${ago(c.last_frame_s_ago)}`, `${t("ui.fps", { fps: c.fps })} · ${t("ui.analysed", { fps: c.analysed_fps })} ${c.error && c.state !== "no_report" ? c.error : ""}`)),
     ...d.relays.map((r) => row(t("ui.relay"), r.lane, r, "", word("relay_kind", r.kind))),
-    row(t("ui.fire_input"), fire.configured ? word("fire_kind", fire.kind) : "—", fire, "", fire.configured ? (fire.error || "") : t("ui.fire_none_help")),
+    row(t("ui.fire_input"), fire.configured ? word("fire_kind", fire.kind) : "—", fire, "", fire.configured ? fireDetail(fire) : t("ui.fire_none_help")),
     row(t("ui.broker"), `${d.broker.host}:${d.broker.port}`, d.broker, "",
       `${t("ui.outbox", { pending: d.broker.pending, sent: d.broker.sent })} ${d.broker.error || ""}`),
     ...(d.components || []).map((c) => row(t("ui.component"), deviceName(c.name), c, "", `${c.critical ? t("ui.critical_part") : ""} ${t("ui.restarts", { n: c.restarts })} ${c.error || ""}`))]));

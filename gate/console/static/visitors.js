@@ -3,15 +3,16 @@
 import { $, act, api, cardText, el, errorText, notify, post, resizedBase64, screeningReason, stamp, state, t, table, time, word } from "./core.js";
 import { drawMap, mapData } from "./pages.js";
 
-let desk = { step: 1, doc: null, photo: null, stream: null };
+let desk = { step: 1, doc: null, photo: null, stream: null, chip: null, chipSeq: 0 };
 let pollTimer = null;
+let chipTimer = null;
 const ID_TYPES = ["resident-id", "passport", "hk-macau-permit", "taiwan-permit"];
 
 function stopCamera() {
   if (desk.stream) desk.stream.getTracks().forEach((tr) => tr.stop());
   desk.stream = null;
 }
-function stopPoll() { clearInterval(pollTimer); pollTimer = null; }
+function stopPoll() { clearInterval(pollTimer); pollTimer = null; clearInterval(chipTimer); chipTimer = null; }
 
 function steps(current) {
   const names = ["step_document", "step_photo", "step_screening", "step_host", "step_pass"];
@@ -20,7 +21,7 @@ function steps(current) {
 
 export async function loadVisitors() {
   stopPoll(); stopCamera();
-  desk = { step: 1, doc: null, photo: null, stream: null };
+  desk = { step: 1, doc: null, photo: null, stream: null, chip: null, chipSeq: desk.chipSeq };
   await renderDesk();
   await loadToday();
 }
@@ -62,8 +63,10 @@ async function renderDesk() {
       desk.doc = Object.fromEntries(["name", "id_type", "id_number", "phone", "purpose", "host_id", "minutes", "plate"].map((k) => [k, f.elements[k].value]));
       desk.step = 2; renderDesk();
     };
-    box.replaceChildren(steps(1), f);
+    box.replaceChildren(steps(1), el("div", { id: "chip", hidden: true }), f);
+    if (desk.chip) fillFromChip(f, desk.chip);
     if (desk.error) { $("#visitor-error").textContent = desk.error; desk.error = null; }
+    watchChip(f);
     return;
   }
   // Step 2: the photo, from the desk camera where the browser allows it, or a file.
@@ -88,8 +91,9 @@ async function renderDesk() {
     const d = desk.doc;
     try {
       const v = await post("/api/visitors", { name: d.name, id_type: d.id_type, id_number: d.id_number, phone: d.phone,
-        purpose: d.purpose, host_id: d.host_id, minutes: d.minutes ? Number(d.minutes) : null, plate: d.plate || null, photo: desk.photo });
-      stopCamera(); notify(t("ui.registered", { name: v.name }));
+        purpose: d.purpose, host_id: d.host_id, minutes: d.minutes ? Number(d.minutes) : null, plate: d.plate || null, photo: desk.photo,
+        chip_token: desk.chip ? desk.chip.token : null });
+      stopCamera(); desk.chip = null; notify(t("ui.registered", { name: v.name }));
       location.hash = `#visitors/${v.id}`;
     } catch (err) {
       submit.disabled = false;
@@ -110,6 +114,55 @@ async function renderDesk() {
       video.srcObject = desk.stream; video.hidden = false; take.hidden = false;
     } catch { /* no camera or not allowed: the upload stays */ }
   }
+}
+
+// The desk's ID-card reader: a card laid on it fills the document and locks what the chip said.
+// Where no reader is configured nothing shows, and the guard types as before.
+async function watchChip(f) {
+  const box = $("#chip");
+  const take = (st) => {
+    if (!st.configured) { clearInterval(chipTimer); chipTimer = null; return; }
+    box.hidden = false;
+    const read = st.read;
+    if (read) {
+      desk.chipSeq = read.seq;
+      if (read.expired) {  // refused at once: the card cannot stand for the visitor
+        desk.chip = null; unlockChip(f);
+        $("#visitor-error").textContent = t("ui.chip_expired", { date: read.fields.valid_to });
+      } else { desk.chip = read; fillFromChip(f, read); $("#visitor-error").textContent = ""; }
+    }
+    if (!desk.chip) box.replaceChildren(el("p", { class: st.connected ? "notice" : "notice bad", id: "chip-state" }, t(st.connected ? "ui.chip_ready" : "ui.chip_offline")));
+  };
+  const ask = () => api(`/api/desk/idcard?after=${desk.chipSeq}`).then(take);
+  try { await ask(); } catch { return; }
+  clearInterval(chipTimer);
+  chipTimer = setInterval(() => {
+    if ($("#page-visitors").hidden || !document.body.contains(f)) { clearInterval(chipTimer); chipTimer = null; return; }
+    ask().catch(() => { /* shown by the connection banner */ });
+  }, 1000);
+}
+
+function fillFromChip(f, read) {
+  const c = read.fields;
+  f.elements.name.value = c.name; f.elements.id_type.value = "resident-id"; f.elements.id_number.value = c.number;
+  for (const k of ["name", "id_number"]) f.elements[k].readOnly = true;
+  f.elements.id_type.disabled = true;
+  f.classList.add("from-chip");
+  const row = (label, value) => el("tr", {}, el("th", { scope: "row" }, label), el("td", {}, value));
+  $("#chip").hidden = false;
+  $("#chip").replaceChildren(el("div", { class: "chip-card", id: "chip-card" },
+    el("p", {}, el("span", { class: "badge ok" }, t("ui.read_from_chip")), " ",
+      el("button", { type: "button", "data-action": "chip-clear", onclick: () => { desk.chip = null; unlockChip(f); watchChip(f); } }, t("ui.chip_type_instead"))),
+    el("table", {}, el("tbody", {},
+      row(t("ui.chip_sex"), word("sex", c.sex)), row(t("ui.chip_ethnicity"), word("ethnicity", c.ethnicity)),
+      row(t("ui.chip_birth"), c.birth), row(t("ui.chip_address"), c.address), row(t("ui.chip_issuer"), c.issuer),
+      row(t("ui.chip_valid"), `${c.valid_from} – ${c.valid_to || t("ui.chip_long_term")}`)))));
+}
+
+function unlockChip(f) {
+  for (const k of ["name", "id_number"]) { f.elements[k].readOnly = false; f.elements[k].value = ""; }
+  f.elements.id_type.disabled = false;
+  f.classList.remove("from-chip");
 }
 
 // One visit ------------------------------------------------------------------------------------
@@ -148,7 +201,8 @@ export async function loadVisitor(id) {
   const step = { flagged: 3, screening_unavailable: 3, refused: 3, awaiting_host: 4, declined: 4 }[v.status] || 5;
   const out = el("p", { class: "error", role: "alert", id: "visitor-action-error" });
   const again = () => loadVisitor(id);
-  const parts = [steps(step), el("h2", {}, `${v.name} · ${v.id_number}`),
+  const parts = [steps(step), el("h2", {}, `${v.name} · ${v.id_number}`,
+      v.read_from_chip ? el("span", { class: "badge ok", id: "read-from-chip" }, t("ui.read_from_chip")) : ""),
     el("p", { class: `verdict-banner screening-${v.screening}`, id: "screening-result" }, word("screening", v.screening)),
     el("ul", { id: "screening-reasons" }, ...v.screening_reasons.map((r) => el("li", {}, screeningReason(r)))),
     el("p", {}, el("span", { id: "visitor-status", "data-status": v.status }, word("visitor", v.status)),
@@ -217,8 +271,53 @@ async function drawRoute(box, route) {
 
 // The host's own page (role host, on their phone) -------------------------------------------------
 
+// What the host's phone says for each kind of news from the desk.
+const HOST_NOTES = { visitor_waiting: "ui.host_note_waiting", visitor_pass_reissued: "ui.host_note_reissued", visitor_overstay: "ui.host_note_overstay" };
+let hostSocket = null;
+let hostRetry = 0;
+
+// A system notification: through the service worker where there is one (phones allow no
+// other), else the page's own. The host's answer is on the page the notification opens.
+async function systemNotify(said) {
+  if (!("Notification" in window) || Notification.permission !== "granted") return;
+  const title = t(HOST_NOTES[said.kind] || "ui.host_note_waiting", { name: said.visitor.name });
+  const body = said.kind === "visitor_pass_reissued"
+    ? t("ui.host_note_window", { from: stamp(said.valid_from), until: stamp(said.valid_until) })
+    : `${t("field.purpose")}: ${said.visitor.purpose}`;
+  const options = { body, tag: `${said.kind}-${said.visitor.id}`, icon: "/static/icon-192.png", data: { url: "/#host" } };
+  const reg = navigator.serviceWorker ? await navigator.serviceWorker.getRegistration().catch(() => null) : null;
+  if (reg && reg.active) { try { await reg.showNotification(title, options); return; } catch { /* the page's own below */ } }
+  try { new Notification(title, options); } catch { /* no notification on this browser: the list still shows it */ }
+}
+
+// The host's WebSocket: kept open (reopened with back-off) while a host is logged in.
+function hostLive(render) {
+  if (hostSocket || !state.me || state.me.role !== "host") return;
+  const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/host/live`);
+  hostSocket = ws;
+  ws.onopen = () => { hostRetry = 0; $("#host-live").dataset.state = "open"; };
+  ws.onmessage = (m) => { const said = JSON.parse(m.data); systemNotify(said); render().catch(() => {}); };
+  ws.onclose = () => {
+    hostSocket = null;
+    const live = $("#host-live"); if (live) live.dataset.state = "closed";
+    setTimeout(() => hostLive(render), Math.min(30000, 1000 * 2 ** hostRetry++));
+  };
+}
+
+function notificationsOffer() {
+  const box = $("#host-notify");
+  if (!("Notification" in window)) { box.replaceChildren(el("p", { class: "notice" }, t("ui.notify_unsupported"))); return; }
+  if (Notification.permission === "granted") { box.replaceChildren(); return; }
+  if (Notification.permission === "denied") { box.replaceChildren(el("p", { class: "notice bad" }, t("ui.notify_denied"))); return; }
+  box.replaceChildren(el("button", { type: "button", class: "big", "data-action": "notify-enable", onclick: async () => {
+    await Notification.requestPermission().catch(() => null); notificationsOffer();
+  } }, t("ui.notify_enable")));
+}
+
 export async function loadHost() {
   stopPoll();
+  if (navigator.serviceWorker && window.isSecureContext) navigator.serviceWorker.register("/sw.js").catch(() => { /* the page's own notifications remain */ });
+  notificationsOffer();
   const render = async () => {
     const list = await api("/api/host/visitors");
     $("#host-list").replaceChildren(...(list.length ? list : [null]).map((v) => {
@@ -237,5 +336,7 @@ export async function loadHost() {
     }));
   };
   await render();
+  hostLive(render);
+  // The WebSocket brings news at once; this slower poll only mends a missed message.
   pollTimer = setInterval(() => { if (!$("#page-host").hidden) render().catch(() => {}); }, 5000);
 }
