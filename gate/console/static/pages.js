@@ -272,10 +272,11 @@ async function showDevices() {
     row(t("ui.broker"), `${d.broker.host}:${d.broker.port}`, d.broker, "",
       `${t("ui.outbox", { pending: d.broker.pending, sent: d.broker.sent })} ${d.broker.error || ""}`),
     ...(d.components || []).map((c) => row(t("ui.component"), deviceName(c.name), c, "", `${c.critical ? t("ui.critical_part") : ""} ${t("ui.restarts", { n: c.restarts })} ${c.error || ""}`))]));
-  if ($("#fire-reset form")) return;  // a note being typed survives the refresh
+  const kept = $("#fire-reset form");
+  if (kept && kept.dataset.lang === state.lang && kept.elements.note.value) return;  // a note being typed survives the refresh
   const note = el("input", { name: "note", placeholder: t("ui.fire_note"), "aria-label": t("ui.fire_note"), maxlength: "500" });
   const result = el("span", { id: "fire-reset-result", role: "status" });
-  $("#fire-reset").replaceChildren(el("form", { onsubmit: async (ev) => {
+  $("#fire-reset").replaceChildren(el("form", { "data-lang": state.lang, onsubmit: async (ev) => {
     ev.preventDefault();
     if (note.value.trim().length < 2) { result.textContent = t("ui.note_required"); result.className = "error"; return; }
     if (await act(post("/api/fire/reset", { note: note.value.trim() }), t("ui.fire_reset_done"), result)) { note.value = ""; showDevices(); }
