@@ -151,14 +151,17 @@ def demo(
     data_dir: Annotated[Path | None, typer.Option(
         "--data-dir", help="Keep the demo's database here (for `gate report`); re-runs reuse it.")]
     = None,
+    speed: Annotated[float, typer.Option(
+        min=1.0, max=20.0, help="How much faster than real time the 07:20-08:10 morning runs.")]
+    = 10.0,
 ) -> None:
-    """The whole service on bundled sample data and built-in defaults."""
+    """The whole service through a scripted school morning, on bundled sample data."""
     from gate.demo import run_demo
     from gate.logs import setup_logging
 
     g: Globals = ctx.obj
     setup_logging(g.verbose)
-    run_demo(duration=duration, data_dir=data_dir or g.data_dir)
+    run_demo(duration=duration, data_dir=data_dir or g.data_dir, speed=speed)
 
 
 @rfid_app.command("listen")

@@ -99,6 +99,7 @@ class Engine:
         self.snapshots: SnapshotWriter | None = None  # evidence, off the decision path
         self._visitor_checked = TrackMemory()
         self._known_done = TrackMemory()
+        self._mismatch_raised = TrackMemory()  # (camera/card holder, face track) alerted
         self._lanes: dict[str, LaneConfig] = {lane.id: lane for lane in config.lanes}
         self._lane_of_reader = {r.id: lane.id for lane in config.lanes for r in lane.readers}
         self._lane_of_camera = {lane.camera: lane.id for lane in config.lanes if lane.camera}
@@ -258,6 +259,10 @@ class Engine:
     def _known_card(self, read: CardRead, person: Person, lane: LaneConfig | None,
                     lane_id: str, direction: Direction, now: dt.datetime) -> Decision:
         face_check, face = self._face_facts(person, lane, read.mono)
+        raised = False
+        if face_check.mismatch and face is not None and lane is not None and lane.camera:
+            raised = not self._mismatch_raised.first_time(f"{lane.camera}/{person.id}",
+                                                          face.track_id)
         facts = rules.CardFacts(
             now=now, lane=lane_id, direction=direction, person=person,
             face=face_check,
@@ -266,7 +271,7 @@ class Engine:
                             and self.store.has_exit_permission(person.id, now)),
             calendar=self.config.calendar, rules=self.config.rules,
             liveness_mode=lane.liveness if lane else "off",
-            liveness_threshold=self.config.faces.liveness_threshold)
+            liveness_threshold=self.config.faces.liveness_threshold, mismatch_raised=raised)
         draft = rules.decide_card(facts)
         guardians: tuple[str, ...] = ()
         if draft.notify_guardians and person.role == "student":
@@ -451,7 +456,8 @@ class Engine:
             if not mine or mine[-1] != tap:
                 return  # a later opening's check covers this one
             authorised = sum(1 for t in mine if tap - 1.0 <= t <= tap + window)
-            alert = rules.tailgating(len(tracks), authorised)
+            people = rules.people_crossing(tracks, same_face=self.config.faces.verify_threshold)
+            alert = rules.tailgating(people, authorised)
             if alert is not None:
                 self.raise_alert(alert.type, alert.severity, lane_id, alert.details,
                                  shot=self._lane_shot(lane_id, tap - 1.0))

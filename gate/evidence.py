@@ -12,6 +12,7 @@ import time
 from collections import OrderedDict, deque
 from dataclasses import replace
 
+from gate.rules import TrackSeen
 from gate.snapshots import Shot
 from recognition.pipeline import FaceSighting
 from recognition.worker import Sightings
@@ -81,10 +82,23 @@ class FaceEvidence:
                     return face
                 self._cond.wait(remaining)
 
-    def tracks_between(self, camera: str, start: float, end: float) -> set[int]:
+    def tracks_between(self, camera: str, start: float, end: float) -> list[TrackSeen]:
+        """Each face track the camera saw between ``start`` and ``end``: its frames, its
+        identity and its latest template, for the tailgating rule to tell people apart
+        (rules.people_crossing)."""
+        seen: dict[int, TrackSeen] = {}
         with self._cond:
-            return {f.track_id for frame in self._frames.get(camera, ())
-                    if start <= frame.ts <= end for f in frame.faces}
+            frames = [f for f in self._frames.get(camera, ()) if start <= f.ts <= end]
+        for frame in frames:
+            for face in frame.faces:
+                old = seen.get(face.track_id)
+                template = (tuple(float(x) for x in face.template)
+                            if face.template is not None else old.template if old else None)
+                seen[face.track_id] = TrackSeen(
+                    face.track_id, old.first if old else frame.ts, frame.ts,
+                    (old.frames if old else 0) + 1,
+                    face.person_id or (old.person_id if old else None), template)
+        return list(seen.values())
 
     def last_seen(self, camera: str) -> float | None:
         with self._cond:

@@ -184,4 +184,20 @@ def audit_log(store: Store, *, action: str | None = None, actor: str | None = No
     rows = store.query(f"SELECT id, ts, actor, action, target, details FROM audit_log WHERE"
                        f" {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
                        [*args, min(max(1, limit), 1000)])
-    return [dict(r) for r in rows]
+    # A target that is a visit, a person or an alert is named (an id alone tells a reader
+    # nothing); erased people and purged visits keep their bare id.
+    targets = sorted({r["target"] for r in rows if r["target"]})
+    named: dict[str, tuple[str, str]] = {}
+    for i in range(0, len(targets), 500):
+        chunk = targets[i:i + 500]
+        marks = ",".join("?" * len(chunk))
+        for table, label, kind in (("visitors", "name", "visitor"), ("people", "name", "person"),
+                                   ("alerts", "type", "alert")):
+            named.update({r["id"]: (kind, r["label"]) for r in store.query(
+                f"SELECT id, {label} AS label FROM {table} WHERE id IN ({marks})", chunk)})
+    out = []
+    for r in rows:
+        hit = named.get(r["target"] or "")
+        out.append({**dict(r), "target_kind": hit[0] if hit else None,
+                    "target_name": hit[1] if hit else None})
+    return out

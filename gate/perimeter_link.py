@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from gate.clock import SiteClock
 from gate.config import CameraConfig, Config
 from gate.journal import Entry, Journal
 from gate.messages import alert_message
@@ -43,8 +44,10 @@ log = logging.getLogger("gate.perimeter_link")
 
 class PerimeterLink:
     def __init__(self, config: Config, journal: Journal,
-                 snapshots: SnapshotWriter | None = None, loop_video: bool = False) -> None:
+                 snapshots: SnapshotWriter | None = None, loop_video: bool = False,
+                 clock: SiteClock | None = None) -> None:
         self.config = config
+        self.clock = clock  # the process stamps alerts with the site's clock (gate/clock.py)
         self.journal = journal
         self.snapshots = snapshots
         self.loop_video = loop_video
@@ -66,7 +69,7 @@ class PerimeterLink:
                 args=(camera, None, out, done),
                 kwargs={"settings": self.config.perimeter, "calendar": self.config.calendar,
                         "timezone": self.config.timezone,
-                        "loop": self.loop_video or camera.loop})
+                        "loop": self.loop_video or camera.loop, "clock": self.clock})
             proc.start()
             try:
                 while not stop.is_set():

@@ -15,6 +15,8 @@ every lane; decisions use local facts only.
 from __future__ import annotations
 
 import datetime as dt
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -78,6 +80,9 @@ class CardFacts:
     rules: RulesConfig
     liveness_mode: LivenessMode = "off"
     liveness_threshold: float = 0.5
+    # This face, still in front of the camera, was already alerted on with this card: the
+    # same lent card tapped again is the same incident (denied again, not alerted again).
+    mismatch_raised: bool = False
 
 
 def face_check(*, wanted: bool, consent: bool, has_camera: bool, seen: bool, enrolled: bool,
@@ -113,8 +118,11 @@ def decide_card(f: CardFacts) -> Draft:
             d.alert(AlertType.SPOOF_ATTEMPT, Severity.CRITICAL, card_holder=f.person.id,
                     liveness=round(f.face.liveness, 3))
     if f.face.mismatch:
-        d.alert(AlertType.CARD_FACE_MISMATCH, Severity.CRITICAL, card_holder=f.person.id,
-                face_identified_as=f.face.other, distance=d.details.get("face_distance"))
+        if f.mismatch_raised:
+            d.details["repeat"] = True
+        else:
+            d.alert(AlertType.CARD_FACE_MISMATCH, Severity.CRITICAL, card_holder=f.person.id,
+                    face_identified_as=f.face.other, distance=d.details.get("face_distance"))
         if f.rules.mismatch_action == "deny":
             return _deny(d, "card_face_mismatch")
     if (f.direction is Direction.ENTRY and f.last_passage == EventType.ARRIVAL
@@ -243,11 +251,62 @@ def card_followed(tapped_mono: float | None, face_mono: float, window_s: float) 
     return tapped_mono is not None and abs(tapped_mono - face_mono) <= 2 * window_s
 
 
-def tailgating(tracks: int, authorised: int) -> AlertDraft | None:
-    """More people went through in the window after an opening than were let through."""
-    if tracks > authorised:
+@dataclass(frozen=True)
+class TrackSeen:
+    """One face track as the lane camera saw it inside a tailgating window (gathered by the
+    engine from the face evidence): when, in how many frames, and whose face it was."""
+
+    track: int
+    first: float  # monotonic seconds of its first and last frame in the window
+    last: float
+    frames: int
+    person_id: str | None = None  # identified against the gallery, if it was
+    template: Sequence[float] | None = None  # the track's face template, once encoded
+
+
+def people_crossing(tracks: Sequence[TrackSeen], *, same_face: float, min_frames: int = 2,
+                    fragment_gap_s: float = 1.5) -> int:
+    """How many distinct people the camera saw crossing the lane, from its face tracks.
+
+    A track is detections of one face, and one person may leave several: the tracker loses a
+    turned head and starts a new track, a looping demo clip shows the same pupil again. So
+    tracks are people only after merging: two tracks that never share a frame are one person
+    when both were identified as the same person, when their templates are closer than
+    ``same_face``, or when one has no template yet and starts within ``fragment_gap_s`` of
+    the other's end (a fragment). Tracks that share a frame are always different people
+    (one face cannot be in two places), and a track of fewer than ``min_frames`` frames is a
+    flicker of the detector, not a crossing."""
+    people: list[list[TrackSeen]] = []
+    for t in sorted((t for t in tracks if t.frames >= min_frames), key=lambda t: t.first):
+        for group in people:
+            if all(_apart(t, o) for o in group) and any(
+                    _one_person(t, o, same_face, fragment_gap_s) for o in group):
+                group.append(t)
+                break
+        else:
+            people.append([t])
+    return len(people)
+
+
+def _apart(a: TrackSeen, b: TrackSeen) -> bool:
+    return a.last < b.first or b.last < a.first
+
+
+def _one_person(a: TrackSeen, b: TrackSeen, same_face: float, gap_s: float) -> bool:
+    if a.person_id is not None and a.person_id == b.person_id:
+        return True
+    if a.template is not None and b.template is not None:
+        return math.dist(a.template, b.template) < same_face
+    gap = a.first - b.last if a.first > b.last else b.first - a.last
+    return gap <= gap_s
+
+
+def tailgating(people: int, authorised: int) -> AlertDraft | None:
+    """More people went through in the window after an opening than were let through
+    (``people`` from :func:`people_crossing`, never a count of detections)."""
+    if people > authorised:
         return AlertDraft(AlertType.TAILGATING, Severity.CRITICAL,
-                          {"people": tracks, "authorised": authorised})
+                          {"people": people, "authorised": authorised})
     return None
 
 

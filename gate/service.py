@@ -26,8 +26,8 @@ import serial
 from gate import metrics
 from gate.actuator import LcusRelay, Relay, make_relay
 from gate.attendance import notify_absences
-from gate.clock import ClockJumpDetector
-from gate.config import Config
+from gate.clock import ClockJumpDetector, SiteClock
+from gate.config import CameraConfig, Config
 from gate.console.server import ConsoleServer
 from gate.crypto import load_sealer
 from gate.desk_reader import DeskCards
@@ -80,9 +80,11 @@ class Service:
     (gate/scheduler.py).
     """
 
-    def __init__(self, config: Config, data_dir: Path, *, loop_video: bool = False) -> None:
+    def __init__(self, config: Config, data_dir: Path, *, loop_video: bool = False,
+                 clock: SiteClock | None = None) -> None:
         self.config = config
-        self.store = Store(data_dir, config.tz, load_sealer(config.privacy.key_file))
+        self.clock = clock or SiteClock.real(config.tz)
+        self.store = Store(data_dir, config.tz, load_sealer(config.privacy.key_file), self.clock)
         if not self.store.encrypted:
             log.warning("biometrics are NOT encrypted at rest: no key ([privacy] key_file or "
                         "the biometric-key credential; `gate keys init`)")
@@ -120,7 +122,7 @@ class Service:
         self._lane_of_vehicle_camera = {lane.vehicle_camera: lane.id for lane in config.lanes
                                         if lane.vehicle_camera}
         self.perimeter = PerimeterLink(config, self.journal, self.snapshots,
-                                       loop_video=loop_video)
+                                       loop_video=loop_video, clock=self.clock)
         self.fire = FireMonitor(config.fire_alarm, self.engine.set_fire_alarm,
                                 on_lost=self._fire_input_lost)
         self.publisher = Publisher(config, self.store, on_watchlist=self.on_watchlist,
@@ -411,40 +413,104 @@ class Service:
             AuditRow(f"police:{by}", "alert_police_acknowledged", alert_id, {"note": note}),)))
 
     def device_health(self) -> dict[str, Any]:
-        now = time.monotonic()
-        readers = [{"id": r.reader_id, "port": r.port, "protocol": r.protocol,
-                    "direction": r.direction, "connected": r.health.connected,
-                    "last_read": r.health.last_read.isoformat() if r.health.last_read else None,
-                    "reads": r.health.reads, "bad_frames": r.health.bad_frames,
-                    "error": r.health.last_error} for r in self.readers]
-        cameras = []
-        for cam in self.config.cameras:
-            h = self.camera_health.get(cam.id)
-            seen = self.engine.evidence.last_seen(cam.id)
-            cameras.append({"id": cam.id, "role": cam.role, "connected": bool(h and h.connected),
-                            "fps": round(h.fps, 1) if h else 0.0,
-                            "analysed_fps": round(h.processed_fps, 1) if h else 0.0,
-                            "last_frame_s_ago": None if seen is None else round(now - seen, 1),
-                            "error": h.last_error if h else "no report yet"})
-        relays = [{"lane": lane, "kind": self.config.lanes[i].relay.kind,
-                   "fail": self.config.lanes[i].relay.fail,
-                   "open": bool(getattr(relay, "energised", False)),
-                   "held": bool(getattr(relay, "held", False))}
-                  for i, (lane, relay) in enumerate(self.relays.items())]
+        """Every device with its state as a code the console has words for (``state``), how
+        bad that is (``level``: ok, warning, fault) and how long ago it last delivered (a
+        card read, a frame): a device can be "connected" and still have gone quiet."""
+        wall = time.time()
+        readers = []
+        for r in self.readers:
+            h = r.health
+            readers.append({
+                "id": r.reader_id, "port": r.port, "protocol": r.protocol,
+                "direction": r.direction, "connected": h.connected,
+                "state": "online" if h.connected else "offline",
+                "level": "ok" if h.connected else "fault",
+                "last_read": h.last_read.isoformat() if h.last_read else None,
+                "last_read_s_ago": None if h.last_read is None
+                else round(max(0.0, wall - h.last_read.timestamp()), 1),
+                "reads": h.reads, "bad_frames": h.bad_frames, "error": h.last_error})
+        cameras = [self._camera_state(cam, wall) for cam in self.config.cameras]
+        relays = []
+        for i, (lane, relay) in enumerate(self.relays.items()):
+            is_open, held = bool(getattr(relay, "energised", False)), bool(
+                getattr(relay, "held", False))
+            state = ("fire_released" if held and self.engine.fire_active else "held" if held
+                     else "open" if is_open else "closed")
+            relays.append({"lane": lane, "kind": self.config.lanes[i].relay.kind,
+                           "fail": self.config.lanes[i].relay.fail, "open": is_open,
+                           "held": held, "state": state,
+                           "level": "warning" if state == "fire_released" else "ok"})
         link = self.publisher.health
         broker_error = link.last_error
         if link.refused:
             broker_error = (f"the broker refused {link.refused} message(s): {link.last_refusal}"
                             f" (check mqtt.username {self.config.mqtt.username!r} and the ACL)")
+        broker_state = ("refused" if link.refused else "backlog" if link.backlog_warning
+                        else "connected" if link.connected else "disconnected")
         return {"readers": readers, "cameras": cameras, "relays": relays,
-                "fire_alarm": {**self.engine.fire_state(), "kind": self.config.fire_alarm.kind,
-                               "healthy": self.fire.healthy, "error": self.fire.last_error},
+                "fire_alarm": self._fire_state(),
                 "broker": {"host": self.config.mqtt.host, "port": self.config.mqtt.port,
                            "connected": link.connected, "pending": link.pending,
                            "sent": link.sent, "refused": link.refused,
-                           "backlog_warning": link.backlog_warning, "error": broker_error},
+                           "backlog_warning": link.backlog_warning, "error": broker_error,
+                           "state": broker_state,
+                           "level": "ok" if broker_state == "connected" else "fault"
+                           if broker_state in ("disconnected", "refused") else "warning"},
                 "recognition": {"running": bool(self.recognition and self.recognition.alive())},
-                "components": self.health.snapshot()}
+                "components": [{**c, "state": "running" if c.get("up") else "down",
+                                "level": "ok" if c.get("up") else "fault"}
+                               for c in self.health.snapshot()]}
+
+    def _camera_state(self, cam: CameraConfig, wall: float) -> dict[str, Any]:
+        """A camera's state and the age of its last frame: the recognition worker's live
+        view for lane and vehicle cameras, the perimeter process's view for the others."""
+        if cam.role == "perimeter":
+            p = self.perimeter.health.get(cam.id)
+            pview = self.perimeter.views.get(cam.id)
+            connected, fps = bool(p and p.connected), p.camera_fps if p else 0.0
+            analysed, error = (p.processed_fps if p else 0.0), (p.last_error if p else None)
+            reported = p is not None
+            last = None if pview is None else max(0.0, (self.store.now() - pview.ts)
+                                                  .total_seconds() / self._clock_rate())
+        else:
+            h = self.camera_health.get(cam.id)
+            view = self.camera_views.get(cam.id)
+            connected, fps = bool(h and h.connected), h.fps if h else 0.0
+            analysed, error = (h.processed_fps if h else 0.0), (h.last_error if h else None)
+            reported = h is not None
+            last = None if view is None else max(0.0, wall - view.ts)
+        state = "online" if connected else "offline" if reported else "no_report"
+        return {"id": cam.id, "role": cam.role, "connected": connected, "fps": round(fps, 1),
+                "analysed_fps": round(analysed, 1),
+                "last_frame_s_ago": None if last is None else round(last, 1),
+                "state": state, "level": "ok" if connected else "fault",
+                "error": error if reported else "no report yet"}
+
+    def _clock_rate(self) -> float:
+        """How many site seconds pass per real second now (above 1 only in ``gate demo``)."""
+        c = self.clock
+        if c.start is None or c.until is None or self.store.now() >= c.until:
+            return 1.0
+        return c.speed
+
+    def _fire_state(self) -> dict[str, Any]:
+        """No fire input configured is a warning, never OK: the lanes would not release on
+        an alarm. A fault of the input (a cut wire) is told apart from a fire."""
+        kind = self.config.fire_alarm.kind
+        engine = self.engine.fire_state()  # active, released, fault, cause
+        if kind == "none":
+            state, level = "not_configured", "warning"
+        elif engine["fault"] or not self.fire.healthy:
+            state, level = "fault", "fault"
+        elif engine["active"]:
+            state, level = "alarm", "fault"
+        elif engine["released"]:
+            state, level = "released", "warning"
+        else:
+            state, level = "normal", "ok"
+        return {**engine, "kind": kind, "configured": kind != "none",
+                "healthy": self.fire.healthy, "error": self.fire.last_error, "state": state,
+                "level": level}
 
     def refresh_watchlists(self) -> None:
         faces = watch_gallery(self.store)

@@ -14,7 +14,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
@@ -88,8 +88,12 @@ class Store:
     through it can exist.
     """
 
-    def __init__(self, data_dir: Path, tz: ZoneInfo, sealer: Sealer | None = None) -> None:
+    def __init__(self, data_dir: Path, tz: ZoneInfo, sealer: Sealer | None = None,
+                 clock: Callable[[], dt.datetime] | None = None) -> None:
         self.tz = tz
+        # The site time every record is stamped with; injected (gate/clock.py: SiteClock) so
+        # the demo can play a morning compressed and tests can pin the hour.
+        self._clock = clock or (lambda: dt.datetime.now(tz))
         self.sealer = sealer or Sealer(None)  # biometrics sealed at rest (gate/crypto.py)
         self.data_dir = data_dir
         data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -137,7 +141,7 @@ class Store:
         return (time.monotonic() - start) * 1000
 
     def now(self) -> dt.datetime:
-        return dt.datetime.now(self.tz)
+        return self._clock()
 
     def _stamp(self) -> str:
         return rfc3339(self.now())

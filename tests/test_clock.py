@@ -66,3 +66,30 @@ def test_stopwatch_ignores_wall_clock() -> None:
     assert sw.restart() == pytest.approx(2)
     c.tick(0.5)
     assert sw.elapsed() == pytest.approx(0.5)
+
+
+def test_a_compressed_site_clock_plays_the_morning_fast_then_real_time() -> None:
+    import datetime as dt
+    import pickle
+    from zoneinfo import ZoneInfo
+
+    from gate.clock import SiteClock
+
+    tz = ZoneInfo("Asia/Shanghai")
+    start = dt.datetime(2026, 11, 23, 7, 20, tzinfo=tz)
+    until = dt.datetime(2026, 11, 23, 8, 10, tzinfo=tz)
+    mono = [100.0]
+    clock = SiteClock.compressed(start, until, 10.0, mono=lambda: mono[0])
+    assert clock() == start
+    mono[0] = 160.0  # one real minute: ten minutes of the morning
+    assert clock() == dt.datetime(2026, 11, 23, 7, 30, tzinfo=tz)
+    mono[0] = 500.0  # the morning took 300 s; 100 s later the clock runs at real speed
+    assert clock() == until + dt.timedelta(seconds=100)
+    assert clock.mono_at(dt.datetime(2026, 11, 23, 7, 55, tzinfo=tz)) == 310.0
+    assert clock.mono_at(until + dt.timedelta(seconds=30)) == 430.0
+    assert clock.at(clock.mono_at(until - dt.timedelta(minutes=1))) == until - dt.timedelta(
+        minutes=1)
+    real = SiteClock.real(tz)
+    assert real().tzinfo is tz and pickle.loads(pickle.dumps(real)).tz == tz
+    with pytest.raises(ValueError):
+        SiteClock.compressed(until, start, 10.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -275,3 +276,35 @@ def test_admin_registers_a_vehicle_the_engine_then_admits(gate: Gate) -> None:
             refused = client.post(f"/api/watchlists/local/{path}", json=body, headers=headers)
             assert refused.status_code == 422 and refused.json()["code"] == "reason_required"
     assert gate.service.engine.on_plate("L1", "京A12345", 0.97).opened
+
+
+def test_devices_page_states_in_words_last_read_and_refreshing(browser: Browser,
+                                                                gate: Gate) -> None:
+    """Issue 28: each device's state in words, the last read, a page that refreshes itself,
+    no fire input as a warning (never OK), and a two-character note resets the fire release."""
+    page = login(browser, gate, "guard")
+    page.goto(base(gate) + "/#devices")
+    reader = page.locator('#devices-table tr[data-device="L1-in"]')
+    expect(reader.locator(".badge")).to_have_text("在线")
+    expect(reader).to_contain_text("最近读卡 尚无")
+    fire = page.locator('#devices-table tr[data-state="not_configured"]')
+    expect(fire.locator(".badge")).to_have_text("未配置")
+    expect(fire.locator(".badge")).to_have_attribute("data-level", "warning")
+    expect(fire).to_contain_text("火警时闸门不会自动释放")
+    expect(page.locator('#devices-table tr[data-device="L1"] .badge')).to_have_text("关闭")
+    gate.tap("nocons")  # no reload: the page's own refresh (every 5 s) shows the read
+    expect(reader).to_contain_text("秒前", timeout=12_000)
+    assert not page.locator("#devices-table").inner_text().count("reader-loop")
+    shot(page, "devices-zh")
+
+    gate.service.engine.set_fire_alarm(True, "test")  # a drill: released, then the input clears
+    gate.service.engine.set_fire_alarm(False, "test")
+    expect(page).to_have_url(re.compile("#rollcall"), timeout=15_000)  # the page's alarm view
+    page.goto(base(gate) + "/#devices")
+    expect(page.locator('#devices-table tr[data-device="L1"] .badge')).to_have_text("火警释放")
+    page.fill("#fire-reset input", "复位")
+    page.click("#fire-reset button")
+    expect(page.locator("#toasts")).to_contain_text("闸机已复位")
+    expect(page.locator('#devices-table tr[data-device="L1"] .badge')).to_have_text("关闭")
+    assert gate.service.store.query("SELECT details FROM audit_log WHERE action = 'fire_reset'"
+                                    )[0]["details"] == '{"note": "复位"}'

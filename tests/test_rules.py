@@ -210,6 +210,77 @@ def test_tailgating_and_card_followed() -> None:
     assert not rules.card_followed(100.0, 120.0, 3.0)
 
 
+def test_the_same_lent_card_tapped_again_by_the_same_face_is_denied_not_realerted() -> None:
+    first = rules.decide_card(facts(face=mismatched()))
+    again = rules.decide_card(facts(face=mismatched(), mismatch_raised=True))
+    assert [a.type for a in first.alerts] == [AlertType.CARD_FACE_MISMATCH]
+    assert again.alerts == [] and again.verdict is Verdict.DENY
+    assert again.reason == "card_face_mismatch" and again.details["repeat"] is True
+    warned = rules.decide_card(facts(face=mismatched(), mismatch_raised=True,
+                                     rules=RulesConfig(mismatch_action="warn")))
+    assert warned.opens and warned.alerts == []
+
+
+Seen = rules.TrackSeen
+FACE_A = (0.0,) * 128
+FACE_B = (0.1,) * 128  # 1.13 from FACE_A: another person at any threshold
+
+
+def crossing(*tracks: rules.TrackSeen) -> int:
+    return rules.people_crossing(tracks, same_face=0.55)
+
+
+def test_one_pupil_seen_again_by_a_looping_clip_is_one_person() -> None:
+    """The demo's complaint: each loop of the clip starts a new track of the same pupil."""
+    loops = [Seen(n, 10.0 + 3 * n, 12.5 + 3 * n, 20, "S001", FACE_A) for n in range(3)]
+    assert crossing(*loops) == 1
+    assert rules.tailgating(crossing(*loops), 1) is None
+
+
+def test_a_lost_and_found_track_of_one_stranger_is_one_person() -> None:
+    near = tuple(x + 0.02 for x in FACE_A)  # 0.23 away: the same face
+    assert crossing(Seen(1, 0.0, 1.0, 8, None, FACE_A), Seen(2, 1.2, 2.5, 9, None, near)) == 1
+    # a fragment with no template yet, right after the first track: the same person
+    assert crossing(Seen(1, 0.0, 1.0, 8, None, FACE_A), Seen(2, 1.3, 1.6, 3)) == 1
+    # ... but long after it, someone else
+    assert crossing(Seen(1, 0.0, 1.0, 8, None, FACE_A), Seen(2, 3.0, 3.5, 3)) == 2
+
+
+def test_two_faces_in_one_frame_are_two_people_whatever_they_look_like() -> None:
+    twins = (Seen(1, 0.0, 2.0, 15, None, FACE_A), Seen(2, 1.0, 3.0, 15, None, FACE_A))
+    assert crossing(*twins) == 2
+    alert = rules.tailgating(crossing(*twins), 1)
+    assert alert is not None and alert.details == {"people": 2, "authorised": 1}
+    same_id = (Seen(1, 0.0, 2.0, 15, "S001"), Seen(2, 1.0, 3.0, 15, "S001"))
+    assert crossing(*same_id) == 2  # one of them is not who the gallery thinks
+
+
+def test_different_people_one_after_the_other_are_counted() -> None:
+    assert crossing(Seen(1, 0.0, 1.0, 8, "S001", FACE_A),
+                    Seen(2, 1.5, 2.5, 8, None, FACE_B)) == 2
+    assert crossing(Seen(1, 0.0, 1.0, 8, "S001", FACE_A),
+                    Seen(2, 1.5, 2.5, 8, "S002", FACE_B)) == 2
+
+
+def test_a_detector_flicker_is_not_a_crossing() -> None:
+    assert crossing(Seen(1, 0.0, 2.0, 15, "S001", FACE_A), Seen(2, 0.5, 0.5, 1)) == 1
+    assert crossing() == 0
+
+
+@given(st.lists(st.tuples(st.floats(0, 10), st.floats(0, 3), st.integers(1, 30),
+                          st.sampled_from([None, "S001", "S002"])), max_size=8))
+@settings(max_examples=200, deadline=None)
+def test_people_never_exceed_tracks_nor_fall_below_the_most_at_once(
+        spans: list[tuple[float, float, int, str | None]]) -> None:
+    tracks = [Seen(i, a, a + d, n, who) for i, (a, d, n, who) in enumerate(spans)]
+    counted = [t for t in tracks if t.frames >= 2]
+    people = crossing(*tracks)
+    assert people <= len(counted)
+    at_once = max((sum(1 for o in counted if o.first <= t.first <= o.last) for t in counted),
+                  default=0)
+    assert people >= at_once
+
+
 def test_manual_open_needs_a_reason_of_two_characters() -> None:
     assert rules.manual_open(" 送药 ", "guard1").reason == "送药"
     with pytest.raises(ValueError):

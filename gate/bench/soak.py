@@ -127,9 +127,42 @@ def _dir_bytes(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.exists() else 0
 
 
-def _clips(workdir: Path) -> tuple[Path, Path, Path | None]:
-    from gate.demo import _car_video, _demo_video
+def _demo_video(path: Path) -> Path:
+    """A looping clip of a pupil walking up to lane 1, composed from a shipped real photo
+    (the soak loops its clips on purpose: hours of load, not a story)."""
+    import cv2
 
+    from gate.bench.scenes import cut_head, walking_frames
+    from recognition.face_engine import DlibFaceEngine
+
+    head = cut_head(DlibFaceEngine(), "test/obama1.jpg", "obama")
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 25, (1280, 720))
+    for rgb in walking_frames([head], 75):
+        writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    writer.release()
+    return path
+
+
+def _car_video(path: Path) -> Path:
+    """A registered staff car stops at the barrier for 2 s, then the lane is empty for 4 s."""
+    import random
+
+    import cv2
+
+    from gate.bench.plates_data import PlateSpec, car_scene, render_plate
+    from gate.bench.scenes import background
+    from gate.demo_script import STAFF
+
+    rgb, _box = car_scene(render_plate(PlateSpec(STAFF[0].plate, "blue")), random.Random(22),
+                          plate_width=210)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 25, (1280, 720))
+    for frame in [rgb] * 50 + [background()] * 100:
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+    return path
+
+
+def _clips(workdir: Path) -> tuple[Path, Path, Path | None]:
     perimeter = VTEST if VTEST.exists() else None
     return _demo_video(workdir / "gate-cam.avi"), _car_video(workdir / "car-cam.avi"), perimeter
 

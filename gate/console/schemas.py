@@ -26,7 +26,7 @@ class OpenBody(_Body):
 
 
 class FireResetBody(_Body):
-    note: Annotated[str, Field(min_length=3, max_length=500)]
+    note: Annotated[str, Field(min_length=2, max_length=500)]  # "复位" is a whole note
 
 
 class ExitPermissionBody(_Body):

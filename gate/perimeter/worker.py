@@ -14,7 +14,7 @@ import logging
 import os
 import queue
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -47,6 +47,7 @@ def run_perimeter_worker(camera: CameraConfig, zones: Sequence[ZoneConfig] | Non
                          stop_event: Any, *, settings: PerimeterConfig | None = None,
                          calendar: CalendarConfig | None = None,
                          timezone: str = "Asia/Shanghai", loop: bool = False,
+                         clock: Callable[[], dt.datetime] | None = None,
                          health_every_s: float = 5.0, view_every_s: float | None = 2.0) -> None:
     """Process entry point (``multiprocessing.Process(target=run_perimeter_worker, ...)``).
 
@@ -61,6 +62,7 @@ def run_perimeter_worker(camera: CameraConfig, zones: Sequence[ZoneConfig] | Non
 
     settings = settings or PerimeterConfig()
     tz = ZoneInfo(timezone)
+    now: Callable[[], dt.datetime] = clock or (lambda: dt.datetime.now(tz))
     try:
         os.nice(settings.nice)
     except OSError:  # not permitted: run at the priority we have
@@ -84,7 +86,7 @@ def run_perimeter_worker(camera: CameraConfig, zones: Sequence[ZoneConfig] | Non
                 # the configured rate, and no burst to catch up after a slow frame
                 next_due = max(next_due + period, now_mono + period / 2)
                 try:
-                    result = pipeline.process(frame, dt.datetime.now(tz))
+                    result = pipeline.process(frame, now())
                 except Exception as exc:  # one bad frame must not stop the camera's watch
                     log.exception("perimeter %s: frame failed", camera.id)
                     error = f"frame failed: {exc}"
@@ -98,7 +100,7 @@ def run_perimeter_worker(camera: CameraConfig, zones: Sequence[ZoneConfig] | Non
                                   alert.id)
                 if view_every_s is not None and now_mono - view_at >= view_every_s:
                     view_at = now_mono
-                    _put(out_queue, PerimeterView(camera.id, dt.datetime.now(tz),
+                    _put(out_queue, PerimeterView(camera.id, now(),
                                                   pipeline.view_jpeg(frame),
                                                   len(result.tracks)), block=False)
             elif frame is not None and new_seq != seq:

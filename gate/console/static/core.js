@@ -19,6 +19,16 @@ export function word(ns, code) {
   return t(`${ns}.${code}`);
 }
 
+// The browser's own validation bubbles speak the browser's language; these speak the page's.
+document.addEventListener("invalid", (ev) => {
+  const n = ev.target;
+  if (!n.setCustomValidity || n.validity.customError) return;
+  if (n.validity.valueMissing) n.setCustomValidity(t("ui.field_required"));
+  else if (n.validity.tooShort) n.setCustomValidity(t("ui.field_too_short", { n: n.minLength }));
+  else n.setCustomValidity(t("ui.field_invalid"));
+}, true);
+document.addEventListener("input", (ev) => { ev.target.setCustomValidity?.(""); }, true);
+
 export const $ = (sel, root = document) => root.querySelector(sel);
 export const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
 export function el(tag, attrs = {}, ...kids) {
@@ -144,5 +154,54 @@ export function screeningReason(text) {
   if (m) return t("screen.plate", { list: m[1] });
   m = text.match(/^face matches watch list entry (\S+) \(distance ([\d.]+)\)$/);
   if (m) return t("screen.face", { entry: m[1], distance: m[2] });
-  return text;  // the remote screening service's own words
+  if (text === "remote screening: hit") return t("screen.remote_hit");
+  m = text.match(/^remote screening unavailable: (\S+)$/);
+  if (m) return t("screen.remote_unavailable");
+  m = text.match(/^remote screening gave (.*)$/);
+  if (m) return t("screen.remote_odd", { answer: m[1] });
+  return text;  // a reason this console does not know yet: shown as written
+}
+
+// A component of the health model or a device ("reader L1-in", "reader-loop-L1-in",
+// "mqtt-sender", "perimeter walkway-cam") in words; the id of the device stays as it is.
+export function deviceName(name) {
+  if (!name) return "—";
+  const m = String(name).match(/^(reader-loop|reader|camera|perimeter|relay)[ -](.+)$/);
+  if (m) return `${t(`component.${m[1]}`)} ${m[2]}`;
+  const key = `component.${String(name).replace(/ /g, "-")}`;
+  return has(key) ? t(key) : name;
+}
+
+// A card as the roster wrote it: the stored key's form (hex, the fob's decimal, Wiegand-26)
+// without the prefix that tells the forms apart.
+export const cardText = (key) => String(key ?? "").replace(/^(hex|dec10|dec|w26):/, "");
+
+// An audit row's details ({"note": "复位"} ...) in words: each key through the catalogue,
+// yes/no for booleans, codes of the vocabulary as words.
+export function auditDetails(details) {
+  let d = details;
+  if (typeof d === "string") { try { d = JSON.parse(d || "{}"); } catch { return d; } }
+  if (!d || typeof d !== "object") return "";
+  const value = (k, v) => {
+    if (typeof v === "boolean") return t(v ? "ui.yes" : "ui.no");
+    if (k === "card") return cardText(v);
+    if (k === "screening" && has(`screening.${v}`)) return word("screening", v);
+    if (k === "role" && has(`role.${v}`)) return word("role", v);
+    if (k === "method" && has(`decided_by.${v}`)) return word("decided_by", v);
+    if (Array.isArray(v)) return v.map((x) => value(k, x)).join(state.lang === "zh-CN" ? "、" : ", ");
+    if (v && typeof v === "object") return auditDetails(v);
+    return String(v);
+  };
+  return Object.entries(d).map(([k, v]) => `${has(`detail.${k}`) ? t(`detail.${k}`) : k}: ${value(k, v)}`)
+    .join(state.lang === "zh-CN" ? "；" : "; ");
+}
+
+// What an audit row is about: a named visit, person or alert, else the id as written.
+export function auditTarget(r) {
+  if (!r.target) return "";
+  if (r.target_kind === "alert") return `${t("ui.target_alert")} ${word("alert", r.target_name)}`;
+  if (r.target_kind && r.target_name) return `${t(`ui.target_${r.target_kind}`)} ${r.target_name}`;
+  const m = String(r.target).match(/^(lane|reader|camera|place):(.+)$/);
+  if (m) return `${t(`ui.target_${m[1]}`)} ${m[2]}`;
+  return r.target;
 }

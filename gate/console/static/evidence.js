@@ -1,6 +1,6 @@
 // Evidence and privacy: the event review (Frigate's review page, for a guard), the privacy
 // page and its banner, a person's erasure (admins), and the audit log (admins, read-only).
-import { $, act, api, codes, el, has, post, stamp, state, t, table, word } from "./core.js";
+import { $, act, api, auditDetails, auditTarget, codes, el, has, post, stamp, state, t, table, word } from "./core.js";
 import { thumb } from "./snapshots.js";
 
 const REVIEW_PAGE = 50;
@@ -134,7 +134,7 @@ const whyWords = (r) => (r.action === "list_viewed" && PAGE_WORDS[r.why] ? t("ui
 
 // Audit log (admins, read-only) -----------------------------------------------------------------------
 
-const actionWords = (a) => (has(`audit.${a}`) ? t(`audit.${a}`) : a);
+export const actionWords = (a) => (has(`audit.${a}`) ? t(`audit.${a}`) : a);
 
 export async function loadAudit() {
   const f = $("#audit-form");
@@ -155,8 +155,8 @@ async function showAudit(beforeId) {
   const box = $("#audit-table");
   if (!beforeId) box.replaceChildren(table([t("ui.time"), t("ui.actor"), t("ui.action"), t("ui.target"), t("ui.detail")], []));
   box.querySelector("tbody").append(...rows.map((r) => el("tr", { "data-action": r.action },
-    el("td", {}, stamp(r.ts)), el("td", {}, r.actor), el("td", { title: r.action }, actionWords(r.action)), el("td", {}, r.target || ""),
-    el("td", { class: "details" }, r.details && r.details !== "{}" ? r.details : ""))));
+    el("td", {}, stamp(r.ts)), el("td", {}, r.actor), el("td", { title: r.action }, actionWords(r.action)), el("td", { title: r.target || "" }, auditTarget(r)),
+    el("td", { class: "details" }, auditDetails(r.details)))));
   const more = $("#audit-more");
   more.hidden = rows.length < AUDIT_PAGE;
   more.onclick = () => showAudit(rows[rows.length - 1].id);

@@ -1,6 +1,6 @@
 // The live page: lanes (state and manual open) always on top, the alert queue (grouped,
 // filtered, most severe first), the bounded passage feed, and where alerts are on the map.
-import { $, act, api, beep, el, errorText, notify, post, state, t, time, word } from "./core.js";
+import { $, act, api, beep, cardText, deviceName, el, errorText, notify, post, screeningReason, state, t, time, word } from "./core.js";
 import { drawMap, mapData } from "./pages.js";
 import { listedWho, openWatchHit, thumb } from "./snapshots.js";
 
@@ -75,20 +75,23 @@ export function liveMessage(e) {
 
 // Alerts -----------------------------------------------------------------------------------
 
-function alertWhat(g) {
+// What an alert is about, in words: who, which face, plate, card, reasons, place, device.
+export function alertWhat(g) {
   const d = g.details || {};
   const bits = [];
+  if (d.original_type) bits.push(t("ui.escalated_of", { what: word("alert", d.original_type) }));
+  if (d.visitor?.name) bits.push(`${t("ui.visitor")} ${d.visitor.name}`);
   if (g.person_name) bits.push(`${g.person_name}${g.class ? ` · ${g.class}` : ""}`);
   if (d.face_identified_name) bits.push(t("ui.face_was", { name: d.face_identified_name, distance: d.distance ?? d.face_distance ?? "?" }));
   if (d.plate) bits.push(`${t("field.plate")} ${d.plate}`);
   if (d.listed_plate && d.listed_plate !== d.plate) bits.push(`${t("ui.listed")} ${d.listed_plate}`);
-  if (d.card) bits.push(`${t("field.card")} ${d.card}`);
+  if (d.card) bits.push(`${t("field.card")} ${cardText(d.card)}`);
   if (d.reason && !(d.list && d.entry_id)) bits.push(`${t("ui.listing_reason")}: ${d.reason}`);
-  if (d.reasons) bits.push(...d.reasons.map((r) => r));
+  if (d.reasons) bits.push(...d.reasons.map((r) => screeningReason(r)));
   if (d.people !== undefined) bits.push(t("ui.people_through", { people: d.people, authorised: d.authorised }));
   if (d.zone) bits.push(d.zone);
-  if (d.device) bits.push(d.device);
-  if (d.component) bits.push(d.component);
+  if (d.device) bits.push(deviceName(d.device));
+  if (d.component) bits.push(deviceName(d.component));
   return bits.join(" · ");
 }
 

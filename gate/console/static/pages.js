@@ -1,6 +1,6 @@
 // The other pages: roll call, people, attendance, vehicles and watch lists, campus map,
 // devices, users.
-import { $, act, api, del, el, errorText, notify, post, put, resizedBase64, stamp, state, t, table, time, word } from "./core.js";
+import { $, act, api, cardText, del, deviceName, el, errorText, notify, post, put, resizedBase64, stamp, state, t, table, time, word } from "./core.js";
 import { accessReport, eraseButton, personPassages } from "./evidence.js";
 
 // Roll call ------------------------------------------------------------------------------------
@@ -49,7 +49,7 @@ export async function loadPerson(id) {
     el("h2", {}, `${p.name} · ${p.class || word("role", p.role)}`),
     personStatus(p),
     el("p", {}, `${t("ui.guardians")}: ${p.guardians.map((g) => `${g.name} ${g.phone}`).join(", ") || "—"}`),
-    el("p", {}, `${t("ui.cards")}: ${p.cards.map((c) => c.card_key).join(", ") || "—"}`),
+    el("p", {}, `${t("ui.cards")}: ${p.cards.map((c) => cardText(c.card_key)).join(", ") || "—"}`),
     el("form", { id: "exit-form", onsubmit: async (ev) => {
       ev.preventDefault();
       if (why.value.trim().length < 2) { result.textContent = t("ui.reason_short"); result.className = "error"; return; }
@@ -259,25 +259,46 @@ export async function loadMap() {
 
 // Devices ----------------------------------------------------------------------------------------
 
+let devicesTimer = null;
+export function stopDevices() { clearInterval(devicesTimer); devicesTimer = null; }
+
+// Each device's state in words, how bad it is (ok, warning, fault) and when it last delivered;
+// the page refreshes itself every 5 s while it is shown.
 export async function loadDevices() {
+  await showDevices();
+  stopDevices();
+  devicesTimer = setInterval(() => { if ($("#page-devices")?.hidden) stopDevices(); else showDevices().catch(() => {}); }, 5000);
+}
+
+// The fire input's detail: a fault of the input (a cut wire) told apart from a fire.
+const fireDetail = (f) => [f.fault ? t(f.released ? "ui.fire_fault" : "ui.fire_fault_hold") : "",
+  f.released && !f.fault ? t(f.cause === "fire_input_fault" ? "ui.fire_fault_released" : "ui.fire_released") : "",
+  f.error || ""].filter(Boolean).join(" · ");
+
+const ago = (s) => (s === null || s === undefined ? t("ui.no_activity") : t("ui.seconds_ago", { n: Math.round(s) }));
+
+async function showDevices() {
   const d = await api("/api/devices");
-  const ok = (good) => el("span", { class: `badge ${good ? "ok" : "bad"}` }, t(good ? "ui.ok" : "ui.fault"));
-  const row = (what, name, good, detail) => el("tr", {}, el("td", {}, what), el("td", {}, name), el("td", {}, ok(good)), el("td", {}, detail || ""));
-  $("#devices-table").replaceChildren(table([t("ui.device"), t("field.name"), t("ui.status"), t("ui.detail")], [
-    ...d.readers.map((r) => row(t("ui.reader"), r.id, r.connected, `${r.port} · ${t("ui.reads", { n: r.reads, bad: r.bad_frames })} ${r.error || ""}`)),
-    ...d.cameras.map((c) => row(t("ui.camera"), c.id, c.connected, `${c.fps} fps · ${t("ui.analysed", { fps: c.analysed_fps })} ${c.error || ""}`)),
-    ...d.relays.map((r) => row(t("ui.relay"), r.lane, true, `${r.kind} · ${t(r.open ? "ui.lane_open" : "ui.lane_closed")}${r.held ? ` · ${t("ui.lane_held")}` : ""}`)),
-    row(t("ui.fire_input"), d.fire_alarm.kind, d.fire_alarm.healthy && !d.fire_alarm.fault && !d.fire_alarm.active && !d.fire_alarm.released,
-      `${d.fire_alarm.active ? t("ui.fire_active") : ""} ${d.fire_alarm.fault ? t(d.fire_alarm.released ? "ui.fire_fault" : "ui.fire_fault_hold") : ""} ${d.fire_alarm.released && !d.fire_alarm.fault ? t(d.fire_alarm.cause === "fire_input_fault" ? "ui.fire_fault_released" : "ui.fire_released") : ""} ${d.fire_alarm.error || ""}`),
-    row(t("ui.broker"), `${d.broker.host}:${d.broker.port}`, d.broker.connected,
-      `${d.broker.connected ? t("ui.connected") : t("ui.broker_down")} · ${t("ui.outbox", { pending: d.broker.pending, sent: d.broker.sent })} ${d.broker.error || ""}`),
-    ...(d.components || []).map((c) => row(t("ui.component"), c.name, c.up, `${c.critical ? t("ui.critical_part") : ""} ${t("ui.restarts", { n: c.restarts })} ${c.error || ""}`))]));
+  const badge = (x) => el("span", { class: `badge ${x.level === "ok" ? "ok" : x.level === "warning" ? "warn" : "bad"}`, "data-level": x.level }, word("device_state", x.state));
+  const row = (what, name, x, last, detail) => el("tr", { "data-device": name, "data-state": x.state },
+    el("td", {}, what), el("td", {}, name), el("td", {}, badge(x)), el("td", {}, last), el("td", {}, detail || ""));
+  const fire = d.fire_alarm;
+  $("#devices-table").replaceChildren(table([t("ui.device"), t("ui.device_name"), t("ui.status"), t("ui.last_activity"), t("ui.detail")], [
+    ...d.readers.map((r) => row(t("ui.reader"), r.id, r, `${t("ui.last_read")} ${ago(r.last_read_s_ago)}`, `${r.port} · ${t("ui.reads", { n: r.reads, bad: r.bad_frames })} ${r.error || ""}`)),
+    ...d.cameras.map((c) => row(t("ui.camera"), c.id, c, `${t("ui.last_frame")} ${ago(c.last_frame_s_ago)}`, `${t("ui.fps", { fps: c.fps })} · ${t("ui.analysed", { fps: c.analysed_fps })} ${c.error && c.state !== "no_report" ? c.error : ""}`)),
+    ...d.relays.map((r) => row(t("ui.relay"), r.lane, r, "", word("relay_kind", r.kind))),
+    row(t("ui.fire_input"), fire.configured ? word("fire_kind", fire.kind) : "—", fire, "", fire.configured ? fireDetail(fire) : t("ui.fire_none_help")),
+    row(t("ui.broker"), `${d.broker.host}:${d.broker.port}`, d.broker, "",
+      `${t("ui.outbox", { pending: d.broker.pending, sent: d.broker.sent })} ${d.broker.error || ""}`),
+    ...(d.components || []).map((c) => row(t("ui.component"), deviceName(c.name), c, "", `${c.critical ? t("ui.critical_part") : ""} ${t("ui.restarts", { n: c.restarts })} ${c.error || ""}`))]));
+  const kept = $("#fire-reset form");
+  if (kept && kept.dataset.lang === state.lang && kept.elements.note.value) return;  // a note being typed survives the refresh
   const note = el("input", { name: "note", placeholder: t("ui.fire_note"), "aria-label": t("ui.fire_note"), maxlength: "500" });
   const result = el("span", { id: "fire-reset-result", role: "status" });
-  $("#fire-reset").replaceChildren(el("form", { onsubmit: async (ev) => {
+  $("#fire-reset").replaceChildren(el("form", { "data-lang": state.lang, onsubmit: async (ev) => {
     ev.preventDefault();
-    if (note.value.trim().length < 3) { result.textContent = t("ui.note_required"); result.className = "error"; return; }
-    if (await act(post("/api/fire/reset", { note: note.value.trim() }), t("ui.fire_reset_done"), result)) loadDevices();
+    if (note.value.trim().length < 2) { result.textContent = t("ui.note_required"); result.className = "error"; return; }
+    if (await act(post("/api/fire/reset", { note: note.value.trim() }), t("ui.fire_reset_done"), result)) { note.value = ""; showDevices(); }
   } }, el("strong", {}, t("ui.fire_reset")), " ", note, " ", el("button", {}, t("ui.reset")), " ", result));
 }
 

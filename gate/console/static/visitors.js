@@ -1,6 +1,6 @@
 // The visitor desk as a kiosk: document -> photo -> screening -> host's answer -> pass
 // (temporary card, route, overstay, checkout). And the host's own page on their phone.
-import { $, act, api, el, errorText, notify, post, resizedBase64, screeningReason, stamp, state, t, table, time, word } from "./core.js";
+import { $, act, api, cardText, el, errorText, notify, post, resizedBase64, screeningReason, stamp, state, t, table, time, word } from "./core.js";
 import { drawMap, mapData } from "./pages.js";
 
 let desk = { step: 1, doc: null, photo: null, stream: null, chip: null, chipSeq: 0 };
@@ -237,7 +237,7 @@ export async function loadVisitor(id) {
       parts.push(el("form", { class: "actions", id: "card-form", onsubmit: async (ev) => {
         ev.preventDefault();
         if (!card.value.trim()) { out.textContent = t("ui.card_required"); return; }
-        if (await act(post(`/api/visitors/${id}/card`, { card: card.value.trim() }), (r) => t("ui.card_bound", { card: r.card }), out)) card.value = "";
+        if (await act(post(`/api/visitors/${id}/card`, { card: card.value.trim() }), (r) => t("ui.card_bound", { card: cardText(r.card) }), out)) card.value = "";
       } }, el("strong", {}, t("ui.temp_card")), " ", card, el("button", { type: "submit", "data-action": "card" }, t("ui.bind_card"))),
       el("p", { class: "actions" },
         el("button", { type: "button", "data-action": "print", onclick: () => window.print() }, t("ui.print_badge")), " ",
