@@ -323,9 +323,10 @@ def faces_identify(
 
 
 def _register_evaluate() -> None:
-    from gate.evaluate_cli import faces_evaluate, plates_evaluate
+    from gate.evaluate_cli import faces_evaluate, faces_liveness_evaluate, plates_evaluate
 
     faces_app.command("evaluate")(faces_evaluate)
+    faces_app.command("liveness-evaluate")(faces_liveness_evaluate)
     plates_app.command("evaluate")(plates_evaluate)
 
 
