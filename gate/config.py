@@ -352,8 +352,8 @@ class PrivacyConfig(Strict):
 class FacesConfig(Strict):
     """Face matching thresholds; see README "Tuning face thresholds"."""
 
-    identify_threshold: Annotated[float, Field(gt=0, lt=1.5)] = 0.55  # for up to 10 people
-    identify_threshold_per_decade: Annotated[float, Field(ge=0, lt=0.5)] = 0.06
+    identify_threshold: Annotated[float, Field(gt=0, lt=1.5)] = 0.53  # for up to 10 people
+    identify_threshold_per_decade: Annotated[float, Field(ge=0, lt=0.5)] = 0.05
     identify_margin: Annotated[float, Field(ge=0, lt=1)] = 0.04
     enrol_jitters: Annotated[int, Field(ge=1, le=100)] = 5
     # A still photo to identify (``gate faces identify``, the probes of ``gate faces evaluate``)
