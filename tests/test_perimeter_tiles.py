@@ -135,3 +135,22 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     inter = max(0.0, x2 - x1) * max(0.0, y2 - y1)
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return float(inter / union) if union > 0 else 0.0
+
+
+def test_one_small_person_far_away_wakes_the_detector() -> None:
+    """A 24 px figure in a 1280x720 frame changes far less than the default share of the
+    frame; it still counts as motion, and sensor noise does not."""
+    rng = np.random.default_rng(3)
+
+    def frame(x: int | None) -> np.ndarray:
+        f = np.clip(rng.normal(90, 2, (720, 1280, 3)), 0, 255).astype(np.uint8)
+        if x is not None:
+            f[400:424, x:x + 8] = 230
+        return f
+
+    gate = MotionGate()  # the default fraction, 0.2 % of the frame
+    for _ in range(30):
+        gate.moving(frame(None))
+    assert not gate.moving(frame(None))
+    assert gate.moving(frame(600))
+    assert gate.last_fraction < gate.fraction
