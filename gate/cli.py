@@ -285,7 +285,7 @@ def faces_identify(
     from gate.faces import identify_threshold, people_gallery
     from recognition.face_engine import DlibFaceEngine
     from recognition.images import ImageError, load_rgb
-    from recognition.photos import find_faces
+    from recognition.photos import identify_photo
 
     with open_store(ctx.obj) as (config, store):
         gallery = people_gallery(store)
@@ -303,13 +303,11 @@ def faces_identify(
             else:
                 typer.echo(f"{image}: error: {exc}", err=True)
             continue
-        found = find_faces(engine, rgb, upsample=1)  # small or tight photos are padded
-        faces = []
-        for box, vec in zip(found.boxes, engine.encode(found.image, found.boxes), strict=True):
-            ident = gallery.identify(vec, threshold, f.identify_margin)
-            faces.append({"box": list(found.original_box(box)), "person_id": ident.person_id,
-                          "distance": None if ident.distance is None
-                          else round(ident.distance, 4)})
+        # small or tight photos are padded; the same path as gate faces evaluate's probes
+        faces = [{"box": list(m.box), "person_id": m.identification.person_id,
+                  "distance": None if m.identification.distance is None
+                  else round(m.identification.distance, 4)}
+                 for m in identify_photo(engine, gallery, rgb, threshold, f.identify_margin)]
         if as_json:
             emit({"image": str(image), "faces": faces})
         else:
@@ -322,9 +320,10 @@ def faces_identify(
 
 
 def _register_evaluate() -> None:
-    from gate.evaluate_cli import faces_evaluate, plates_evaluate
+    from gate.evaluate_cli import faces_evaluate, faces_liveness_evaluate, plates_evaluate
 
     faces_app.command("evaluate")(faces_evaluate)
+    faces_app.command("liveness-evaluate")(faces_liveness_evaluate)
     plates_app.command("evaluate")(plates_evaluate)
 
 

@@ -207,6 +207,10 @@ class PerimeterConfig(Strict):
                                 Annotated[int, Field(ge=96, le=1920, multiple_of=32)]],
                           StrictType(False)] = (640, 384)  # model input: width, height
     min_confidence: Annotated[float, Field(gt=0, lt=1)] = 0.3
+    # Zoomed crops around small moving regions (README "Small people"): at most this many per
+    # frame (0: off), each at tile_size x tile_size model input.
+    tiles_per_frame: Annotated[int, Field(ge=0, le=16)] = 3
+    tile_size: Annotated[int, Field(ge=96, le=960, multiple_of=32)] = 320
     motion_gating: bool = True
     motion_fraction: Annotated[float, Field(ge=0, lt=1)] = 0.002  # of the frame that changed
     idle_detect_seconds: Annotated[float, Field(gt=0)] = 10.0  # detect now and then regardless
@@ -353,8 +357,8 @@ class PrivacyConfig(Strict):
 class FacesConfig(Strict):
     """Face matching thresholds; see README "Tuning face thresholds"."""
 
-    identify_threshold: Annotated[float, Field(gt=0, lt=1.5)] = 0.55  # for up to 10 people
-    identify_threshold_per_decade: Annotated[float, Field(ge=0, lt=0.5)] = 0.06
+    identify_threshold: Annotated[float, Field(gt=0, lt=1.5)] = 0.53  # for up to 10 people
+    identify_threshold_per_decade: Annotated[float, Field(ge=0, lt=0.5)] = 0.05
     identify_margin: Annotated[float, Field(ge=0, lt=1)] = 0.04
     enrol_jitters: Annotated[int, Field(ge=1, le=100)] = 5
     # A still photo to identify (``gate faces identify``, the probes of ``gate faces evaluate``)

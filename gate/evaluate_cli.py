@@ -96,6 +96,65 @@ HOME_PROVINCE_HELP = ("cn: the province assumed when a read lost it (default: th
                       "plates.home_province; none: such a read is no read)")
 
 
+def faces_liveness_evaluate(
+    ctx: typer.Context,
+    directory: Annotated[Path, typer.Argument(
+        help="live/ and spoof/ (or spoof/<species>/): photos or short clips")],
+    apcer: Annotated[float, typer.Option(
+        "--apcer", min=0.0, max=1.0,
+        help="The share of attacks you accept as live: the threshold that achieves it is "
+             "reported")] = 0.05,
+    out: Annotated[Path | None, typer.Option(help="Output folder (default DIR/evaluation)")]
+    = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The summary as one JSON object")]
+    = False,
+) -> None:
+    """APCER and BPCER (ISO/IEC 30107-3) of the liveness check on your own live and spoof
+    recordings, at the configured threshold and at the one for a chosen APCER, with a DET
+    chart."""
+    from gate.cli_output import emit, fail
+    from gate.evaluate_liveness import EvaluationError, run
+    from gate.evaluate_output import det_chart, write_rows, write_summary
+
+    if not directory.is_dir():
+        fail(f"{directory}: not a folder")
+    faces = _globals(ctx).config().faces
+    try:
+        rows, summary = run(directory, faces, target_apcer=apcer)
+    except EvaluationError as exc:
+        fail(str(exc))
+    target = out or directory / "evaluation"
+    files = write_rows(target, "liveness", [r.as_dict() for r in rows])
+    configured = summary["configured"]
+    marks = [{**configured, "label": "configured"}]
+    if summary["at_target"]:
+        marks.append({**summary["at_target"], "label": f"for APCER <= {apcer:g}"})
+    chart = det_chart(target / "liveness_det.png", summary["det"], marks,
+                      f"{summary['scored_bona_fide']} live, {summary['scored_attacks']} "
+                      f"attacks scored")
+    summary["files"] = [str(p) for p in [*files, chart, write_summary(target, summary)]]
+    if as_json:
+        emit(summary)
+        return
+    species = ", ".join(f"{k} {v}" for k, v in summary["attack_species"].items())
+    typer.echo(f"live: {summary['bona_fide']} ({summary['no_face_bona_fide']} without a face); "
+               f"attacks: {summary['attacks']} ({species}; {summary['no_face_attacks']} "
+               f"without a face)")
+    per = ", ".join(f"{k} {v:.3f}" for k, v in configured["apcer_per_species"].items())
+    typer.echo(f"at the configured threshold {configured['threshold']}: APCER "
+               f"{configured['apcer']:.3f} ({per}), BPCER {configured['bpcer']:.3f}")
+    chosen = summary["threshold_for_target"]
+    if summary["at_target"]:
+        typer.echo(f"for APCER <= {apcer:g}: threshold {chosen}, BPCER "
+                   f"{summary['at_target']['bpcer']:.3f}")
+    else:
+        typer.echo(f"for APCER <= {apcer:g}: no threshold below 1 reaches it")
+    b, a = summary["bona_fide_scores"], summary["attack_scores"]
+    typer.echo(f"scores: live median {b['median']} (p10 {b['p10']}), attacks median "
+               f"{a['median']} (p90 {a['p90']}); median {summary['ms_median']} ms each")
+    typer.echo(f"written to {target}")
+
+
 def plates_evaluate(
     ctx: typer.Context,
     directory: Annotated[Path, typer.Argument(help="Images and labels.tsv (file<TAB>plate)")],

@@ -24,12 +24,13 @@ from typing import Any
 import numpy as np
 
 from gate.config import FacesConfig
+from gate.faces import faces_threshold
 from recognition.enrol import EnrolmentQuality, enrol_photo
 from recognition.face_engine import DlibFaceEngine, FaceEngine, Image, Vectors
-from recognition.gallery import Gallery, scaled_threshold
+from recognition.gallery import Gallery
 from recognition.images import ImageError, load_rgb
-from recognition.photos import find_faces
-from recognition.quality import box_size
+from recognition.liveness import is_live
+from recognition.photos import identify_photo, main_face
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 SWEEP = [round(0.30 + 0.01 * i, 2) for i in range(36)]  # 0.30 .. 0.65
@@ -93,9 +94,8 @@ def load_set(root: Path) -> FaceSet:
 
 
 def threshold_for(faces: FacesConfig, identities: int) -> float:
-    """The configured 1:N threshold for a gallery of this many people."""
-    return scaled_threshold(faces.identify_threshold, identities,
-                            faces.identify_threshold_per_decade)
+    """The configured 1:N threshold for a gallery of this many people: the product's own."""
+    return faces_threshold(faces, identities)
 
 
 def _load(path: Path, row: FaceRow, rows: list[FaceRow]) -> Image | None:
@@ -106,14 +106,6 @@ def _load(path: Path, row: FaceRow, rows: list[FaceRow]) -> Image | None:
         row.error = str(exc)
         rows.append(row)
         return None
-
-
-def _largest_face(engine: FaceEngine, rgb: Image) -> tuple[int, Vectors | None, Image, Any]:
-    found = find_faces(engine, rgb, upsample=1)
-    if not found.boxes:
-        return 0, None, found.image, None
-    box = max(found.boxes, key=box_size)
-    return len(found.boxes), engine.encode(found.image, [box])[0], found.image, box
 
 
 class _Liveness:
@@ -140,7 +132,9 @@ class _Liveness:
 
 def run(root: Path, faces: FacesConfig, enrol: int = 5, engine: FaceEngine | None = None,
         enrol_engine: FaceEngine | None = None) -> tuple[list[FaceRow], dict[str, Any]]:
-    """Enrol, probe, decide; returns the per-image rows (in order) and the summary."""
+    """Enrol, then identify every probe and stranger photo exactly as ``gate faces identify``
+    does (``identify_photo``, the same engine settings and threshold); a photo's verdict is
+    that of its largest face. Returns the per-image rows (in order) and the summary."""
     data = load_set(root)
     engine = engine or DlibFaceEngine(jitters=faces.photo_jitters)
     enrol_engine = enrol_engine or DlibFaceEngine(jitters=faces.enrol_jitters)
@@ -148,69 +142,65 @@ def run(root: Path, faces: FacesConfig, enrol: int = 5, engine: FaceEngine | Non
     rows: list[FaceRow] = []
     labels: list[str] = []
     vectors: list[Vectors] = []
-    probes: list[tuple[FaceRow, Vectors | None]] = []
+    later: list[tuple[FaceRow, Path]] = []
     for person, photos in data.known.items():
         for i, path in enumerate(photos):
-            role = "enrol" if i < enrol else "probe"
-            row = FaceRow(_rel(path, root), role, person)
+            row = FaceRow(_rel(path, root), "enrol" if i < enrol else "probe", person)
+            if row.role == "probe":
+                later.append((row, path))
+                continue
             start = time.perf_counter()
             rgb = _load(path, row, rows)
             if rgb is None:
                 continue
-            if role == "enrol":
-                result = enrol_photo(enrol_engine, rgb, quality)
-                row.verdict, row.reason = result.report.verdict, result.report.reason
-                row.faces = result.report.faces
-                if result.encoding is not None:
-                    labels.append(person)
-                    vectors.append(result.encoding)
-                row.ms = (time.perf_counter() - start) * 1000
-            else:
-                row.faces, vec, _img, _box = _largest_face(engine, rgb)
-                row.ms = (time.perf_counter() - start) * 1000
-                probes.append((row, vec))
-            rows.append(row)
-    live = _Liveness()
-    for role, paths in (("stranger", data.strangers), ("spoof", data.spoofs)):
-        for path in paths:
-            row = FaceRow(_rel(path, root), role, None)
-            start = time.perf_counter()
-            rgb = _load(path, row, rows)
-            if rgb is None:
-                continue
-            row.faces, vec, img, box = _largest_face(engine, rgb)
-            if role == "spoof":
-                row.liveness = live(img, box)
-                row.ms = (time.perf_counter() - start) * 1000
-            else:
-                row.ms = (time.perf_counter() - start) * 1000
-                probes.append((row, vec))
+            result = enrol_photo(enrol_engine, rgb, quality)
+            row.verdict, row.reason = result.report.verdict, result.report.reason
+            row.faces = result.report.faces
+            if result.encoding is not None:
+                labels.append(person)
+                vectors.append(result.encoding)
+            row.ms = (time.perf_counter() - start) * 1000
             rows.append(row)
     if not vectors:
         raise EvaluationError(f"{root}: no enrolment photo could be enrolled")
     gallery = Gallery(labels, np.stack(vectors))
     threshold = threshold_for(faces, len(gallery))
-    for row, vec in probes:
-        if vec is None:
-            row.correct = row.role == "stranger"
-            continue
+    later += [(FaceRow(_rel(p, root), "stranger", None), p) for p in data.strangers]
+    later += [(FaceRow(_rel(p, root), "spoof", None), p) for p in data.spoofs]
+    live = _Liveness()
+    want_liveness = live.score is not None and bool(data.spoofs)
+    for row, path in later:
         start = time.perf_counter()
-        ident = gallery.identify(vec, threshold, faces.identify_margin)
-        row.ms += (time.perf_counter() - start) * 1000
+        rgb = _load(path, row, rows)
+        if rgb is None:
+            continue
+        matches = identify_photo(engine, gallery, rgb, threshold, faces.identify_margin)
+        row.ms = (time.perf_counter() - start) * 1000
+        row.faces = len(matches)
+        face = main_face(matches)
+        rows.append(row)
+        if face is None:
+            if row.role != "spoof":
+                row.correct = row.role == "stranger"
+            continue
+        if row.role == "spoof" or (want_liveness and row.role == "probe"):
+            row.liveness = live(rgb, face.box)  # on the photo as given, as liveness-evaluate
+        if row.role == "spoof":
+            continue
+        ident = face.identification
         cands = ident.candidates
         row.best, row.best_distance = cands[0].person_id, cands[0].distance
         row.second_distance = cands[1].distance if len(cands) > 1 else None
         row.person_id, row.distance, row.reason = ident.person_id, ident.distance, ident.reason
         row.correct = (row.person_id == row.truth) if row.role == "probe" \
             else row.person_id is None
-    if live.score is not None and data.spoofs:
-        for row, _vec in probes:  # the real photos' liveness, for the spoof figure's other side
-            if row.role == "probe" and row.faces:
-                rgb = load_rgb(root / row.image)
-                _n, _v, img, box = _largest_face(engine, rgb)
-                row.liveness = live(img, box)
+    order = {r.image: i for i, r in enumerate(
+        [FaceRow(_rel(p, root), "", None) for photos in data.known.values() for p in photos]
+        + [FaceRow(_rel(p, root), "", None) for p in [*data.strangers, *data.spoofs]])}
+    rows.sort(key=lambda r: order[r.image])
     return rows, summarise(rows, gallery, threshold, faces.identify_margin,
-                           liveness_available=live.score is not None)
+                           liveness_available=live.score is not None,
+                           liveness_threshold=faces.liveness_threshold)
 
 
 def _rel(path: Path, root: Path) -> str:
@@ -239,7 +229,8 @@ def sweep(rows: list[FaceRow], margin: float) -> list[dict[str, float]]:
 
 
 def summarise(rows: list[FaceRow], gallery: Gallery, threshold: float, margin: float,
-              liveness_available: bool = False) -> dict[str, Any]:
+              liveness_available: bool = False, liveness_threshold: float = 0.5
+              ) -> dict[str, Any]:
     probes = [r for r in rows if r.role == "probe"]
     strangers = [r for r in rows if r.role == "stranger"]
     enrols = [r for r in rows if r.role == "enrol"]
@@ -262,15 +253,18 @@ def summarise(rows: list[FaceRow], gallery: Gallery, threshold: float, margin: f
         "sweep": sweep(rows, margin),
     }
     if spoofs:
-        summary["liveness"] = _liveness_summary(probes, spoofs) if liveness_available else None
+        summary["liveness"] = _liveness_summary(probes, spoofs, liveness_threshold) \
+            if liveness_available else None
     return summary
 
 
-def _liveness_summary(probes: list[FaceRow], spoofs: list[FaceRow]) -> dict[str, Any]:
+def _liveness_summary(probes: list[FaceRow], spoofs: list[FaceRow], threshold: float
+                      ) -> dict[str, Any]:
     real = [r.liveness for r in probes if r.liveness is not None]
     fake = [r.liveness for r in spoofs if r.liveness is not None]
-    return {"spoofs": len(spoofs), "spoofs_caught": sum(s < 0.5 for s in fake) / max(1, len(fake)),
-            "real_passed": sum(s >= 0.5 for s in real) / max(1, len(real))}
+    return {"spoofs": len(spoofs),
+            "spoofs_caught": sum(not is_live(s, threshold) for s in fake) / max(1, len(fake)),
+            "real_passed": sum(is_live(s, threshold) for s in real) / max(1, len(real))}
 
 
 def best_operating_point(points: list[dict[str, float]], max_strangers: float

@@ -97,3 +97,44 @@ def confidence_chart(path: Path, buckets: list[dict[str, Any]], title: str) -> P
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+DET_TICKS = (0.001, 0.01, 0.05, 0.2, 0.5, 0.8, 0.95, 0.99, 0.999)
+
+
+def _deviate(rate: float) -> float:
+    """A DET chart's axis: the normal deviate of an error rate, clipped to 0.1 %..99.9 %
+    (0 and 1 have none) so that a perfect corner stays on the chart."""
+    from statistics import NormalDist
+
+    return NormalDist().inv_cdf(min(max(rate, DET_TICKS[0]), DET_TICKS[-1]))
+
+
+def det_chart(path: Path, points: list[dict[str, float]], marks: list[dict[str, Any]],
+              title: str) -> Path:
+    """ISO/IEC 30107-3's DET curve: BPCER against APCER on normal-deviate axes, with the
+    configured and the suggested thresholds marked (``marks``: threshold, apcer, bpcer, label)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 5.2), dpi=100)
+    ax.plot([_deviate(p["apcer"]) for p in points], [_deviate(p["bpcer"]) for p in points],
+            color="tab:blue", label="liveness check")
+    for mark, colour in zip(marks, ("tab:red", "tab:green", "tab:orange"), strict=False):
+        ax.plot(_deviate(mark["apcer"]), _deviate(mark["bpcer"]), "o", color=colour,
+                label=f"{mark['label']}: threshold {mark['threshold']:.4g}, APCER "
+                      f"{100 * mark['apcer']:.1f} %, BPCER {100 * mark['bpcer']:.1f} %")
+    ticks = [_deviate(t) for t in DET_TICKS]
+    labels = [f"{100 * t:g}" for t in DET_TICKS]
+    ax.set_xticks(ticks, labels)
+    ax.set_yticks(ticks, labels)
+    lim = (ticks[0] - 0.2, ticks[-1] + 0.2)
+    ax.set_xlim(*lim)
+    ax.set_ylim(*lim)
+    ax.set_xlabel("APCER: attacks taken as live (%)")
+    ax.set_ylabel("BPCER: real faces refused (%)")
+    ax.grid(alpha=0.3)
+    ax.set_title(title, fontsize=10)
+    ax.legend(loc="upper right", fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gate.config import Config
+from gate.config import Config, FacesConfig
 from gate.photo_workers import PhotoWorkerError, PhotoWorkers
 from gate.roster import EnrolResult
 from gate.store import Store
@@ -34,9 +34,13 @@ def people_gallery(store: Store) -> Gallery:
 
 
 def identify_threshold(config: Config, identities: int) -> float:
+    """The 1:N threshold for a gallery of this many people (``faces_threshold``)."""
+    return faces_threshold(config.faces, identities)
+
+
+def faces_threshold(f: FacesConfig, identities: int) -> float:
     """The 1:N threshold for a gallery of this many people (``faces.identify_threshold`` holds
     for 10 people; ``identify_threshold_per_decade`` is taken off per tenfold more)."""
-    f = config.faces
     return scaled_threshold(f.identify_threshold, identities, f.identify_threshold_per_decade)
 
 

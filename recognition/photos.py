@@ -16,6 +16,8 @@ import cv2
 import numpy as np
 
 from recognition.face_engine import Box, FaceEngine, Image
+from recognition.gallery import Gallery, Identification
+from recognition.quality import box_size
 
 MIN_SIDE = 320  # photos smaller than this are upscaled (after padding) to about this size
 # (pad fraction, extra upsampling) tried in turn until a face is found: measured on 214 aligned
@@ -79,3 +81,26 @@ def find_faces(engine: FaceEngine, rgb: Image, upsample: int = 1) -> PhotoFaces:
         if found.boxes:
             break
     return found
+
+
+@dataclass(frozen=True)
+class PhotoMatch:
+    """One face of a photo: its box on the photo as given, and who it is."""
+
+    box: Box
+    identification: Identification
+
+
+def identify_photo(engine: FaceEngine, gallery: Gallery, rgb: Image, threshold: float,
+                   margin: float) -> list[PhotoMatch]:
+    """Every face of a still photo, identified: the one path of ``gate faces identify`` and
+    of ``gate faces evaluate``'s probes, so a school's measurement is what the product says."""
+    found = find_faces(engine, rgb, upsample=1)
+    vectors = engine.encode(found.image, found.boxes)
+    return [PhotoMatch(found.original_box(box), gallery.identify(vec, threshold, margin))
+            for box, vec in zip(found.boxes, vectors, strict=True)]
+
+
+def main_face(matches: list[PhotoMatch]) -> PhotoMatch | None:
+    """The face a photo is about: the largest (the first of equals, in detection order)."""
+    return max(matches, key=lambda m: box_size(m.box), default=None)

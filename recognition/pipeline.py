@@ -30,9 +30,9 @@ class PipelineSettings:
     min_sharpness: float = 15.0
     refresh_frames: int = 15  # re-encode a track this often if the view got better
     max_encodes_per_frame: int = 2
-    identify_threshold: float = 0.55  # for a gallery of up to 10 people ...
+    identify_threshold: float = 0.53  # for a gallery of up to 10 people ...
     identify_margin: float = 0.04
-    identify_threshold_per_decade: float = 0.06  # ... this much stricter per tenfold more
+    identify_threshold_per_decade: float = 0.05  # ... this much stricter per tenfold more
     liveness: bool = False  # score each new track's liveness (lanes with liveness != "off")
     liveness_frames: int = 3  # fused over this many first frames of a track
 

@@ -211,3 +211,56 @@ def test_plates_evaluate_gives_the_verdicts_of_plates_read(tmp_path: Path) -> No
     for r in rows:
         assert r["read"] == (printed[r["image"]][0]["text"] if printed[r["image"]] else None)
     assert any(r["read"] == "皖A54321" for r in rows)  # the config's home province was used
+
+
+def test_faces_evaluate_gives_exactly_the_verdicts_of_faces_identify(tmp_path: Path) -> None:
+    """The kit must measure what the product says: the same photos enrolled through
+    ``gate people import`` and asked of ``gate faces identify`` get the same person and
+    distance as ``gate faces evaluate`` gives them (a photo's verdict: its largest face)."""
+    data = tmp_path / "set"
+    layout = {
+        "known/obama": ["train/obama/obama.jpg", "train/obama/obama2.jpg", "obama3.jpg",
+                        "test/obama1.jpg", "test/obama_and_biden.jpg"],
+        "known/kit": ["train/kit_harington/john1.jpeg", "train/kit_harington/john2.jpeg",
+                      "test/johnsnow_test1.jpg", "test/kit_with_rose.jpg"],
+        "known/biden": ["train/biden/biden.jpg", "train/biden/biden2.jpg", "two_people.jpg"],
+        "strangers": ["train/alex_lacamoire/img1.jpg", "train/rose_leslie/img1.jpg",
+                      "test/alex_lacamoire1.jpg"],
+    }
+    for folder, files in layout.items():
+        (data / folder).mkdir(parents=True)
+        for i, rel in enumerate(files):
+            shutil.copy(FACES / rel, data / folder / f"{i:02d}{Path(rel).suffix}")
+    _tight_crop(FACES / "train/rose_leslie/img2.jpg", data / "strangers/03.jpg")
+    out = tmp_path / "out"
+    evaluated = run_gate("faces", "evaluate", str(data), "--enrol", "2", "--out", str(out),
+                         "--json", timeout=600)
+    assert evaluated.returncode == 0, evaluated.stderr
+    rows = [json.loads(line) for line in (out / "faces.jsonl").read_text().splitlines()]
+    roster = tmp_path / "roster.csv"
+    lines = ["person_id,name,photo,face_consent"]
+    lines += [f"{r['truth']},{r['truth']},{data / r['image']},yes"
+              for r in rows if r["role"] == "enrol"]
+    roster.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    env = {"GATE_DATA_DIR": str(tmp_path / "data")}
+    imported = run_gate("people", "import", str(roster), "--json", env=env, timeout=600)
+    assert imported.returncode == 0, imported.stderr
+    asked = [r for r in rows if r["role"] in ("probe", "stranger")]
+    identified = run_gate("faces", "identify", "--json", *(str(data / r["image"]) for r in asked),
+                          env=env, timeout=600)
+    assert identified.returncode == 0, identified.stderr
+    answers = [json.loads(line) for line in identified.stdout.splitlines()]
+    assert len(answers) == len(asked) == 10
+    for row, answer in zip(asked, answers, strict=True):
+        assert answer["image"] == str(data / row["image"])
+        assert len(answer["faces"]) == row["faces"], row["image"]
+        main = max(answer["faces"], key=lambda f: min(f["box"][2] - f["box"][0],
+                                                      f["box"][1] - f["box"][3]))
+        assert main["person_id"] == row["person_id"], row["image"]
+        assert main["distance"] == row["distance"], row["image"]
+    # and the set is not trivial: people identified, strangers refused, a two-face photo
+    verdicts = {r["image"]: r["person_id"] for r in asked}
+    assert verdicts["known/obama/03.jpg"] == "obama"
+    assert verdicts["known/kit/02.jpg"] == "kit"
+    assert all(verdicts[r["image"]] is None for r in asked if r["role"] == "stranger")
+    assert max(r["faces"] for r in asked) >= 2

@@ -16,7 +16,7 @@ from gate.config import Config, FacesConfig
 from gate.faces import FaceEnroller, people_gallery
 from gate.records import Person
 from gate.store import Store
-from recognition.face_engine import DlibFaceEngine
+from recognition.face_engine import DlibFaceEngine, jitter_transforms
 from recognition.gallery import Gallery
 from recognition.images import load_rgb
 from recognition.photo_jobs import InProcess
@@ -226,3 +226,33 @@ def test_erase_face_on_request(tmp_path: Path) -> None:
     finally:
         store.close()
     assert run_gate("people", "erase-face", "nobody", env=env).returncode == 2
+
+
+def test_jitter_perturbations_are_fixed_small_and_half_mirrored() -> None:
+    maps = jitter_transforms(5)
+    assert maps is jitter_transforms(5)  # computed once: every encoding uses the same ones
+    assert np.array_equal(maps[0], [[1, 0, 0], [0, 1, 0]])  # the chip itself comes first
+    mirrored = [m[0, 0] < 0 for m in maps]
+    assert mirrored == [False, True, False, True, False]
+    centre = np.array([74.5, 74.5, 1.0])
+    for m in maps[1:]:
+        moved = m @ centre
+        assert np.all(np.abs(moved - centre[:2]) < 0.03 * 150)  # a few pixels, not a new face
+        assert 0.96 < abs(np.linalg.det(m[:, :2])) ** 0.5 < 1.04  # about the same scale
+
+
+@pytest.mark.slow
+def test_a_jittered_encoding_is_the_same_every_time() -> None:
+    """dlib's own jitter draws from a process-wide generator: the same photo came out 0.06
+    apart, which let `gate faces evaluate` and `gate faces identify` disagree on one file."""
+    rgb = load_rgb(FACES / "obama.jpg")
+    engine = DlibFaceEngine(jitters=5)
+    box = engine.detect(rgb, upsample=1)
+    first = engine.encode(rgb, box)
+    assert np.array_equal(first, engine.encode(rgb, box))
+    assert np.array_equal(first, DlibFaceEngine(jitters=5).encode(rgb, box))
+    plain = DlibFaceEngine(jitters=1).encode(rgb, box)
+    assert 0.0 < float(np.linalg.norm(first - plain)) < 0.15  # an average near the plain one
+    other = DlibFaceEngine(jitters=5).encode(load_rgb(FACES / "biden.jpg"),
+                                             engine.detect(load_rgb(FACES / "biden.jpg"), 1))
+    assert float(np.linalg.norm(first[0] - other[0])) > 0.6  # still tells people apart

@@ -200,3 +200,21 @@ def test_an_assumed_province_keeps_a_read_below_the_fast_paths_acceptance() -> N
     assert calibrated(0.99, read, False, agree=True) > 0.97
     assert 0.3 < calibrated(0.99, guess, False, agree=True) < 0.85
     assert calibrated(0.99, guess, False, agree=True) == calibrated(0.99, guess, False)
+
+
+def test_shipped_1n_thresholds_per_gallery_size_are_the_documented_ones() -> None:
+    """README "Tuning face thresholds" states these operating points; the product, the
+    evaluation kit and the lane pipeline must all use them."""
+    from gate.config import FacesConfig
+    from gate.evaluate_faces import threshold_for
+    from gate.faces import faces_threshold
+    from recognition.pipeline import PipelineSettings
+
+    f = FacesConfig()
+    documented = {3: 0.53, 10: 0.53, 20: 0.515, 40: 0.50, 100: 0.48, 1000: 0.43}
+    for people, threshold in documented.items():
+        assert faces_threshold(f, people) == pytest.approx(threshold, abs=0.0005), people
+        assert threshold_for(f, people) == faces_threshold(f, people)
+        gallery = Gallery([f"p{i}" for i in range(people)],
+                          np.zeros((people, 128), dtype=np.float32))
+        assert PipelineSettings().threshold_for(gallery) == faces_threshold(f, people)

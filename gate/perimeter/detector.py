@@ -70,12 +70,21 @@ class Detector:
         self._grid, self._strides = _grid(height, width)
         self._canvas = np.full((height, width, 3), PAD, np.uint8)
 
+    def scale_for(self, height: int, width: int) -> float:
+        """Model input pixels per image pixel for an image of this size (the letterbox)."""
+        return min(self.height / height, self.width / width)
+
     def detect(self, bgr: npt.NDArray[Any], min_score: float = 0.1,
                iou: float = 0.45) -> Detections:
         """People and vehicles above ``min_score`` (keep it low: ByteTrack uses the weak
         detections to carry a track through partial occlusion)."""
+        return suppress(self.candidates(bgr, min_score), min_score, iou)
+
+    def candidates(self, bgr: npt.NDArray[Any], min_score: float = 0.1) -> Detections:
+        """Every box above ``min_score`` in image pixels, before non-maximum suppression (so
+        boxes from several views of one frame can be suppressed together)."""
         h, w = bgr.shape[:2]
-        r = min(self.height / h, self.width / w)
+        r = self.scale_for(h, w)
         nh, nw = int(h * r), int(w * r)
         canvas = self._canvas
         canvas[:] = PAD
@@ -93,12 +102,29 @@ class Detector:
         wh = np.exp(raw[:, 2:4]) * stride
         boxes = np.concatenate([cxy - wh / 2, cxy + wh / 2], 1) / r
         np.clip(boxes, 0, [w, h, w, h], out=boxes)
-        xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], 1)
-        xywh[:, 0] += np.array([_group(int(c)) for c in cls], np.float32) * 8192.0
-        kept = cv2.dnn.NMSBoxes(xywh.tolist(), score.tolist(), min_score, iou)
-        idx = np.asarray(kept, dtype=np.int64).reshape(-1)
-        return Detections(boxes[idx].astype(np.float32), score[idx].astype(np.float32),
-                          cls[idx].astype(np.int64))
+        return Detections(boxes.astype(np.float32), score.astype(np.float32), cls)
+
+
+def suppress(dets: Detections, min_score: float = 0.1, iou: float = 0.45) -> Detections:
+    """Non-maximum suppression per kind (``_group``), not per COCO class."""
+    if not len(dets):
+        return Detections.empty()
+    boxes = dets.boxes
+    xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], 1)
+    xywh[:, 0] += np.array([_group(int(c)) for c in dets.classes], np.float32) * 8192.0
+    kept = cv2.dnn.NMSBoxes(xywh.tolist(), dets.scores.tolist(), min_score, iou)
+    idx = np.asarray(kept, dtype=np.int64).reshape(-1)
+    return Detections(boxes[idx].astype(np.float32), dets.scores[idx].astype(np.float32),
+                      dets.classes[idx].astype(np.int64))
+
+
+def concat(parts: list[Detections]) -> Detections:
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return Detections.empty()
+    return Detections(np.concatenate([p.boxes for p in parts]).astype(np.float32),
+                      np.concatenate([p.scores for p in parts]).astype(np.float32),
+                      np.concatenate([p.classes for p in parts]).astype(np.int64))
 
 
 def _group(cls: int) -> int:

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gate.config import CalendarConfig, PerimeterConfig, ZoneConfig
-from gate.perimeter import drawing
+from gate.perimeter import drawing, tiles
 from gate.perimeter.alerts import PerimeterAlert, TrackSummary
-from gate.perimeter.detector import Detections, Detector
+from gate.perimeter.detector import Detections, Detector, concat, suppress
 from gate.perimeter.motion import MotionGate
 from gate.perimeter.rules import Sighting, ZoneRules
 from gate.perimeter.tracking import Track, Tracker
@@ -42,6 +42,10 @@ class PerimeterPipeline:
         self.fps = fps or settings.fps
         self.detector = detector or Detector(settings.input_size)
         self.motion = MotionGate(settings.motion_fraction) if settings.motion_gating else None
+        # zoomed crops need the motion gate's regions; a second session at the tile's size
+        self.tile_detector = (Detector((settings.tile_size, settings.tile_size))
+                              if settings.tiles_per_frame and self.motion is not None else None)
+        self.tiles = 0
         self.tracker = Tracker(self.fps, settings.track_lost_seconds, settings.min_confidence)
         self.rules = ZoneRules(camera, zones, settings, calendar, ignore_schedule)
         self.frames = 0
@@ -62,7 +66,7 @@ class PerimeterPipeline:
         # (parked cars, a post the model takes for a person) do not keep the detector awake.
         run = moving or due or bool(self._moved & self.rules.track_ids())
         if run:
-            dets = self.detector.detect(frame, min_score=0.1)
+            dets = self._detect(frame, moving)
             self.detections += 1
             self._last_detect = now
         else:
@@ -81,6 +85,20 @@ class PerimeterPipeline:
         boxes = {t.id: t for t in tracks}
         return FrameResult([self._evidence(a, frame, boxes) for a in alerts], finished, tracks,
                            run)
+
+    def _detect(self, frame: drawing.Frame, moving: bool) -> Detections:
+        """The full view, plus zoomed crops around small moving regions (gate.perimeter.tiles)
+        when something moved."""
+        found = self.detector.candidates(frame, min_score=0.1)
+        if self.tile_detector is not None and self.motion is not None and moving:
+            h, w = frame.shape[:2]
+            plan = tiles.plan_tiles(self.motion.regions(), w, h, self.settings.tile_size,
+                                    self.detector.scale_for(h, w),
+                                    self.settings.tiles_per_frame)
+            if plan:
+                self.tiles += len(plan)
+                found = concat([found, tiles.detect_tiles(self.tile_detector, frame, plan)])
+        return suppress(found)
 
     def finish(self, now: dt.datetime, frame: drawing.Frame | None) -> FrameResult:
         """End of the footage: close every track (final alert revisions, track summaries)."""
