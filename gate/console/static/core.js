@@ -188,6 +188,7 @@ export function auditDetails(details) {
     if (k === "screening" && has(`screening.${v}`)) return word("screening", v);
     if (k === "role" && has(`role.${v}`)) return word("role", v);
     if (k === "method" && has(`decided_by.${v}`)) return word("decided_by", v);
+    if (k === "parts" && has(`picture_part.${v}`)) return word("picture_part", v);
     if (Array.isArray(v)) return v.map((x) => value(k, x)).join(state.lang === "zh-CN" ? "、" : ", ");
     if (v && typeof v === "object") return auditDetails(v);
     return String(v);

@@ -287,7 +287,7 @@ async function showDevices() {
     ...d.readers.map((r) => row(t("ui.reader"), r.id, r, `${t("ui.last_read")} ${ago(r.last_read_s_ago)}`, `${r.port} · ${t("ui.reads", { n: r.reads, bad: r.bad_frames })} ${r.error || ""}`)),
     ...d.cameras.map((c) => row(t("ui.camera"), c.id, c, `${t("ui.last_frame")} ${ago(c.last_frame_s_ago)}`, `${t("ui.fps", { fps: c.fps })} · ${t("ui.analysed", { fps: c.analysed_fps })} ${c.error && c.state !== "no_report" ? c.error : ""}`)),
     ...d.relays.map((r) => row(t("ui.relay"), r.lane, r, "", word("relay_kind", r.kind))),
-    row(t("ui.fire_input"), fire.configured ? word("fire_kind", fire.kind) : "—", fire, "", fire.configured ? fireDetail(fire) : t("ui.fire_none_help")),
+    row(t("ui.fire_input"), fire.configured ? word("fire_kind", fire.kind) : "—", fire, "", fire.configured || fire.fault || fire.released ? fireDetail(fire) : t("ui.fire_none_help")),
     row(t("ui.broker"), `${d.broker.host}:${d.broker.port}`, d.broker, "",
       `${t("ui.outbox", { pending: d.broker.pending, sent: d.broker.sent })} ${d.broker.error || ""}`),
     ...(d.components || []).map((c) => row(t("ui.component"), deviceName(c.name), c, "", `${c.critical ? t("ui.critical_part") : ""} ${t("ui.restarts", { n: c.restarts })} ${c.error || ""}`))]));
