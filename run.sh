@@ -2,6 +2,7 @@
 # campus-gate from a source checkout on Debian/Ubuntu:
 #   ./run.sh demo    install what is missing, then run `gate demo`
 #   ./run.sh test    install what is missing (plus test tools), then lint, type-check and test
+#                    (pytest on both cores; extra arguments go to pytest, `-n 0` for one process)
 #   ./run.sh setup   install only
 # System packages are installed with apt-get (as root, or through sudo); Python packages go
 # into .venv at the versions in scripts/constraints.txt, all as prebuilt wheels (dlib from the
@@ -46,7 +47,8 @@ case "$what" in
     python_env "[test]"
     .venv/bin/ruff check .
     .venv/bin/mypy
-    exec .venv/bin/pytest "$@"
+    # both cores: one test file per unit of work, the longest first (tests/conftest.py)
+    exec .venv/bin/pytest -n 2 --dist loadgroup --no-loadscope-reorder "$@"
     ;;
   *) echo "usage: ./run.sh demo|test|setup" >&2; exit 2 ;;
 esac
