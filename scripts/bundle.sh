@@ -10,7 +10,8 @@
 #             as wheels for this Python and platform (face_recognition_models, which PyPI has
 #             only as a source package, is built into a wheel here, once);
 #   debs/     the Debian packages of the runtime (python3-venv, mosquitto, mosquitto-clients)
-#             and their dependencies that a minimal Debian 12 does not have (Priority: required);
+#             and their dependencies that a minimal Debian 12 (debootstrap's minbase) lacks;
+#   src/      this checkout (git archive of HEAD): the installer, configs and units;
 #   MANIFEST  what was bundled, from which commit, for which Python and platform; SHA256SUMS.
 # The models ship inside the wheels: dlib's (face_recognition_models), the PP-OCR plate models
 # (rapidocr), the liveness and perimeter models (campus-gate itself). Nothing is fetched at run
@@ -43,14 +44,20 @@ export PIP_CONSTRAINT="$SRC/scripts/constraints.txt"
 if ls "$root/wheels" | grep -v '\.whl$' >&2; then echo "bundle: not a wheel (above)" >&2; exit 1; fi
 
 echo "== Debian packages: ${DEBS[*]} and what they need beyond a minimal Debian 12" >&2
-mapfile -t closure < <(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts \
-    --no-breaks --no-replaces --no-enhances "${DEBS[@]}" | grep -E '^[a-z0-9]' | sort -u)
-# drop what every Debian 12 has (Priority: required, the minbase set) and virtual names
-mapfile -t wanted < <(apt-cache show --no-all-versions "${closure[@]}" 2>/dev/null | awk '
-    /^Package:/ {p = $2} /^Priority:/ {prio = $2}
-    /^$/ {if (p != "" && prio != "required") print p; p = ""; prio = ""}
-    END {if (p != "" && prio != "required") print p}' | sort -u)
-(cd "$root/debs" && apt-get download -q "${wanted[@]}" >&2)
+# apt resolves against a made-up minimal Debian 12 (debootstrap's minbase: the Priority:
+# required packages and their dependencies, at the current versions), not against this
+# machine, so it picks what a fresh gate lacks, alternatives and conflicts included.
+mapfile -t required < <(apt-cache dumpavail | awk 'BEGIN {RS = ""}
+    /\nPriority: required\n/ {match($0, /Package: [^\n]*/); print substr($0, RSTART + 9, RLENGTH - 9)}' | sort -u)
+: > "$work/empty-status"
+mapfile -t minbase < <(apt-get -s -o Dir::State::status="$work/empty-status" install "${required[@]}" \
+    2>/dev/null | awk '/^Inst /{print $2}')
+apt-cache show --no-all-versions "${minbase[@]}" | awk 'BEGIN {RS = ""; ORS = "\n\n"}
+    {sub(/\n/, "\nStatus: install ok installed\n"); print}' > "$work/minbase-status"
+mkdir -p "$work/debs/partial"
+apt-get -q -o Dir::State::status="$work/minbase-status" -o Dir::Cache::archives="$work/debs" \
+    --download-only --no-install-recommends -y install "${DEBS[@]}" >&2
+mv "$work"/debs/*.deb "$root/debs/"
 
 echo "== manifest" >&2
 {
@@ -61,6 +68,7 @@ echo "== manifest" >&2
     echo "wheels $(ls "$root/wheels" | wc -l)"
     echo "debs $(ls "$root/debs" | wc -l): ${DEBS[*]} + dependencies"
 } > "$root/MANIFEST"
+git -C "$SRC" archive --format=tar --prefix=src/ HEAD | tar -C "$root" -x
 (cd "$root" && find wheels debs -type f -print0 | sort -z | xargs -0 sha256sum > SHA256SUMS)
 mkdir -p "$(dirname "$out")"
 # wheels and .debs are compressed already: a plain tar
