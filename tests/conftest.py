@@ -69,3 +69,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.add_marker(pytest.mark.xdist_group(work_unit(item)))
     # stable: within a unit, and among the short files, the collection order stays
     items.sort(key=lambda item: -SERIAL_SECONDS.get(work_unit(item), 0))
+
+
+def real_clock_env() -> dict[str, str]:
+    """The environment to launch Chromium in, without scripts/at-site-time's libfaketime.
+
+    Chromium aborts when libfaketime is preloaded into it ("clock_gettime(CLOCK_REALTIME)
+    failed" in its child processes), so the browser keeps the real clock; the pages only format
+    the timestamps the server sends, in the site's time zone. Without at-site-time, this is the
+    environment as it is.
+    """
+    return {k: v for k, v in os.environ.items()
+            if k != "LD_PRELOAD" and not k.startswith("FAKETIME") and k != "DONT_FAKE_MONOTONIC"}

@@ -29,6 +29,7 @@ from gate.hub.ingest import parse
 from gate.hub.schema import migrate
 from gate.hub.web import create_app
 from gate.hub.writer import Batch, Writer
+from tests.conftest import real_clock_env
 from tests.hub_helpers import (
     ROOT,
     RabbitCluster,
@@ -178,7 +179,8 @@ def test_roles_csrf_and_an_acknowledgement_that_reaches_the_gate(
 
 def test_district_page_in_chromium(district: District) -> None:
     with sync_playwright() as pw:
-        browser: Browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+        browser: Browser = pw.chromium.launch(
+            executable_path=CHROMIUM, headless=True, env=real_clock_env(), args=[
             "--no-sandbox", "--disable-gpu", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync"])
         try:
