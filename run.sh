@@ -48,7 +48,7 @@ case "$what" in
     .venv/bin/ruff check .
     .venv/bin/mypy
     # both cores: one test file per unit of work, the longest first (tests/conftest.py)
-    exec .venv/bin/pytest -n 2 --dist loadgroup --no-loadscope-reorder "$@"
+    exec .venv/bin/pytest -n 2 --dist loadfile --no-loadscope-reorder "$@"
     ;;
   *) echo "usage: ./run.sh demo|test|setup" >&2; exit 2 ;;
 esac

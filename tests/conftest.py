@@ -42,33 +42,27 @@ def run_gate(*args: str, input: str | None = None, timeout: float = 120,
                           timeout=timeout, env=full_env)
 
 
-# The suite runs on both cores with pytest-xdist (run.sh: `-n 2 --dist loadgroup
+# The suite runs on both cores with pytest-xdist (run.sh: `-n 2 --dist loadfile
 # --no-loadscope-reorder`). Each test file is one unit of work, so its module fixtures (enrolled
-# faces, loaded models, a browser) are made once; the district hub's files are one unit
-# together, so a single worker starts the RabbitMQ cluster and PostgreSQL. Units are handed out
-# longest first, so the long real-time tests (the 60 s hammer, the broker outage, the bridge
-# cut, the perimeter footage) run side by side instead of one behind another at the end.
+# faces, loaded models, a browser) are made once per run, and units are handed out in
+# collection order: longest first here, so the long real-time tests (the perimeter footage,
+# the 60 s hammer, the bridge cut, the broker outage) run side by side instead of one behind
+# another at the end. (`--dist loadgroup` would keep the hub's files on one worker, but with
+# pytest 9 xdist 3.8 no longer groups by the mark.) Each worker that runs a hub file starts its
+# own RabbitMQ cluster and PostgreSQL (tests/hub_helpers.py: free ports, own directories).
 # Seconds of a serial run on the 2-core machine, rounded; files not listed take under 30 s.
 SERIAL_SECONDS = {
-    "test_perimeter_footage": 340, "hub": 230, "test_demo": 130, "test_faces": 115,
-    "test_console_ui": 90, "test_plates": 80, "test_faults": 80, "test_roster": 80,
-    "test_evaluate": 55, "test_mqtt": 55, "test_console": 40, "test_perimeter_service": 40,
-    "test_privacy": 35, "test_visitors": 30,
+    "test_perimeter_footage": 340, "test_demo": 130, "test_faces": 115, "test_console_ui": 90,
+    "test_plates": 80, "test_faults": 80, "test_roster": 80, "test_hub_transport": 75,
+    "test_hub_simulate": 75, "test_evaluate": 55, "test_mqtt": 55, "test_hub_ingest": 45,
+    "test_console": 40, "test_perimeter_service": 40, "test_privacy": 35, "test_visitors": 30,
+    "test_hub_web": 30,
 }
 
 
-def work_unit(item: pytest.Item) -> str:
-    """The xdist group of a test: its file's name, or "hub" for the district hub's files."""
-    name = item.path.stem
-    return "hub" if name.startswith("test_hub_") else name
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups to name the units
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(work_unit(item)))
-    # stable: within a unit, and among the short files, the collection order stays
-    items.sort(key=lambda item: -SERIAL_SECONDS.get(work_unit(item), 0))
+    # stable: within a file, and among the short files, the collection order stays
+    items.sort(key=lambda item: -SERIAL_SECONDS.get(item.path.stem, 0))
 
 
 def real_clock_env() -> dict[str, str]:
