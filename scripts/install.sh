@@ -31,7 +31,7 @@ VENV_ONLY=0
 # Every Python package is a manylinux wheel with its own libraries: the runtime needs only these.
 RUNTIME_DEBS=(python3 python3-venv)
 
-usage() { sed -n '2,21p' "$0"; exit 2; }
+usage() { sed -n '2,18p' "$0"; exit 2; }
 say() { printf '\n== %s\n' "$*"; }
 
 install_python() {
