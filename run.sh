@@ -2,6 +2,7 @@
 # campus-gate from a source checkout on Debian/Ubuntu:
 #   ./run.sh demo    install what is missing, then run `gate demo`
 #   ./run.sh test    install what is missing (plus test tools), then lint, type-check and test
+#                    (extra arguments go to pytest)
 #   ./run.sh setup   install only
 # System packages are installed with apt-get (as root, or through sudo); Python packages go
 # into .venv at the versions in scripts/constraints.txt, all as prebuilt wheels (dlib from the
@@ -48,6 +49,9 @@ case "$what" in
     python_env "[test]"
     .venv/bin/ruff check .
     .venv/bin/mypy
+    # one process by default: on a loaded 2-core machine the timing-bound tests (the hammer,
+    # the perimeter footage, the demo) failed under -n 2 (README "The two commands"); add
+    # `-n 2 --dist loadfile --no-loadscope-reorder` to try both cores
     exec .venv/bin/pytest "$@"
     ;;
   *) echo "usage: ./run.sh demo|test|setup" >&2; exit 2 ;;

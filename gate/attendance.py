@@ -30,7 +30,8 @@ class AttendanceRow:
 
 def attendance(store: Store, calendar: CalendarConfig, day: dt.date,
                now: dt.datetime | None = None) -> list[AttendanceRow]:
-    now = now or store.now()
+    # the site's day and clock: `now` and the stored timestamps may carry any offset
+    now = (now or store.now()).astimezone(store.tz)
     passages: dict[str, list[tuple[str, str]]] = {}
     for p in store.passages(day):
         if p.person_id and p.type in ("arrival", "departure"):
@@ -43,7 +44,8 @@ def attendance(store: Store, calendar: CalendarConfig, day: dt.date,
         arrivals = [ts for ts, kind in mine if kind == "arrival"]
         departures = [ts for ts, kind in mine if kind == "departure"]
         first = arrivals[0] if arrivals else None
-        late = first is not None and dt.time.fromisoformat(first[11:19]) > calendar.late_after
+        late = (first is not None and dt.datetime.fromisoformat(first).astimezone(store.tz)
+                .time() > calendar.late_after)
         rows.append(AttendanceRow(
             person.id, person.name, person.class_name, first,
             departures[-1] if departures else None,

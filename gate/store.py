@@ -386,11 +386,19 @@ class Store:
             _insert_audit(db, self._stamp(), actor, action, target, details or {})
 
     def passages(self, day: dt.date) -> list[Passage]:
+        """The events of ``day``, the site's local calendar day (midnight to midnight in the
+        store's time zone), whatever offset each timestamp was written with.
+
+        Timestamps are RFC 3339 text, so the index narrows by text to the day with a day's
+        margin either side (any offset is within 14 h), and the instant decides.
+        """
         rows = self.query(
             "SELECT ts, type, person_id, lane, direction, method, decision, reason FROM events"
-            " WHERE ts >= ? AND ts < ? ORDER BY ts", (day.isoformat(),
-                                                       (day + dt.timedelta(days=1)).isoformat()))
-        return [Passage(*r) for r in rows]
+            " WHERE ts >= ? AND ts < ? ORDER BY ts",
+            ((day - dt.timedelta(days=1)).isoformat(), (day + dt.timedelta(days=2)).isoformat()))
+        moments = [(dt.datetime.fromisoformat(r[0]).astimezone(self.tz), r) for r in rows]
+        return [Passage(*r) for moment, r in sorted(moments, key=lambda m: m[0])
+                if moment.date() == day]
 
     def pending_outbox(self, limit: int = 100) -> list[OutboxMessage]:
         rows = self.query(

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # campus-gate installer and upgrader for a Debian 12 gate computer (run as root from a checkout).
 #
-#   sudo scripts/install.sh                 # first install, or upgrade in place
+#   sudo scripts/install.sh                   # first install, or upgrade in place
 #   sudo scripts/install.sh --with-mosquitto  # also install and configure the local broker
+#   sudo scripts/install.sh --offline ARCHIVE # from scripts/bundle.sh's archive, no network
+#   scripts/install.sh --offline ARCHIVE --venv-only --prefix DIR
+#                                             # only the Python environment, in DIR (no root)
 #
 # What it does (README "Installer's guide"):
-#   1. Debian packages needed to build and run; the system user campus-gate.
-#   2. A venv in /opt/campus-gate with exactly the versions in scripts/constraints.txt.
+#   1. Debian packages needed to run (nothing is compiled); the system user campus-gate.
+#   2. A venv in /opt/campus-gate with exactly the versions in scripts/constraints.txt, all
+#      prebuilt wheels (dlib from dlib-bin); offline, from the archive's wheels only.
 #   3. /etc/campus-gate/gate.toml from the example (kept if present), the udev rule, the unit.
 #   4. Encrypted credentials (systemd-creds) for the MQTT password and the biometric key.
 #   5. On upgrade: stops the service, takes `gate backup` first, keeps the previous venv as
@@ -21,29 +25,90 @@ CREDSTORE=/etc/credstore.encrypted
 USER_NAME=campus-gate
 SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 WITH_MOSQUITTO=0
+OFFLINE=""
+VENV_ONLY=0
 
-RUNTIME_DEBS=(python3 python3-venv libopenblas0 libjpeg62-turbo)
-BUILD_DEBS=(build-essential cmake pkg-config python3-dev)
+# Every Python package is a manylinux wheel with its own libraries: the runtime needs only these.
+RUNTIME_DEBS=(python3 python3-venv)
 
-usage() { sed -n '2,16p' "$0"; exit 2; }
+usage() { sed -n '2,18p' "$0"; exit 2; }
 say() { printf '\n== %s\n' "$*"; }
 
-for arg in "$@"; do
-    case "$arg" in
+install_python() {
+    # Constraints pin every transitive dependency to the versions the release was tested with.
+    # face_recognition names the source package `dlib` as a dependency; dlib-bin (in the project's
+    # list) is the same library prebuilt, so face_recognition is installed without its deps.
+    # hyperlpr2: only its plate detector's model files are used; it names the GUI opencv-python.
+    if [[ -n $BUNDLE ]]; then
+        pip_from=(--no-index --find-links "$BUNDLE/wheels")
+        "$PREFIX/bin/python" -m pip install -q "${pip_from[@]}" --upgrade pip
+        "$PREFIX/bin/pip" install -q "${pip_from[@]}" -c "$SRC/scripts/constraints.txt" \
+            --upgrade campus-gate
+        "$PREFIX/bin/pip" install -q "${pip_from[@]}" --no-deps face-recognition hyperlpr2
+    else
+        "$PREFIX/bin/python" -m pip install -q --upgrade pip
+        PIP_CONSTRAINT="$SRC/scripts/constraints.txt" "$PREFIX/bin/pip" install -q --upgrade "$SRC"
+        "$PREFIX/bin/pip" install -q -c "$SRC/scripts/constraints.txt" --no-deps face-recognition \
+            hyperlpr2
+    fi
+}
+
+while [[ $# -gt 0 ]]; do
+    case "$1" in
         --with-mosquitto) WITH_MOSQUITTO=1 ;;
+        --offline) [[ $# -ge 2 ]] || usage; OFFLINE="$(realpath "$2")"; shift ;;
+        --venv-only) VENV_ONLY=1 ;;
+        --prefix) [[ $# -ge 2 ]] || usage; PREFIX="$(realpath -m "$2")"; shift ;;
         -h|--help) usage ;;
-        *) echo "unknown option: $arg" >&2; usage ;;
+        *) echo "unknown option: $1" >&2; usage ;;
     esac
+    shift
 done
-[[ $EUID -eq 0 ]] || { echo "run as root (sudo $0)" >&2; exit 2; }
+[[ $VENV_ONLY -eq 1 || $EUID -eq 0 ]] || { echo "run as root (sudo $0)" >&2; exit 2; }
 [[ -f "$SRC/pyproject.toml" && -f "$SRC/scripts/constraints.txt" ]] \
     || { echo "$SRC is not a campus-gate checkout" >&2; exit 2; }
 
-say "Debian packages"
-apt-get update -qq
-DEBS=("${RUNTIME_DEBS[@]}" "${BUILD_DEBS[@]}")
-if [[ $WITH_MOSQUITTO -eq 1 ]]; then DEBS+=(mosquitto mosquitto-clients); fi
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${DEBS[@]}"
+BUNDLE=""
+if [[ -n $OFFLINE ]]; then
+    say "Offline archive $OFFLINE"
+    [[ -f $OFFLINE ]] || { echo "no such archive: $OFFLINE" >&2; exit 2; }
+    unpacked="$(mktemp -d)"
+    trap 'rm -rf "$unpacked"' EXIT
+    tar -C "$unpacked" -xf "$OFFLINE"
+    BUNDLE="$unpacked/campus-gate-offline"
+    cat "$BUNDLE/MANIFEST"
+    (cd "$BUNDLE" && sha256sum --quiet -c SHA256SUMS) || { echo "archive is damaged" >&2; exit 1; }
+    want="$(sed -n 's/^python cp\([0-9]*\) .*/\1/p' "$BUNDLE/MANIFEST")"
+    have="$(python3 -c 'import sys; print("%d%d" % sys.version_info[:2])')"
+    [[ $want == "$have" ]] || {
+        echo "the archive is for Python $want, this machine's python3 is $have" >&2; exit 2; }
+fi
+
+if [[ $VENV_ONLY -eq 0 ]]; then
+    say "Debian packages"
+    if [[ -n $BUNDLE ]]; then
+        # dpkg alone, from the archive: no package lists, no network; same versions are skipped
+        if [[ $WITH_MOSQUITTO -eq 1 ]]; then debs=("$BUNDLE"/debs/*.deb); else
+            debs=(); for f in "$BUNDLE"/debs/*.deb; do
+                [[ $(basename "$f") == mosquitto* ]] || debs+=("$f"); done
+        fi
+        DEBIAN_FRONTEND=noninteractive dpkg -i --skip-same-version "${debs[@]}"
+    else
+        apt-get update -qq
+        DEBS=("${RUNTIME_DEBS[@]}")
+        if [[ $WITH_MOSQUITTO -eq 1 ]]; then DEBS+=(mosquitto mosquitto-clients); fi
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${DEBS[@]}"
+    fi
+fi
+
+if [[ $VENV_ONLY -eq 1 ]]; then
+    say "Python environment in $PREFIX"
+    [[ -d $PREFIX ]] || python3 -m venv "$PREFIX"
+    install_python
+    "$PREFIX/bin/gate" --help >/dev/null
+    echo "installed: $PREFIX/bin/gate"
+    exit 0
+fi
 
 say "System user $USER_NAME"
 if ! id "$USER_NAME" >/dev/null 2>&1; then
@@ -67,11 +132,7 @@ fi
 
 say "Python environment in $PREFIX (pinned by scripts/constraints.txt)"
 [[ -d $PREFIX ]] || python3 -m venv "$PREFIX"
-"$PREFIX/bin/pip" install -q --upgrade pip
-# Constraints pin every transitive dependency to the versions the release was tested with.
-PIP_CONSTRAINT="$SRC/scripts/constraints.txt" "$PREFIX/bin/pip" install -q --upgrade "$SRC"
-# hyperlpr2: only the plate detector's model files are used; it names the GUI opencv-python
-PIP_CONSTRAINT="$SRC/scripts/constraints.txt" "$PREFIX/bin/pip" install -q --no-deps hyperlpr2
+install_python
 install -d -m 0755 "$PREFIX/share"
 install -m 0644 "$SRC/README.md" "$PREFIX/share/README.md"
 

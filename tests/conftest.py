@@ -40,3 +40,38 @@ def run_gate(*args: str, input: str | None = None, timeout: float = 120,
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([*GATE, *args], capture_output=True, text=True, input=input,
                           timeout=timeout, env=full_env)
+
+
+# The suite runs on both cores with pytest-xdist (run.sh: `-n 2 --dist loadfile
+# --no-loadscope-reorder`). Each test file is one unit of work, so its module fixtures (enrolled
+# faces, loaded models, a browser) are made once per run, and units are handed out in
+# collection order: longest first here, so the long real-time tests (the perimeter footage,
+# the 60 s hammer, the bridge cut, the broker outage) run side by side instead of one behind
+# another at the end. (`--dist loadgroup` would keep the hub's files on one worker, but with
+# pytest 9 xdist 3.8 no longer groups by the mark.) Each worker that runs a hub file starts its
+# own RabbitMQ cluster and PostgreSQL (tests/hub_helpers.py: free ports, own directories).
+# Seconds of a serial run on the 2-core machine, rounded; files not listed take under 30 s.
+SERIAL_SECONDS = {
+    "test_perimeter_footage": 340, "test_demo": 130, "test_faces": 115, "test_console_ui": 90,
+    "test_plates": 80, "test_faults": 80, "test_roster": 80, "test_hub_transport": 75,
+    "test_hub_simulate": 75, "test_evaluate": 55, "test_mqtt": 55, "test_hub_ingest": 45,
+    "test_console": 40, "test_perimeter_service": 40, "test_privacy": 35, "test_visitors": 30,
+    "test_hub_web": 30,
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # stable: within a file, and among the short files, the collection order stays
+    items.sort(key=lambda item: -SERIAL_SECONDS.get(item.path.stem, 0))
+
+
+def real_clock_env() -> dict[str, str]:
+    """The environment to launch Chromium in, without scripts/at-site-time's libfaketime.
+
+    Chromium aborts when libfaketime is preloaded into it ("clock_gettime(CLOCK_REALTIME)
+    failed" in its child processes), so the browser keeps the real clock; the pages only format
+    the timestamps the server sends, in the site's time zone. Without at-site-time, this is the
+    environment as it is.
+    """
+    return {k: v for k, v in os.environ.items()
+            if k != "LD_PRELOAD" and not k.startswith("FAKETIME") and k != "DONT_FAKE_MONOTONIC"}

@@ -17,7 +17,7 @@ from gate.bench.scenes import FACES
 from gate.broker import free_port
 from gate.console.auth import ACCOUNT_FAILURES, add_user
 from gate.demo import em4100_frame
-from tests.conftest import ROOT
+from tests.conftest import ROOT, real_clock_env
 from tests.ptys import wait_for
 from tests.scenario import Gate, running_gate
 
@@ -46,7 +46,7 @@ def base(gate: Gate) -> str:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, env=real_clock_env(), args=[
             "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync"])
         yield b

@@ -34,7 +34,7 @@ from gate.reports import ATTENDANCE_COLUMNS, BOM, VISITOR_COLUMNS
 from gate.store import Store
 from gate.visitors import Registration
 from gate.vocab import AlertType, Severity
-from tests.conftest import GATE, ROOT, TZ
+from tests.conftest import GATE, ROOT, TZ, real_clock_env
 from tests.ptys import wait_for
 from tests.scenario import Gate, running_gate
 from tests.test_console import CHROMIUM
@@ -69,7 +69,7 @@ def gate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gate]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, env=real_clock_env(), args=[
             "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
             "--autoplay-policy=no-user-gesture-required",

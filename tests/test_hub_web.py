@@ -9,10 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import psycopg
@@ -27,6 +29,7 @@ from gate.hub.ingest import parse
 from gate.hub.schema import migrate
 from gate.hub.web import create_app
 from gate.hub.writer import Batch, Writer
+from tests.conftest import real_clock_env
 from tests.hub_helpers import (
     ROOT,
     RabbitCluster,
@@ -53,6 +56,19 @@ def message(kind: str, site: str, gate: str, type_: str, ts: dt.datetime,
     return f"campus.{site}.{gate}.{section}.{type_}", json.dumps(body).encode()
 
 
+def site_noon(config: HubConfig) -> dt.datetime:
+    """Noon of the site's current local day: fixture times an hour either side of it stay
+    inside that day at any hour of the machine's clock."""
+    tz = ZoneInfo(config.timezone)
+    return dt.datetime.combine(dt.datetime.now(tz).date(), dt.time(12), tz)
+
+
+def ticking_from(start: dt.datetime) -> Callable[[], dt.datetime]:
+    """A clock that starts at ``start`` and advances with the monotonic clock."""
+    t0 = time.monotonic()
+    return lambda: start + dt.timedelta(seconds=time.monotonic() - t0)
+
+
 @dataclass
 class District:
     base: str
@@ -68,7 +84,9 @@ def district(hub_config: HubConfig) -> Iterator[District]:  # noqa: F811
     db = Db(conn)
     add_user(db, "officer", PASSWORDS["officer"], "police")
     add_user(db, "bureau", PASSWORDS["bureau"], "bureau")
-    now = dt.datetime.now(dt.UTC)
+    # Everything happens between 11:10 and 12:00 of the site's local day, whatever the hour
+    # of the machine's clock: the page's "today" comes from the app's clock, pinned at noon.
+    now = site_noon(hub_config)
     batch = Batch()
     for site, pupils in (("zqxx", 30), ("hxxx", 12)):
         for n in range(pupils):
@@ -101,7 +119,7 @@ def district(hub_config: HubConfig) -> Iterator[District]:  # noqa: F811
                  " ('hxxx', 'main', %s, 'officer', %s)",
                  (alerts["tail"], now - dt.timedelta(minutes=10)))
     port = free_port()
-    server = ConsoleServer(create_app(hub_config, db), "127.0.0.1", port)
+    server = ConsoleServer(create_app(hub_config, db, clock=ticking_from(now)), "127.0.0.1", port)
     server.start()
     try:
         yield District(f"http://localhost:{port}", hub_config, conn, alerts)
@@ -161,7 +179,8 @@ def test_roles_csrf_and_an_acknowledgement_that_reaches_the_gate(
 
 def test_district_page_in_chromium(district: District) -> None:
     with sync_playwright() as pw:
-        browser: Browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+        browser: Browser = pw.chromium.launch(
+            executable_path=CHROMIUM, headless=True, env=real_clock_env(), args=[
             "--no-sandbox", "--disable-gpu", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync"])
         try:

@@ -10,6 +10,7 @@ import pytest
 
 from gate.bench.scenes import FACES
 from gate.broker import LocalBroker
+from tests.conftest import real_clock_env
 from tests.mqtt_helpers import Subscriber, gate_mqtt_section
 from tests.ptys import wait_for
 from tests.scenario import running_gate
@@ -93,7 +94,8 @@ def test_console_perimeter_view_renders_in_chromium(tmp_path: Path, clip: Path, 
                  what="a perimeter frame")
         wait_for(lambda: bool(gate.service.store.query(
             "SELECT 1 FROM alerts WHERE type = 'intrusion'")), timeout=60, what="an alert")
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM, headless=True, env=real_clock_env(), args=[
             "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync"])
         try:

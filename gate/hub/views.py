@@ -12,14 +12,25 @@ from gate.hub.auth import Db
 NOT_INCIDENTS = ("device_online", "alert_escalated")
 
 
-def day_bounds(tz: ZoneInfo, day: dt.date | None = None) -> tuple[dt.datetime, dt.datetime]:
-    day = day or dt.datetime.now(tz).date()
+def utc_now() -> dt.datetime:
+    """The hub's clock; the web app takes another (tests pin the site's local day with it)."""
+    return dt.datetime.now(dt.UTC)
+
+
+def day_bounds(tz: ZoneInfo, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """The site's local calendar day that holds ``now``, as [start, end).
+
+    A school's day runs from local midnight to local midnight (README "District hub"), so an
+    alert raised at 23:55 counts on the day it was raised even when it is acknowledged after
+    midnight. Built through the calendar date, so a day with a DST change keeps its true length.
+    """
+    day = now.astimezone(tz).date()
     start = dt.datetime.combine(day, dt.time(), tz)
-    return start, start + dt.timedelta(days=1)
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tz)
+    return start, end
 
 
-def gates(db: Db) -> list[dict[str, Any]]:
-    now = dt.datetime.now(dt.UTC)
+def gates(db: Db, now: dt.datetime) -> list[dict[str, Any]]:
     out = []
     for site, gate, state, version, last_seen, backlog in db.rows(
             "SELECT site, gate, state, version, last_seen, backlog FROM gate_status"
@@ -30,9 +41,11 @@ def gates(db: Db) -> list[dict[str, Any]]:
     return out
 
 
-def schools(db: Db, tz: ZoneInfo, ack_minutes: int) -> list[dict[str, Any]]:
-    """Per school (site): today's arrivals and the closed loop of today's alerts."""
-    start, end = day_bounds(tz)
+def schools(db: Db, tz: ZoneInfo, ack_minutes: int, now: dt.datetime) -> list[dict[str, Any]]:
+    """Per school (site): the arrivals and the closed loop of the alerts of the site's local
+    day that holds ``now``; an alert belongs to the day it was raised, wherever its
+    acknowledgement falls."""
+    start, end = day_bounds(tz, now)
     arrivals = {site: (n, people) for site, n, people in db.rows(
         "SELECT site, count(*), count(DISTINCT person_id) FROM events WHERE type = 'arrival'"
         " AND ts >= %s AND ts < %s GROUP BY site", (start, end))}
@@ -61,8 +74,9 @@ def schools(db: Db, tz: ZoneInfo, ack_minutes: int) -> list[dict[str, Any]]:
     return out
 
 
-def open_alerts(db: Db, hours: int = 24, limit: int = 200) -> list[dict[str, Any]]:
-    since = dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours)
+def open_alerts(db: Db, now: dt.datetime, hours: int = 24,
+                limit: int = 200) -> list[dict[str, Any]]:
+    since = now - dt.timedelta(hours=hours)
     out = []
     for site, gate, msg_id, ts, kind, severity, lane, snapshot, payload in db.rows(
             "SELECT a.site, a.gate, a.id, a.ts, a.type, a.severity, a.lane, a.snapshot,"

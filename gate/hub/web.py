@@ -39,7 +39,9 @@ class AckBody(BaseModel):
     note: str = Field(default="", max_length=500)
 
 
-def create_app(config: HubConfig, db: Db, publish: Publish = downlink.publish) -> FastAPI:
+def create_app(config: HubConfig, db: Db, publish: Publish = downlink.publish,
+               clock: Callable[[], dt.datetime] = views.utc_now) -> FastAPI:
+    """The district page's API; ``clock`` gives "now" (tests pin it inside the site's day)."""
     tz = ZoneInfo(config.timezone)
     auth = Authenticator(db)
     app = FastAPI(title="campus-gate district hub", docs_url=None, redoc_url=None)
@@ -116,12 +118,13 @@ def create_app(config: HubConfig, db: Db, publish: Publish = downlink.publish) -
 
     @app.get("/api/overview")
     def overview(current: User) -> dict[str, Any]:
-        return {"gates": views.gates(db),
-                "schools": views.schools(db, tz, config.serve.ack_minutes)}
+        now = clock()
+        return {"gates": views.gates(db, now),
+                "schools": views.schools(db, tz, config.serve.ack_minutes, now)}
 
     @app.get("/api/alerts")
     def alerts(current: User) -> list[dict[str, Any]]:
-        found = views.open_alerts(db)
+        found = views.open_alerts(db, clock())
         if current.role == "bureau":
             # the bureau follows the closed loop; who and which car are for the police
             found = [{**a, "person": None, "plate": None} for a in found]
@@ -132,7 +135,7 @@ def create_app(config: HubConfig, db: Db, publish: Publish = downlink.publish) -
         if not db.rows("SELECT 1 FROM alerts WHERE site = %s AND gate = %s AND id = %s",
                        (body.site, body.gate, body.alert_id)):
             raise HTTPException(404, "no such alert")
-        now = dt.datetime.now(tz)
+        now = clock().astimezone(tz)
         message = {"schema": downlink.ACK_SCHEMA, "id": str(uuid.uuid4()),
                    "ts": now.isoformat(timespec="milliseconds"), "site": body.site,
                    "gate": body.gate, "type": "ack", "severity": "info",
