@@ -2,8 +2,8 @@
 
 Starts the demo, logs in on the live page (zh-CN), and records every alert the page is sent
 over its WebSocket; at the end it counts the critical ones by type, saves screenshots of the
-live page and the devices page in both languages under test-artifacts/, and writes
-test-artifacts/demo-watch.json. Run from a checkout:
+live page and the devices page in both languages under test-artifacts/, counts the audit rows
+written meanwhile, and writes test-artifacts/demo-watch.json. Run from a checkout:
 
     python scripts/watch_demo.py [--minutes 20] [--speed 10]
 """
@@ -82,6 +82,10 @@ def main() -> int:
                 print(f"{(time.monotonic() - started) / 60:5.1f} min: {len(received)} alerts"
                       f" received, {crit} critical", flush=True)
             queue = page.evaluate("fetch('/api/alerts/queue').then((r) => r.json())")
+            # What the inspector reads: the audit rows written while the live page was open
+            # (issue 26: a page left open must not read as someone viewing pupils' pictures).
+            audit = page.evaluate("fetch('/api/audit?limit=1000').then((r) => r.json())")
+            watched_min = (time.monotonic() - started) / 60
             shots = []
             for lang in ("zh-CN", "en"):
                 if lang == "en":
@@ -104,6 +108,8 @@ def main() -> int:
               "open_queue": [{"type": g["type"], "severity": g["severity"], "count": g["count"]}
                              for g in queue.get("groups", [])], "logins": logins,
               "console_errors": errors, "screenshots": shots,
+              "audit_rows": len(audit), "audit_rows_per_hour": round(len(audit) * 60 / watched_min),
+              "audit_actions": dict(Counter(r.get("action") for r in audit)),
               "demo_summary": [line for line in log_path.read_text(errors="replace").splitlines()
                                if line.startswith(("events:", "alerts:", "journal:"))]}
     (ARTIFACTS / "demo-watch.json").write_text(json.dumps(result, ensure_ascii=False, indent=1))

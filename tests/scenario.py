@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from gate.broker import free_port
 from gate.config import parse_config
 from gate.demo import em4100_frame
 from gate.engine import Decision
@@ -138,3 +139,13 @@ def running_gate(tmp_path: Path, faces_dir: Path, video: Path | None = None,
         service.stop()
         for p in ptys.values():
             p.close()
+
+
+def console_gate_config(tmp_path: Path, data: Path) -> tuple[Path, int]:
+    """A gate.toml for ``gate run`` in a child process: one lane, no readers, the console on a
+    free loopback port (the tests that kill the process under a client)."""
+    port = free_port()
+    config = tmp_path / "gate.toml"
+    config.write_text(f'site = "test"\ndata_dir = "{data}"\n[console]\nenabled = true\n'
+                      f'bind = "127.0.0.1:{port}"\n[[lanes]]\nid = "L1"\n')
+    return config, port

@@ -36,7 +36,7 @@ from gate.visitors import Registration
 from gate.vocab import AlertType, Severity
 from tests.conftest import GATE, ROOT, TZ, real_clock_env
 from tests.ptys import wait_for
-from tests.scenario import Gate, running_gate
+from tests.scenario import Gate, console_gate_config, running_gate
 from tests.test_console import CHROMIUM
 
 pytestmark = pytest.mark.slow
@@ -674,10 +674,7 @@ def test_lost_connection_shown_within_5_s(browser: Browser, tmp_path: Path) -> N
         add_user(store, "guard", PASSWORDS["guard"], "guard")
     finally:
         store.close()
-    port = free_port()
-    config = tmp_path / "gate.toml"
-    config.write_text(f'site = "test"\ndata_dir = "{data}"\n[console]\nenabled = true\n'
-                      f'bind = "127.0.0.1:{port}"\n[[lanes]]\nid = "L1"\n')
+    config, port = console_gate_config(tmp_path, data)
     log = (tmp_path / "gate.log").open("ab")
     proc = subprocess.Popen([*GATE, "--config", str(config), "run"], stdout=subprocess.DEVNULL,
                             stderr=log)

@@ -32,7 +32,7 @@ from gate.visitors import Registration, RemoteScreening, VisitorDesk
 from gate.vocab import AlertType
 from gate.watchlist import apply_watchlist, parse_payload
 from recognition.gallery import Gallery
-from tests.conftest import ROOT, TZ
+from tests.conftest import ROOT, TZ, real_clock_env
 from tests.test_console import CHROMIUM
 
 pytestmark = pytest.mark.slow
@@ -193,7 +193,7 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Page]:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}"
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, env=real_clock_env(),
                                      args=["--no-sandbox", "--disable-gpu"])
         p = browser.new_page()
         p.route(f"{base}/blank", lambda r: r.fulfill(body="<!doctype html><title>w</title>",

@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_play
 from gate.bench.scenes import FACES
 from gate.broker import free_port
 from gate.console.auth import add_user
-from tests.conftest import ROOT
+from tests.conftest import ROOT, real_clock_env
 from tests.idcard_sim import SimulatedIdReader, sample_card
 from tests.ptys import PtyPort, wait_for
 from tests.scenario import Gate, running_gate
@@ -83,7 +83,7 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, env=real_clock_env(), args=[
             "--no-sandbox", "--disable-gpu", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync"])
         yield b

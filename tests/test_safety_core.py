@@ -26,7 +26,7 @@ from gate.records import Person
 from gate.store import Store
 from tests.conftest import GATE, TZ
 from tests.ptys import wait_for
-from tests.scenario import Gate, running_gate
+from tests.scenario import Gate, console_gate_config, running_gate
 
 pytestmark = pytest.mark.slow
 
@@ -221,10 +221,7 @@ def test_the_gate_process_never_loads_dlib_or_onnxruntime(tmp_path: Path) -> Non
         store.upsert_person(Person("P01", "Pupil", class_name="7-2"))
     finally:
         store.close()
-    port = free_port()
-    config = tmp_path / "gate.toml"
-    config.write_text(f'site = "test"\ndata_dir = "{data}"\n[console]\nenabled = true\n'
-                      f'bind = "127.0.0.1:{port}"\n[[lanes]]\nid = "L1"\n')
+    config, port = console_gate_config(tmp_path, data)
     with (tmp_path / "gate.log").open("ab") as log:
         proc = subprocess.Popen([*GATE, "--config", str(config), "run"],
                                 stdout=subprocess.DEVNULL, stderr=log)
