@@ -247,3 +247,14 @@ def test_security_headers_and_cookie(client: TestClient) -> None:
     form = client.post("/api/login", content=b"username=guard&password=guard-password-1",
                        headers={"content-type": "application/x-www-form-urlencoded"})
     assert form.status_code in (415, 422) and "set-cookie" not in form.headers
+
+
+def test_a_row_id_beyond_sqlites_integers_is_a_clear_error(client: TestClient) -> None:
+    """2**63 does not fit SQLite's INTEGER: refused at the door (422), not a 500 from the query."""
+    csrf = log_in(client, "admin")
+    for method, path in (("GET", "/api/people/S001/faces/9223372036854775808/photo"),
+                         ("DELETE", "/api/people/S001/faces/9223372036854775808"),
+                         ("GET", "/api/people/S001/faces/0/photo")):
+        r = client.request(method, path, headers=csrf)
+        assert r.status_code == 422, (method, path, r.status_code, r.text)
+    assert client.get("/api/people/S001/faces/9223372036854775807/photo").status_code == 404
