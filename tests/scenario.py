@@ -6,7 +6,7 @@ import json
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -106,9 +106,18 @@ class Gate:
 @contextmanager
 def running_gate(tmp_path: Path, faces_dir: Path, video: Path | None = None,
                  extra_lanes: list[dict[str, Any]] | None = None,
-                 lane: dict[str, Any] | None = None, **sections: Any) -> Iterator[Gate]:
+                 lane: dict[str, Any] | None = None,
+                 prepare: Callable[[Store], None] | None = None,
+                 **sections: Any) -> Iterator[Gate]:
+    """``prepare`` writes to the seeded database before the service (and its cameras) start."""
     data = tmp_path / "data"
     seed_people(data, faces_dir)
+    if prepare is not None:
+        store = Store(data, TZ)
+        try:
+            prepare(store)
+        finally:
+            store.close()
     ptys = {name: PtyPort() for name in ("L1-in", "L1-out")}
     raw: dict[str, Any] = {
         "site": "test", "gate": "main", "data_dir": str(data), "console": {"enabled": False},
