@@ -13,7 +13,9 @@ what="${1:-demo}"
 shift || true
 
 RUNTIME_DEBS=(python3-venv mosquitto mosquitto-clients)
-TEST_DEBS=(chromium fonts-wqy-microhei opencv-doc socat rabbitmq-server postgresql)
+# the demo draws Chinese plates (the font) and plays vtest.avi on its walkway camera (opencv-doc)
+DEMO_DEBS=(fonts-wqy-microhei opencv-doc)
+TEST_DEBS=(chromium socat rabbitmq-server postgresql)
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -43,9 +45,10 @@ python_env() {
 
 case "$what" in
   setup) apt_install "${RUNTIME_DEBS[@]}"; python_env "" ;;
-  demo)  apt_install "${RUNTIME_DEBS[@]}"; python_env ""; exec .venv/bin/gate demo "$@" ;;
+  demo)  apt_install "${RUNTIME_DEBS[@]}" "${DEMO_DEBS[@]}"; python_env ""
+         exec .venv/bin/gate demo "$@" ;;
   test)
-    apt_install "${RUNTIME_DEBS[@]}" "${TEST_DEBS[@]}"
+    apt_install "${RUNTIME_DEBS[@]}" "${DEMO_DEBS[@]}" "${TEST_DEBS[@]}"
     python_env "[test]"
     .venv/bin/ruff check .
     .venv/bin/mypy

@@ -465,14 +465,19 @@ def bench(
     soak: Annotated[float | None, typer.Option(
         "--soak", min=3, metavar="MINUTES",
         help="Instead: run `gate run` for MINUTES under a school's load and print, each minute,"
-             " every process's RSS, FDs and threads, data bytes and the decision p99")] = None,
+             " every process's RSS, FDs, threads and CPU, data bytes, the decision p99 and each"
+             " camera's analysed rate")] = None,
+    perimeter_cameras: Annotated[int, typer.Option(
+        "--perimeter-cameras", min=0, max=16,
+        help="With --soak: how many perimeter cameras (each playing vtest.avi, people on every"
+             " frame) run next to the two lane cameras")] = 1,
 ) -> None:
     """Run the benchmarks and print a table (or JSON lines)."""
     if soak is not None:
         from gate.bench.soak import run_soak
 
         try:
-            run_soak(soak, echo=typer.echo)
+            run_soak(soak, echo=typer.echo, perimeter_cameras=perimeter_cameras)
         except RuntimeError as exc:
             fail(str(exc))
         return

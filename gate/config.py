@@ -370,6 +370,9 @@ class FacesConfig(Strict):
     min_face_px: Annotated[int, Field(ge=20, le=1000)] = 60
     min_sharpness: Annotated[float, Field(ge=0)] = 15.0
     detect_scale: Annotated[float, Field(gt=0.05, le=1)] = 0.4
+    # With no face tracked and nothing moving, a lane camera runs the face detector only this
+    # often (recognition/motion.py DetectionGate); 0: on every frame.
+    idle_detect_seconds: Annotated[float, Field(ge=0, le=10)] = 1.0
     workers: Annotated[int, Field(ge=1, le=16)] = 1
     # Photos from outside (console enrolment, visitor desk, watch lists, roster import) are
     # decoded and encoded in this many supervised photo worker processes (README "Faces").

@@ -275,6 +275,7 @@ class Morning:
         self.cameras = cameras
         self.workdir = workdir
         self.finished = False
+        self._stop = threading.Event()  # the demo is ending: a step still waiting is cut short
         media = workdir / "media"
         self.walk = load_clip(media / "walk")
         self.cars = [load_clip(media / f"car{i}") for i in range(len(script.STAFF))]
@@ -282,6 +283,7 @@ class Morning:
 
     def play(self, steps: list[script.Step], deadline: float | None,
              stop: threading.Event) -> None:
+        self._stop = stop
         day = self.clock.start.date() if self.clock.start else self.service.store.now().date()
         tz = self.service.config.tz
         for step in steps:
@@ -314,6 +316,8 @@ class Morning:
             try:
                 actions[step.kind](step)
             except Exception as exc:  # a step that fails is told, and the morning goes on
+                if self._stop.is_set():  # the demo ended (--duration) under a waiting step
+                    return
                 _print(f"  the step {step.kind} failed: {type(exc).__name__}: {exc}")
 
         if step.kind in ("face_tap", "car"):  # they wait for the camera: the rest goes on
@@ -357,7 +361,8 @@ class Morning:
 
         deadline = time.monotonic() + 25.0
         while time.monotonic() < deadline and not read():
-            time.sleep(0.2)
+            if self._stop.wait(0.2):
+                return
         if not read():
             _print(f"  (the barrier camera did not read {plate} in time)")
         feed.idle()

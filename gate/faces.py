@@ -53,7 +53,8 @@ def pipeline_settings(config: Config, roi: tuple[int, int, int, int] | None = No
                             identify_margin=f.identify_margin,
                             identify_threshold_per_decade=f.identify_threshold_per_decade,
                             liveness=liveness_enabled(config, camera_id),
-                            liveness_frames=f.liveness_frames)
+                            liveness_frames=f.liveness_frames,
+                            idle_detect_seconds=f.idle_detect_seconds)
 
 
 def liveness_enabled(config: Config, camera_id: str | None) -> bool:

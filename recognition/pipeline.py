@@ -35,6 +35,8 @@ class PipelineSettings:
     identify_threshold_per_decade: float = 0.05  # ... this much stricter per tenfold more
     liveness: bool = False  # score each new track's liveness (lanes with liveness != "off")
     liveness_frames: int = 3  # fused over this many first frames of a track
+    # a live camera (recognition/worker.py) with no track and no motion detects this often
+    idle_detect_seconds: float = 1.0
 
     def threshold_for(self, gallery: Gallery) -> float:
         return scaled_threshold(self.identify_threshold, len(gallery),

@@ -504,10 +504,11 @@ class PlateReader:
                 self._keep(reads, plate, score, (x, y, w, h), "detector")
         return sorted(reads.values(), key=lambda r: -r.confidence)
 
-    def read(self, bgr: Image, now: float | None = None) -> list[PlateRead]:
+    def read(self, bgr: Image, now: float | None = None, slow: bool = True) -> list[PlateRead]:
         """The cheapest locator that gives a sure read wins: the learned detector, then the
-        frame-wide cues, then (at most every ``fallback_interval_s``) whole-frame PP-OCR.
-        ``last_path`` names the last one that ran: detector, fast or fallback."""
+        frame-wide cues, then (at most every ``fallback_interval_s``, and not with ``slow``
+        False) whole-frame PP-OCR. ``last_path`` names the last one that ran: detector, fast
+        or fallback."""
         reads: list[PlateRead] = []
         for path, step in (("detector", self.read_learned), ("fast", self.read_fast)):
             if path == "detector" and self.detector is None:
@@ -516,7 +517,7 @@ class PlateReader:
             self.last_path = path
             if reads and reads[0].confidence >= self.accept:
                 return reads
-        if not self.fallback:
+        if not self.fallback or not slow:
             return reads
         now = time.monotonic() if now is None else now
         if now - self._last_fallback < self.fallback_interval_s:

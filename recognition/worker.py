@@ -21,12 +21,14 @@ from dataclasses import dataclass, replace
 from multiprocessing.process import BaseProcess
 from typing import Any
 
+from recognition.motion import LANE_WIDTH, DetectionGate, MotionGate
 from recognition.pipeline import FaceSighting, PipelineSettings
 from recognition.snapshot import SnapshotSettings, crop_jpeg, plate_box, scene_jpeg
 from recognition.view import CameraView, draw_view, face_marks
 
 log = logging.getLogger("recognition.worker")
 VIEW_EVERY_S = 0.5
+PASSED_S = 1.5  # a vehicle camera with no plate read for this long: the vehicle has passed
 
 GalleryRows = Sequence[tuple[str, bytes]]
 
@@ -112,6 +114,8 @@ def _worker_main(jobs: list[CameraJob], rows: list[tuple[str, bytes]], out: Any,
     cams = [Camera(j.camera_id, j.source, loop=j.loop, rgb=j.plates_region is None).start()
             for j in jobs]
     pipes = [FacePipeline(engine, gallery, j.settings) for j in jobs]
+    gates = [DetectionGate(j.settings.idle_detect_seconds, MotionGate(width=LANE_WIDTH))
+             for j in jobs]
     readers = {j.camera_id: PlateReader(j.plates_region, accept=j.plates_fast_accept,
                                         fallback_interval_s=j.plates_fallback_s,
                                         home_province=j.plates_home_province)
@@ -151,7 +155,14 @@ def _worker_main(jobs: list[CameraJob], rows: list[tuple[str, bytes]], out: Any,
                 seen[i], next_due[i] = seq, now + 1.0 / job.max_fps
                 processed[i] += 1
                 if job.plates_region:
-                    reads = readers[job.camera_id].read(frame)  # BGR from this camera
+                    # a vehicle being read is read on every frame; an empty, still barrier
+                    # once every idle_detect_seconds, and then without the slow path (whole-
+                    # frame OCR, which there found nothing each second at half a core)
+                    reading = now - last_plate[job.camera_id] <= PASSED_S
+                    reads = []
+                    if gates[i].needed(frame, reading, now):
+                        reads = readers[job.camera_id].read(  # BGR from this camera
+                            frame, slow=reading or gates[i].moving)
                     if now - view_at[i] >= VIEW_EVERY_S:
                         view_at[i] = now
                         _put_view(out, job.camera_id, frame, [
@@ -163,14 +174,17 @@ def _worker_main(jobs: list[CameraJob], rows: list[tuple[str, bytes]], out: Any,
                         if job.snapshots and reads[0].confidence > best_plate.get(
                                 job.camera_id, (-1.0, None, None))[0]:
                             best_plate[job.camera_id] = (reads[0].confidence, frame, reads[0])
-                    elif now - last_plate[job.camera_id] > 1.5:  # the vehicle has passed
+                    elif not reading:  # the vehicle has passed
                         voted = voter.result()
                         best = best_plate.pop(job.camera_id, None)
                         if voted:
                             out.put(_plate_sighting(job, voted, now, best))
                         voter.reset()
                     continue
-                faces = pipe.process(frame, now)
+                if gates[i].needed(frame, bool(pipe.tracker.tracks), now):
+                    faces = pipe.process(frame, now)
+                else:  # an empty, still lane: the detector would find nothing again
+                    faces = []
                 if now - view_at[i] >= VIEW_EVERY_S:
                     view_at[i] = now
                     _put_view(out, job.camera_id, frame, face_marks(faces), rgb=True)

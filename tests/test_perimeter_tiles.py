@@ -1,6 +1,6 @@
 """Zoomed crops around small moving regions (gate/perimeter/tiles.py): the plan as plain logic,
-the motion gate's regions on drawn frames, and the real model finding a small person that the
-full view misses."""
+the motion gate's regions and the detection gate (recognition/motion.py) on drawn frames, and
+the real model finding a small person that the full view misses."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from gate.perimeter.detector import Detections, Detector
-from gate.perimeter.motion import MotionGate
 from gate.perimeter.tiles import Tile, detect_tiles, inner_edge, merge, plan_tiles
+from recognition.motion import DetectionGate, MotionGate
 
 
 def test_a_small_region_gets_a_crop_at_twice_the_full_views_detail() -> None:
@@ -154,3 +154,21 @@ def test_one_small_person_far_away_wakes_the_detector() -> None:
     assert not gate.moving(frame(None))
     assert gate.moving(frame(600))
     assert gate.last_fraction < gate.fraction
+
+
+def test_a_still_empty_view_is_detected_once_per_interval_and_motion_or_a_track_at_once() -> None:
+    """The detection gate of lane and perimeter cameras, on drawn frames with a given clock."""
+    gate = DetectionGate(every_s=1.0, motion=MotionGate(warmup=3))
+    runs = [gate.needed(_scene(100), tracking=False, now=i * 0.125) for i in range(40)]
+    # the motion gate's warm-up (frames 0-2), then once a second after the last run
+    assert [i for i, run in enumerate(runs) if run] == [0, 1, 2, 10, 18, 26, 34]
+    assert gate.needed(_scene(300), tracking=False, now=5.0)  # something moved: at once
+    assert gate.moving
+    t = 5.0
+    while gate.moving:  # the figure stands still until the background model absorbs it
+        t += 0.125
+        gate.needed(_scene(300), tracking=False, now=t)
+        assert t < 60
+    assert gate.needed(_scene(300), tracking=True, now=t + 0.125)  # followed: every frame
+    assert not gate.needed(_scene(300), tracking=False, now=t + 0.25)
+    assert DetectionGate(every_s=0).needed(_scene(100), tracking=False, now=0.0)

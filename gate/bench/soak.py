@@ -4,11 +4,16 @@ A leak shows only over hours: RSS that creeps, file descriptors or threads that 
 given back, data that grows past what retention allows. So the soak starts ``gate run`` as
 systemd would (its own process, its own config), drives it the way a school does (a morning
 rush of card taps on pseudo-terminals, then a quiet day; two lane cameras and one perimeter
-camera playing files in a loop; guards' consoles polling; MQTT subscribers taking every
-message), and once a minute prints what each of its processes holds: RSS, open file
-descriptors, threads, the database and snapshot bytes, and the p99 of the card decisions of
-that minute (from the service's own log). At the end it fits a line through each series
-after warm-up and prints the slopes.
+camera (or more: ``--perimeter-cameras``) playing files in a loop; guards' consoles polling;
+MQTT subscribers taking every message), and once a minute prints what each of its processes
+holds: RSS, open file descriptors, threads, its share of one core over that minute, the
+database and snapshot bytes, the p99 of the card decisions of that minute (from the service's
+own log) and the rate each camera was analysed at (from the console's devices page). At the
+end it fits a line through each series after warm-up and prints the slopes.
+
+The CPU shares and analysed rates answer the installer's question of how many perimeter
+cameras the gate computer carries next to its lanes: a camera analysed below its configured
+rate is one too many (the worker drops frames rather than slow the lanes).
 """
 
 from __future__ import annotations
@@ -49,14 +54,18 @@ class Sample:
     taps: int
     decision_p99_ms: float | None
     mqtt_messages: int
+    cpu_pct: dict[str, float] = field(default_factory=dict)  # of one core, over the minute
+    analysed_fps: dict[str, float] = field(default_factory=dict)  # per camera
 
     def line(self) -> str:
         procs = " ".join(f"{name}={rss:.0f}MB/{self.fds[name]}fd/{self.threads[name]}th"
+                         f"/{self.cpu_pct.get(name, 0.0):.0f}%cpu"
                          for name, rss in sorted(self.rss_mb.items()))
+        cams = " ".join(f"{cam}={fps:.1f}" for cam, fps in sorted(self.analysed_fps.items()))
         p99 = "-" if self.decision_p99_ms is None else f"{self.decision_p99_ms:.1f}"
         return (f"min {self.minute:4d}  taps {self.taps:4d}  p99 {p99:>6} ms  db "
                 f"{self.db_bytes / 1e6:7.2f} MB  snapshots {self.snapshot_bytes / 1e6:7.2f} MB"
-                f"  mqtt {self.mqtt_messages:6d}  {procs}")
+                f"  mqtt {self.mqtt_messages:6d}  {procs}  fps {cams or '-'}")
 
 
 @dataclass
@@ -105,6 +114,15 @@ def _proc_stats(pid: int) -> tuple[float, int, int] | None:
     rss = int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024  # type: ignore[union-attr]
     threads = int(re.search(r"Threads:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
     return rss, fds, threads
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User and system time the process has used so far (``/proc/PID/stat`` fields 14, 15)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _process_names(root: int) -> dict[str, int]:
@@ -168,7 +186,7 @@ def _clips(workdir: Path) -> tuple[Path, Path, Path | None]:
 
 
 def _config(workdir: Path, ptys: dict[str, PtyPair], broker_port: int, console_port: int,
-            clips: tuple[Path, Path, Path | None]) -> Path:
+            clips: tuple[Path, Path, Path | None], perimeter_cameras: int = 1) -> Path:
     gate_clip, car_clip, perimeter = clips
     data = workdir / "data"
     text = f'''site = "soak"
@@ -193,9 +211,9 @@ role = "vehicle"
 max_fps = 4
 loop = true
 '''
-    if perimeter is not None:
+    for n in range(perimeter_cameras if perimeter is not None else 0):
         text += f'''[[cameras]]
-id = "street"
+id = "street{n + 1}"
 source = "{perimeter}"
 role = "perimeter"
 loop = true
@@ -277,6 +295,7 @@ class _Consoles:
         self.url = url
         self.stop = threading.Event()
         self.errors = 0
+        self.analysed_fps: dict[str, float] = {}  # per camera, from the newest devices page
         self.threads = [threading.Thread(target=self._run, daemon=True) for _ in range(2)]
 
     def _run(self) -> None:
@@ -290,9 +309,13 @@ class _Consoles:
                 paths = ["/api/alarm"] + (["/api/events", "/api/devices"] if n % 5 == 0 else [])
                 for path in paths:
                     try:
-                        client.get(path)
+                        r = client.get(path)
                     except httpx.HTTPError:
                         self.errors += 1
+                        continue
+                    if path == "/api/devices" and r.status_code == 200:
+                        self.analysed_fps = {c["id"]: c["analysed_fps"]
+                                             for c in r.json().get("cameras", [])}
 
 
 class _Subscriber:
@@ -333,8 +356,9 @@ def _service(config: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
 
 
 def run_soak(minutes: float, pupils: int = 600, warmup_min: int = 5,
-             echo: Any = print) -> SoakResult:
-    """Run the soak for ``minutes`` and return its samples; ``echo`` gets each line."""
+             echo: Any = print, perimeter_cameras: int = 1) -> SoakResult:
+    """Run the soak for ``minutes`` and return its samples; ``echo`` gets each line.
+    ``perimeter_cameras`` cameras each play vtest.avi (people on every frame: the busy case)."""
     if not find_mosquitto():
         raise RuntimeError("the soak needs the mosquitto binary (apt-get install mosquitto)")
     result = SoakResult(warmup_min=warmup_min)
@@ -343,7 +367,7 @@ def run_soak(minutes: float, pupils: int = 600, warmup_min: int = 5,
         ptys = {name: PtyPair() for name in ("L1-in", "L1-out")}
         broker = LocalBroker(workdir=workdir / "broker").start()
         port = free_port()
-        config = _config(workdir, ptys, broker.port, port, _clips(workdir))
+        config = _config(workdir, ptys, broker.port, port, _clips(workdir), perimeter_cameras)
         cards = _seed(workdir / "data", pupils)
         log = workdir / "gate.log"
         subscriber = _Subscriber(broker.port)
@@ -362,6 +386,8 @@ def run_soak(minutes: float, pupils: int = 600, warmup_min: int = 5,
                 for t in consoles.threads:
                     t.start()
                 read_at = 0
+                cpu_before = {n: c for n, pid in _process_names(proc.pid).items()
+                              if (c := _cpu_seconds(pid)) is not None}  # start-up not counted
                 started = time.monotonic()
                 try:
                     for minute in range(1, int(minutes) + 1):
@@ -373,8 +399,14 @@ def run_soak(minutes: float, pupils: int = 600, warmup_min: int = 5,
                             chunk = f.read().decode(errors="replace")
                             read_at = f.tell()
                         times = [float(m) for m in _DECISION.findall(chunk)]
-                        stats = {name: s for name, pid in _process_names(proc.pid).items()
+                        pids = _process_names(proc.pid)
+                        stats = {name: s for name, pid in pids.items()
                                  if (s := _proc_stats(pid)) is not None}
+                        cpu_now = {n: c for n, pid in pids.items()
+                                   if (c := _cpu_seconds(pid)) is not None}
+                        cpu_pct = {n: 100 * (c - cpu_before.get(n, 0.0)) / 60
+                                   for n, c in cpu_now.items()}
+                        cpu_before = cpu_now
                         data = workdir / "data"
                         sample = Sample(
                             minute, {n: s[0] for n, s in stats.items()},
@@ -382,7 +414,7 @@ def run_soak(minutes: float, pupils: int = 600, warmup_min: int = 5,
                             {n: s[2] for n, s in stats.items()},
                             sum(p.stat().st_size for p in data.glob("gate.sqlite3*")),
                             _dir_bytes(data / "snapshots"), len(times), p99(times),
-                            subscriber.count)
+                            subscriber.count, cpu_pct, dict(consoles.analysed_fps))
                         result.samples.append(sample)
                         echo(sample.line())
                 finally:

@@ -17,9 +17,9 @@ from gate.config import CalendarConfig, PerimeterConfig, ZoneConfig
 from gate.perimeter import drawing, tiles
 from gate.perimeter.alerts import PerimeterAlert, TrackSummary
 from gate.perimeter.detector import Detections, Detector, concat, suppress
-from gate.perimeter.motion import MotionGate
 from gate.perimeter.rules import Sighting, ZoneRules
 from gate.perimeter.tracking import Track, Tracker
+from recognition.motion import DetectionGate, MotionGate
 
 MOVED = 0.5  # a track has moved once its feet travelled half its height
 
@@ -41,7 +41,10 @@ class PerimeterPipeline:
         self.settings = settings
         self.fps = fps or settings.fps
         self.detector = detector or Detector(settings.input_size)
-        self.motion = MotionGate(settings.motion_fraction) if settings.motion_gating else None
+        self.gate = (DetectionGate(settings.idle_detect_seconds,
+                                   MotionGate(settings.motion_fraction))
+                     if settings.motion_gating else None)
+        self.motion = self.gate.motion if self.gate is not None else None
         # zoomed crops need the motion gate's regions; a second session at the tile's size
         self.tile_detector = (Detector((settings.tile_size, settings.tile_size))
                               if settings.tiles_per_frame and self.motion is not None else None)
@@ -51,24 +54,23 @@ class PerimeterPipeline:
         self.frames = 0
         self.detections = 0
         self.last_tracks: list[Track] = []
-        self._last_detect: dt.datetime | None = None
         self._origin: dict[int, tuple[float, float]] = {}
         self._moved: set[int] = set()
 
     def process(self, frame: drawing.Frame, now: dt.datetime) -> FrameResult:
         """Analyse one BGR frame taken at ``now``."""
         self.frames += 1
-        moving = self.motion.moving(frame) if self.motion is not None else True
-        due = (self._last_detect is None
-               or (now - self._last_detect).total_seconds() >= self.settings.idle_detect_seconds)
         # Keep detecting while a track that came moving is remembered: a loiterer standing
         # still makes no motion and is exactly who must not be lost. Objects that never moved
         # (parked cars, a post the model takes for a person) do not keep the detector awake.
-        run = moving or due or bool(self._moved & self.rules.track_ids())
+        run, moving = True, True
+        if self.gate is not None:
+            run = self.gate.needed(frame, bool(self._moved & self.rules.track_ids()),
+                                   now.timestamp())
+            moving = self.gate.moving
         if run:
             dets = self._detect(frame, moving)
             self.detections += 1
-            self._last_detect = now
         else:
             dets = Detections.empty()
         tracks = self.tracker.update(dets)

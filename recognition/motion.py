@@ -1,5 +1,7 @@
 """Motion gating: background subtraction on a small grey copy of the frame decides whether the
-detector needs to run, so an empty street costs a few milliseconds a frame, not a detection.
+detector needs to run, so an empty street or an empty lane costs a few milliseconds a frame,
+not a detection (the perimeter's person detector, gate/perimeter/pipeline.py; a lane camera's
+face detector, ``DetectionGate`` below and recognition/worker.py).
 
 A share of the frame alone misses the people this is for: one person 24 px tall in a 1280x720
 frame changes 0.02 % of it, a tenth of the default ``fraction``. So any moving blob of a
@@ -16,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 WIDTH = 640  # pixels across the copy that is compared (never enlarged): a 24 px person is 12
+LANE_WIDTH = 320  # a lane camera's faces (60 px and more) and cars are large: a quarter the cost
 MIN_BLOB = 12  # px of the copy in one blob: motion, whatever share of the frame it is
 
 
@@ -27,9 +30,10 @@ class MotionGate:
     moving in place; the first ``warmup`` frames count as motion while it learns.
     """
 
-    def __init__(self, fraction: float = 0.002, warmup: int = 5) -> None:
+    def __init__(self, fraction: float = 0.002, warmup: int = 5, width: int = WIDTH) -> None:
         self.fraction = fraction
         self.warmup = warmup
+        self.width = width
         self.seen = 0
         self.last_fraction = 0.0
         self._mog = cv2.createBackgroundSubtractorMOG2(history=300, varThreshold=25,
@@ -41,7 +45,7 @@ class MotionGate:
 
     def moving(self, bgr: npt.NDArray[Any]) -> bool:
         h, w = bgr.shape[:2]
-        width = min(WIDTH, w)
+        width = min(self.width, w)
         scale = width / w
         small = cv2.resize(bgr, (width, max(1, int(h * scale))), interpolation=cv2.INTER_AREA)
         grey = cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY), (5, 5), 0)
@@ -72,3 +76,32 @@ class MotionGate:
                                         (x + w) / self._scale, (y + h) / self._scale)))
         out.sort(key=lambda a: -a[0])
         return [box for _area, box in out]
+
+
+class DetectionGate:
+    """Whether a frame needs the detector: a lane camera's face detector (a HOG pass of
+    60-120 ms on the 2-core gate; at 8 fps an empty lane kept one core busy all night) or the
+    perimeter's person detector.
+
+    It does while someone is followed (a pupil standing still at the reader, a loiterer), when
+    something moved, and at least every ``every_s`` seconds whatever the motion gate says, so
+    someone the background model absorbed is still found within that time. The frames it
+    skips are ones whose detection would have found what the last one found: nothing.
+    """
+
+    def __init__(self, every_s: float = 1.0, motion: MotionGate | None = None) -> None:
+        self.every_s = every_s
+        self.motion = motion or MotionGate()
+        self._last: float | None = None
+        self.moving = False  # what the motion gate said of the last frame
+        self.skipped = 0
+
+    def needed(self, frame: npt.NDArray[Any], tracking: bool, now: float) -> bool:
+        """``tracking``: someone the detector must keep following; ``now``: seconds."""
+        self.moving = self.motion.moving(frame)  # every frame: the background stays current
+        if (tracking or self.moving or self.every_s <= 0 or self._last is None
+                or now - self._last >= self.every_s):
+            self._last = now
+            return True
+        self.skipped += 1
+        return False
