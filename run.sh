@@ -52,10 +52,9 @@ case "$what" in
     python_env "[test]"
     .venv/bin/ruff check .
     .venv/bin/mypy
-    # one process by default: on a loaded 2-core machine the timing-bound tests (the hammer,
-    # the perimeter footage, the demo) failed under -n 2 (README "The two commands"); add
-    # `-n 2 --dist loadfile --no-loadscope-reorder` to try both cores
-    exec .venv/bin/pytest "$@"
+    # both cores: each test file is one unit of work, the longest first (tests/conftest.py);
+    # `./run.sh test -n 0` runs in one process
+    exec .venv/bin/pytest -n 2 --dist loadfile --no-loadscope-reorder "$@"
     ;;
   *) echo "usage: ./run.sh demo|test|setup" >&2; exit 2 ;;
 esac

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
-from gate.bench.soak import _config, _cpu_seconds, p99
+from gate.bench.soak import _config, _cpu_seconds, _process_names, p99
 from gate.config import load_config
 from gate.demo import PtyPair
 
@@ -36,3 +38,22 @@ def test_p99_of_few_values_is_the_largest() -> None:
     assert p99([]) is None
     assert p99([3.0, 1.0, 2.0]) == 3.0
     assert p99([float(i) for i in range(1, 201)]) == 199.0
+
+
+def test_two_workers_with_one_kernel_name_are_both_counted() -> None:
+    """Perimeter workers of street1 and street2 are both "gate-per-street" to the kernel."""
+    code = ("import sys; from recognition.procname import name_process; "
+            "name_process('gate-per-street1'); sys.stdout.write('ok\\n'); sys.stdout.flush(); "
+            "sys.stdin.read()")
+    children = [subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    try:
+        for child in children:
+            assert child.stdout is not None and child.stdout.readline() == "ok\n"
+        names = _process_names(os.getpid())
+        first, second = sorted(c.pid for c in children)
+        assert names["gate-per-street"] == first and names["gate-per-street#2"] == second
+    finally:
+        for child in children:
+            child.kill()
+            child.wait()

@@ -127,8 +127,11 @@ def _cpu_seconds(pid: int) -> float | None:
 
 def _process_names(root: int) -> dict[str, int]:
     """The service and every process it started, by the names they give themselves
-    (recognition/procname.py): a restarted worker keeps its series."""
+    (recognition/procname.py): a restarted worker keeps its series. The kernel keeps 15
+    bytes of a name, so perimeter workers of "street1" and "street2" are both
+    "gate-per-street": the second (by pid) is "gate-per-street#2"."""
     names = {"gate": root}
+    children = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             text = stat.read_text()
@@ -136,8 +139,13 @@ def _process_names(root: int) -> dict[str, int]:
         except OSError:
             continue
         if int(text.rsplit(")", 1)[1].split()[1]) == root:  # field 4: the parent's pid
-            names[comm if comm.startswith("gate-") else f"other-{stat.parent.name}"] = int(
-                stat.parent.name)
+            children.append((int(stat.parent.name), comm))
+    for pid, comm in sorted(children):
+        name = comm if comm.startswith("gate-") else f"other-{pid}"
+        n = 1
+        while (f"{name}#{n}" if n > 1 else name) in names:
+            n += 1
+        names[f"{name}#{n}" if n > 1 else name] = pid
     return names
 
 
