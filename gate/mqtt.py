@@ -39,6 +39,18 @@ from gate.messages import STATUS_SCHEMA, Topics
 from gate.records import rfc3339
 from gate.store import Store
 
+
+def close_client(client: mqtt.Client) -> None:
+    """Disconnect a paho client and stop its network thread.
+
+    ``disconnect()`` ends the thread, which clears ``client._thread`` as it exits; a
+    ``loop_stop()`` that read it just before then joins None (paho-mqtt issue #872, open in
+    2.1: AttributeError). The thread has ended then, which is all ``loop_stop`` waits for."""
+    client.disconnect()
+    with contextlib.suppress(AttributeError):
+        client.loop_stop()
+
+
 log = logging.getLogger("gate.mqtt")
 
 
@@ -157,8 +169,7 @@ class Publisher:
                 self.config, "offline", rfc3339(self.store.now())), qos=1, retain=True)
             with contextlib.suppress(RuntimeError, ValueError):
                 info.wait_for_publish(timeout=2)
-        self.client.disconnect()
-        self.client.loop_stop()
+        close_client(self.client)
 
     def notify(self) -> None:
         """A new outbox row: wake the sender now rather than at its next poll."""

@@ -16,6 +16,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from gate.broker import LocalBroker
+from gate.mqtt import close_client
 from tests.conftest import ROOT
 
 USERS = {"gate-zqxx-main": "gate-secret", "police": "police-secret", "guard-zqxx": "guard-secret",
@@ -110,5 +111,4 @@ class Subscriber:
         self.client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
 
     def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        close_client(self.client)

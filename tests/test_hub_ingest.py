@@ -21,6 +21,7 @@ from gate.hub.ingest import Rejected, parse, strip_biometrics
 from gate.hub.schema import migrate, migrations
 from gate.hub.simulate import now_rfc3339
 from gate.hub.topology import declare
+from gate.mqtt import close_client
 from tests.hub_helpers import (
     GATE_PASSWORD,
     Postgres,
@@ -131,8 +132,7 @@ def test_event_alert_and_status_stored_once_without_biometrics(
         poison = event(person={"id": "P\u0000", "name": "nul"})   # jsonb refuses \u0000
         publish(client, "campus/zqxx/main/events/arrival", poison)
     finally:
-        client.disconnect()
-        client.loop_stop()
+        close_client(client)
     with running_consumer(hub_config), psycopg.connect(hub_config.postgres.dsn,
                                                        autocommit=True) as db:
         migrate(db)

@@ -19,6 +19,7 @@ from gate.broker import LocalBroker
 from gate.hub import downlink
 from gate.hub.config import HubConfig
 from gate.hub.schema import migrate
+from gate.mqtt import close_client
 from tests.hub_helpers import (
     GATE_PASSWORD,
     CuttableProxy,
@@ -82,8 +83,7 @@ class Client:
         return self.received.get(timeout=timeout)
 
     def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        close_client(self.client)
 
 
 def test_a_gate_writes_only_its_own_subtree_and_reads_only_its_site(

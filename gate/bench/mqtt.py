@@ -17,6 +17,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from gate.bench import Figure, percentile
 from gate.broker import LocalBroker, find_mosquitto
 from gate.config import parse_config
+from gate.mqtt import close_client
 from gate.service import Service
 from rfid.cards import CardId
 from rfid.reader import CardRead
@@ -49,8 +50,7 @@ class _Receiver:
             return self.cond.wait_for(lambda: len(self.arrived) >= n, timeout)
 
     def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        close_client(self.client)
 
 
 def run(quick: bool) -> list[Figure]:

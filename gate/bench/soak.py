@@ -37,6 +37,7 @@ import httpx
 
 from gate.broker import LocalBroker, find_mosquitto, free_port
 from gate.demo import PtyPair, em4100_frame
+from gate.mqtt import close_client
 
 _DECISION = re.compile(r"decision_ms=([0-9.]+)")
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
@@ -344,7 +345,7 @@ class _Subscriber:
         self.count += 1
 
     def close(self) -> None:
-        self.client.loop_stop()
+        close_client(self.client)
         self.client.disconnect()
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from gate.config import Config, MqttConfig
 from gate.doctor.verdict import Verdict, fail, ok, warn
+from gate.mqtt import close_client
 
 # Broker --------------------------------------------------------------------------------
 
@@ -145,8 +146,7 @@ def check_broker(config: Config, timeout_s: float = 5.0, listen_s: float = 1.5
                                          timeout_s, listen_s))
         return out
     finally:
-        client.disconnect()
-        client.loop_stop()
+        close_client(client)
 
 
 def _check_watchlist_read(client: Any, config: Config, acked: threading.Condition,

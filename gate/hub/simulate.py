@@ -20,6 +20,8 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from gate.mqtt import close_client
+
 ALERT_TYPES = ("unknown_card", "card_face_mismatch", "tailgating")
 
 
@@ -175,6 +177,5 @@ def simulate(gates: int, minutes: float, *, host: str = "127.0.0.1", ports: list
     ids = [(s.site, s.gate, msg_id, kind) for s in sims for msg_id, kind, mid in s.infos
            if mid in s.acked]
     for s in sims:
-        s.client.disconnect()
-        s.client.loop_stop()
+        close_client(s.client)
     return SimResult(gates, minutes, len(plan), len(ids), elapsed, ids)
