@@ -94,7 +94,6 @@ class DetectionGate:
         self.motion = motion or MotionGate()
         self._last: float | None = None
         self.moving = False  # what the motion gate said of the last frame
-        self.skipped = 0
 
     def needed(self, frame: npt.NDArray[Any], tracking: bool, now: float) -> bool:
         """``tracking``: someone the detector must keep following; ``now``: seconds."""
@@ -103,5 +102,4 @@ class DetectionGate:
                 or now - self._last >= self.every_s):
             self._last = now
             return True
-        self.skipped += 1
         return False

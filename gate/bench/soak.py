@@ -142,11 +142,12 @@ def _process_names(root: int) -> dict[str, int]:
         if int(text.rsplit(")", 1)[1].split()[1]) == root:  # field 4: the parent's pid
             children.append((int(stat.parent.name), comm))
     for pid, comm in sorted(children):
-        name = comm if comm.startswith("gate-") else f"other-{pid}"
+        name = key = comm if comm.startswith("gate-") else f"other-{pid}"
         n = 1
-        while (f"{name}#{n}" if n > 1 else name) in names:
+        while key in names:
             n += 1
-        names[f"{name}#{n}" if n > 1 else name] = pid
+            key = f"{name}#{n}"
+        names[key] = pid
     return names
 
 
@@ -346,7 +347,6 @@ class _Subscriber:
 
     def close(self) -> None:
         close_client(self.client)
-        self.client.disconnect()
 
 
 @contextlib.contextmanager
