@@ -215,6 +215,9 @@ class PerimeterConfig(Strict):
     motion_fraction: Annotated[float, Field(ge=0, lt=1)] = 0.002  # of the frame that changed
     idle_detect_seconds: Annotated[float, Field(gt=0)] = 10.0  # detect now and then regardless
     track_lost_seconds: Annotated[float, Field(gt=0, le=60)] = 3.0
+    # Boxes grow by this many detector strides per side for matching (README "Tracking"):
+    # a small person's box jitters by about a stride; 0 where big people cross at 10 fps.
+    track_margin_strides: Annotated[float, Field(ge=0, le=8)] = 2.0
     exit_grace_seconds: Annotated[float, Field(ge=0, le=60)] = 3.0
     school_hours: TimeWindow = (dt.time(6, 30), dt.time(18, 30))  # on school days
     circling_passes: Annotated[int, Field(ge=2)] = 3  # one plate on K passes within T minutes

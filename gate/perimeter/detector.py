@@ -127,6 +127,9 @@ def concat(parts: list[Detections]) -> Detections:
                       np.concatenate([p.classes for p in parts]).astype(np.int64))
 
 
+FINEST_STRIDE = 8  # YOLOX's output grids are 8, 16 and 32 model pixels apart
+
+
 def _group(cls: int) -> int:
     """NMS per kind, not per COCO class, so one car is not both a car and a truck."""
     return ("person", "vehicle", "two_wheeler").index(KINDS[cls])
@@ -134,7 +137,7 @@ def _group(cls: int) -> int:
 
 def _grid(height: int, width: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
     grids, strides = [], []
-    for s in (8, 16, 32):
+    for s in (FINEST_STRIDE, 16, 32):
         xv, yv = np.meshgrid(np.arange(width // s), np.arange(height // s))
         grids.append(np.stack((xv, yv), 2).reshape(-1, 2))
         strides.append(np.full((grids[-1].shape[0], 1), s))

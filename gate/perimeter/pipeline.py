@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from gate.config import CalendarConfig, PerimeterConfig, ZoneConfig
 from gate.perimeter import drawing, tiles
 from gate.perimeter.alerts import PerimeterAlert, TrackSummary
-from gate.perimeter.detector import Detections, Detector, concat, suppress
+from gate.perimeter.detector import FINEST_STRIDE, Detections, Detector, concat, suppress
 from gate.perimeter.rules import Sighting, ZoneRules
 from gate.perimeter.tracking import Track, Tracker
 from recognition.motion import DetectionGate, MotionGate
 
 MOVED = 0.5  # a track has moved once its feet travelled half its height
+
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,10 @@ class PerimeterPipeline:
             self.detections += 1
         else:
             dets = Detections.empty()
-        tracks = self.tracker.update(dets)
+        # A stride of the detector's finest grid, in frame pixels: how far apart two boxes of
+        # one small person may land from one frame to the next (README "Tracking").
+        stride_px = FINEST_STRIDE / self.detector.scale_for(*frame.shape[:2])
+        tracks = self.tracker.update(dets, self.settings.track_margin_strides * stride_px)
         self.last_tracks = tracks
         alerts, finished = self.rules.observe(
             now, [Sighting(t.id, t.kind, t.foot) for t in tracks])

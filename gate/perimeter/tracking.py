@@ -8,10 +8,16 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 import supervision as sv
 
 from gate.perimeter.alerts import ObjectKind
 from gate.perimeter.detector import KINDS, Detections
+
+
+def grown(boxes: npt.NDArray[np.float32], margin: float) -> npt.NDArray[np.float32]:
+    """Boxes (x1, y1, x2, y2) with ``margin`` px added on every side."""
+    return (boxes + np.array([-margin, -margin, margin, margin], np.float32)).astype(np.float32)
 
 
 @dataclass
@@ -46,7 +52,7 @@ class Tracker:
         self._kinds: dict[int, Counter[ObjectKind]] = {}
         self._updates = 0
 
-    def update(self, dets: Detections) -> list[Track]:
+    def update(self, dets: Detections, margin: float = 0.0) -> list[Track]:
         """The tracks confirmed in this frame; call with empty detections on frames the motion
         gate skipped, so lost tracks age."""
         out: list[Track] = []
@@ -56,17 +62,18 @@ class Tracker:
         is_person = dets.classes == 0
         for group, sel in (("person", is_person), ("vehicle", ~is_person)):
             part = dets.select(sel)
+            boxes = part.boxes.astype(np.float32).reshape(-1, 4)
             tracked = self._trackers[group].update_with_detections(sv.Detections(
-                xyxy=part.boxes.astype(np.float32).reshape(-1, 4),
+                xyxy=grown(boxes, margin),
                 confidence=part.scores.astype(np.float32),
-                class_id=part.classes.astype(int)))
-            if tracked.tracker_id is None:
+                class_id=part.classes.astype(int), data={"index": np.arange(len(boxes))}))
+            if tracked.tracker_id is None or len(tracked) == 0:
                 continue
-            for box, score, cls, tid in zip(tracked.xyxy, tracked.confidence, tracked.class_id,
-                                            tracked.tracker_id, strict=True):
+            for index, score, cls, tid in zip(tracked.data["index"], tracked.confidence,
+                                              tracked.class_id, tracked.tracker_id, strict=True):
                 kinds = self._kinds.setdefault(int(tid), Counter())
                 kinds[KINDS[int(cls)]] += 1
-                x1, y1, x2, y2 = (float(v) for v in box)
+                x1, y1, x2, y2 = (float(v) for v in boxes[int(index)])
                 out.append(Track(int(tid), (x1, y1, x2, y2), float(score), kinds))
         return out
 
