@@ -215,8 +215,8 @@ class PerimeterConfig(Strict):
     motion_fraction: Annotated[float, Field(ge=0, lt=1)] = 0.002  # of the frame that changed
     idle_detect_seconds: Annotated[float, Field(gt=0)] = 10.0  # detect now and then regardless
     track_lost_seconds: Annotated[float, Field(gt=0, le=60)] = 3.0
-    # Boxes grow by this many detector strides per side for matching (README "Tracking"):
-    # a small person's box jitters by about a stride; 0 where big people cross at 10 fps.
+    # Boxes grow by this many detector strides a side for matching: a small person's box
+    # jitters by about a stride (README "Tracking small people"); 0 where big people cross.
     track_margin_strides: Annotated[float, Field(ge=0, le=8)] = 2.0
     exit_grace_seconds: Annotated[float, Field(ge=0, le=60)] = 3.0
     school_hours: TimeWindow = (dt.time(6, 30), dt.time(18, 30))  # on school days

@@ -24,7 +24,6 @@ from recognition.motion import DetectionGate, MotionGate
 MOVED = 0.5  # a track has moved once its feet travelled half its height
 
 
-
 @dataclass(frozen=True)
 class FrameResult:
     alerts: list[PerimeterAlert]
@@ -75,7 +74,7 @@ class PerimeterPipeline:
         else:
             dets = Detections.empty()
         # A stride of the detector's finest grid, in frame pixels: how far apart two boxes of
-        # one small person may land from one frame to the next (README "Tracking").
+        # one small person may land from one frame to the next (README "Tracking small people").
         stride_px = FINEST_STRIDE / self.detector.scale_for(*frame.shape[:2])
         tracks = self.tracker.update(dets, self.settings.track_margin_strides * stride_px)
         self.last_tracks = tracks

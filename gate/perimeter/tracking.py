@@ -54,7 +54,8 @@ class Tracker:
 
     def update(self, dets: Detections, margin: float = 0.0) -> list[Track]:
         """The tracks confirmed in this frame; call with empty detections on frames the motion
-        gate skipped, so lost tracks age."""
+        gate skipped, so lost tracks age. ``margin`` px grow every box on each side for the
+        matching only: the tracks carry the detector's own boxes."""
         out: list[Track] = []
         self._updates += 1
         if self._updates % 100 == 0:
