@@ -316,7 +316,8 @@ def _safe(name: str) -> None:
 
 
 def _write_file(path: Path, data: bytes) -> None:
-    """Atomically, 0600 from the first byte, durable before it is indexed."""
+    """Atomically (a reader sees the whole file or none), 0600 from the first byte, durable
+    when it returns."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)

@@ -171,7 +171,16 @@ def test_camera_alert_reaches_the_police_with_its_snapshot_parents_get_no_image(
         store = gate.service.store
         wait_for(lambda: bool(store.query("SELECT 1 FROM snapshots WHERE id = ?",
                                           (d.event.id,))), timeout=10, what="snapshot row")
-        files = list((tmp_path / "data" / "snapshots").rglob(f"{d.event.id}.*"))
+        # the row commits with the event; the writer loop seals and writes the files after it
+        parts = store.query("SELECT parts FROM snapshots WHERE id = ?", (d.event.id,))[0][0]
+        snapshots = tmp_path / "data" / "snapshots"
+
+        def written() -> list[Path]:
+            return [f for f in snapshots.rglob(f"{d.event.id}.*") if f.suffix != ".tmp"]
+
+        wait_for(lambda: len(written()) == len(parts.split(",")), timeout=10,
+                 what="snapshot files")
+        files = written()
         assert files and all(not f.read_bytes().startswith(b"\xff\xd8") for f in files)
         assert gate.service.snapshots.read(d.event.id, "crop") == jpeg  # the same crop
         arrival = gate.tap("obama")
