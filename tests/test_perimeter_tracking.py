@@ -8,11 +8,12 @@ from gate.perimeter.detector import Detections
 from gate.perimeter.tracking import Tracker
 
 
-def dets(*objs: tuple[float, float, float, float, int]) -> Detections:
+def dets(*objs: tuple[float, float, float, float, int], score: float = 0.9) -> Detections:
     if not objs:
         return Detections.empty()
     arr = np.array(objs, dtype=np.float32)
-    return Detections(arr[:, :4], np.full(len(objs), 0.9, np.float32), arr[:, 4].astype(np.int64))
+    return Detections(arr[:, :4], np.full(len(objs), score, np.float32),
+                      arr[:, 4].astype(np.int64))
 
 
 def test_a_walking_person_and_a_car_keep_their_ids() -> None:
@@ -42,7 +43,7 @@ def test_the_tracker_forgets_tracks_that_ended() -> None:
 
 def jittered_walk(frames: int, seed: int) -> list[tuple[float, float, float, float, int]]:
     """A person 30 px tall, far away, walking 5 px a frame at 5 fps; the detector's box edges
-    land up to 6 px off (about a stride of its finest grid at 640x384 on 1280x720)."""
+    land up to 6 px off (under a stride of its finest grid at model scale 1, 8 px)."""
     rng = np.random.default_rng(seed)
     boxes = []
     for i in range(frames):
@@ -52,23 +53,19 @@ def jittered_walk(frames: int, seed: int) -> list[tuple[float, float, float, flo
     return boxes
 
 
-def scored(box: tuple[float, float, float, float, int], score: float) -> Detections:
-    arr = np.array([box], dtype=np.float32)
-    return Detections(arr[:, :4], np.array([score], np.float32), arr[:, 4].astype(np.int64))
-
-
 def test_a_margin_of_two_strides_keeps_a_small_jittery_person_on_one_track() -> None:
     """Without the margin, ByteTrack's score-weighted overlap test (a new track needs 3 frames
     in a row) fails on most frames of a 12x30 px box: the person is never followed, or is
-    followed in pieces. With the default margin (2 strides of 8 px at scale 1) one track."""
+    followed in pieces. With the default margin at model scale 1 (2 strides of 8 px, as the
+    pipeline computes it) one track."""
     for seed in range(5):
         walk = jittered_walk(25, seed)
         plain, margined = Tracker(fps=5), Tracker(fps=5)
         plain_ids: list[int] = []
         margin_ids: list[int] = []
         for box in walk:
-            plain_ids += [t.id for t in plain.update(scored(box, 0.6))]
-            tracks = margined.update(scored(box, 0.6), margin=16.0)
+            plain_ids += [t.id for t in plain.update(dets(box, score=0.6))]
+            tracks = margined.update(dets(box, score=0.6), margin=16.0)
             margin_ids += [t.id for t in tracks]
             for t in tracks:  # the reported box is the detector's, not the grown one
                 assert t.box == tuple(float(np.float32(v)) for v in box[:4])

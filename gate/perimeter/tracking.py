@@ -17,7 +17,7 @@ from gate.perimeter.detector import KINDS, Detections
 
 def grown(boxes: npt.NDArray[np.float32], margin: float) -> npt.NDArray[np.float32]:
     """Boxes (x1, y1, x2, y2) with ``margin`` px added on every side."""
-    return (boxes + np.array([-margin, -margin, margin, margin], np.float32)).astype(np.float32)
+    return boxes + np.array([-margin, -margin, margin, margin], np.float32)
 
 
 @dataclass
