@@ -35,7 +35,11 @@ def gate(tmp_path: Path) -> Iterator[Gate]:
                                                 "bind": f"127.0.0.1:{port}"}) as g:
         for user, password in PASSWORDS.items():
             add_user(g.service.store, user, password, "admin" if user == "admin" else "guard")
+        console = g.service.console
         yield g
+    # the browser's pages are still open: the stop ended the console all the same (its live
+    # feed hears a page leave, gate/console/deps.py; uvicorn cancels what runs after 2 s)
+    assert console is not None and console.ended()
 
 
 def base(gate: Gate) -> str:

@@ -18,7 +18,10 @@ class ConsoleServer:
         config = uvicorn.Config(app, host=host, port=port, log_level="warning",
                                 access_log=False, ws="websockets-sansio", lifespan="on",
                                 ssl_certfile=str(certfile) if certfile else None,
-                                ssl_keyfile=str(keyfile) if keyfile else None)
+                                ssl_keyfile=str(keyfile) if keyfile else None,
+                                # a request still running after 2 s of a stop is cancelled:
+                                # the gate's stop (and systemd's) does not wait on a browser
+                                timeout_graceful_shutdown=2)
         self.server = uvicorn.Server(config)  # in a thread, uvicorn leaves signals alone
         self._thread = threading.Thread(target=self.server.run, name="console", daemon=True)
 
@@ -32,6 +35,10 @@ class ConsoleServer:
 
     def alive(self) -> bool:
         return self._thread.is_alive() and not self.server.should_exit
+
+    def ended(self) -> bool:
+        """The server's thread has returned (``stop`` waits for it 5 s at most)."""
+        return self._thread.ident is not None and not self._thread.is_alive()
 
     def stop(self) -> None:
         self.server.should_exit = True
