@@ -180,6 +180,7 @@ def demo_config(workdir: Path, data_dir: Path, ptys: dict[str, PtyPair], cameras
         visitors=VisitorsConfig(remote_screening_url=police.url),
         fire_alarm=FireAlarmConfig(kind="simulated", path=workdir / "fire-input", poll_ms=100),
         perimeter=PerimeterConfig(fps=10, input_size=(768, 576), track_margin_strides=0.0,
+                                  tiles_per_frame=0,  # as tests/data/perimeter_vtest.toml
                                   # a busy computer analyses a few frames a second: a
                                   # person missed for a few of them has not left
                                   exit_grace_seconds=min(60.0, 6.0 * speed),
