@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -14,6 +15,9 @@ from playwright.sync_api import expect
 from gate.store import Store
 
 TZ = ZoneInfo("Asia/Shanghai")
+# An instant for records whose time means nothing to the test (a backup's counts, a commit):
+# fixed, so no test reads the wall clock it runs at.
+AT = dt.datetime(2026, 3, 2, 9, 30, tzinfo=TZ)
 ROOT = Path(__file__).resolve().parent.parent
 GATE = [sys.executable, "-m", "gate"]
 

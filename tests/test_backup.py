@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import shutil
 import sqlite3
@@ -22,7 +21,7 @@ from gate.backup import (
 )
 from gate.records import Event, OutboxMessage
 from gate.store import DB_NAME, Store, migrate
-from tests.conftest import TZ, run_gate
+from tests.conftest import AT, TZ, run_gate
 from tests.ptys import wait_for
 
 
@@ -39,7 +38,7 @@ class TapWriter(threading.Thread):
         n = 0
         while not self.stop.is_set():
             n += 1
-            event = Event("arrival", dt.datetime.now(TZ), lane="L1", direction="entry",
+            event = Event("arrival", AT, lane="L1", direction="entry",
                           method="card", person_id=f"S{n:05d}", decision="open")
             self.store.record_event(event, [OutboxMessage(
                 f"msg-{event.id}", "campus/zqxx/main/events/arrival", json.dumps({"n": n}))])
@@ -101,12 +100,12 @@ def test_backup_while_recording_restores_every_committed_event(tmp_path: Path) -
 
 def test_restore_keeps_the_replaced_database(tmp_path: Path) -> None:
     old = Store(tmp_path / "old", TZ)
-    old.record_event(Event("arrival", dt.datetime.now(TZ), lane="L1"))
+    old.record_event(Event("arrival", AT, lane="L1"))
     old.close()
     backup(tmp_path / "old", tmp_path / "b")
     live = Store(tmp_path / "live", TZ)
     for _ in range(3):
-        live.record_event(Event("departure", dt.datetime.now(TZ), lane="L1"))
+        live.record_event(Event("departure", AT, lane="L1"))
     live.close()
     aside = restore(tmp_path / "b", tmp_path / "live")
     assert aside is not None and len(_event_ids(aside)) == 3
@@ -139,7 +138,7 @@ def test_restore_refuses_newer_schema_inside_the_database(tmp_path: Path, store:
 
 def test_restore_checks_checksum_and_integrity(tmp_path: Path, store: Store) -> None:
     for _ in range(300):
-        store.record_event(Event("arrival", dt.datetime.now(TZ), lane="L1",
+        store.record_event(Event("arrival", AT, lane="L1",
                                  details={"pad": "x" * 200}))
     backup(store.data_dir, tmp_path / "b")
     db_file = tmp_path / "b" / DB_NAME
@@ -198,7 +197,7 @@ def test_backup_before_migrate_only_when_an_upgrade_is_pending(tmp_path: Path) -
 
 
 def test_backup_and_restore_commands(tmp_path: Path, store: Store) -> None:
-    store.record_event(Event("arrival", dt.datetime.now(TZ), lane="L1"))
+    store.record_event(Event("arrival", AT, lane="L1"))
     data = str(store.data_dir)
     out = run_gate("--data-dir", data, "backup", str(tmp_path / "b"), "--json")
     assert out.returncode == 0, out.stderr

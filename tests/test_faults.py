@@ -358,7 +358,7 @@ def test_hammer_taps_manual_opens_reads_and_escalations(tmp_path: Path) -> None:
 
         def escalations() -> None:
             while not stop.wait(0.3):
-                old = dt.datetime.now(service.config.tz) - dt.timedelta(minutes=3)
+                old = service.store.now() - dt.timedelta(minutes=3)
                 service.store.record_alert(Alert(type=AlertType.TAILGATING,
                                                  severity=Severity.CRITICAL, ts=old, lane="L1"))
                 service.escalate_alerts()

@@ -11,7 +11,6 @@ from fastapi.testclient import TestClient
 from gate.metrics import GateMetrics, metrics_router
 from gate.records import Alert, Event, OutboxMessage
 from gate.store import Store
-from tests.conftest import TZ
 
 TOKEN = "s3cret-scrape-token"
 
@@ -91,7 +90,7 @@ def test_outbox_and_alerts_are_read_from_the_store_at_scrape(store: Store) -> No
     assert _value(text, "gate_outbox_oldest_age_seconds") == 0
     assert _value(text, 'gate_alerts_unacknowledged{severity="critical"}') == 0
 
-    now = dt.datetime.now(TZ)
+    now = store.now()
     store.record_event(Event("arrival", now, lane="L1"),
                        [OutboxMessage("m1", "campus/zqxx/main/events/arrival", "{}")])
     store.record_alert(Alert("unknown_card", "critical", now),

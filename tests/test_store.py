@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import signal
@@ -14,7 +13,7 @@ import pytest
 
 from gate.records import Alert, Event, OutboxMessage, Person
 from gate.store import DB_NAME, CardConflict, Store, migrate, migrations_dir
-from tests.conftest import TZ
+from tests.conftest import AT, TZ
 
 
 def test_fresh_store_is_wal_full_and_private(store: Store) -> None:
@@ -78,12 +77,12 @@ def test_withdrawn_consent_erases_encodings(store: Store) -> None:
 
 
 def test_event_and_outbox_commit_together(store: Store) -> None:
-    event = Event(type="arrival", ts=dt.datetime.now(TZ), lane="L1", person_id=None)
+    event = Event(type="arrival", ts=AT, lane="L1", person_id=None)
     bad = OutboxMessage(event.id, "t", "{}")
     with pytest.raises(sqlite3.IntegrityError):  # duplicate msg_id inside one transaction
         store.record_event(event, [bad, bad])
     assert store.count("events") == 0 and store.count("outbox") == 0
-    store.record_alert(Alert(type="unknown_card", severity="warning", ts=dt.datetime.now(TZ)),
+    store.record_alert(Alert(type="unknown_card", severity="warning", ts=AT),
                        [OutboxMessage("m1", "t", "{}")])
     assert [m.msg_id for m in store.pending_outbox()] == ["m1"]
     store.mark_sent(store.pending_outbox()[0].seq)
@@ -99,8 +98,8 @@ from gate.store import Store
 store = Store(Path(sys.argv[1]), ZoneInfo("Asia/Shanghai"))
 i = 0
 while True:
-    e = Event(type="arrival", ts=dt.datetime.now(ZoneInfo("Asia/Shanghai")), lane="L1",
-              id=f"evt-{i}")
+    e = Event(type="arrival", ts=dt.datetime(2026, 3, 2, 9, 30, tzinfo=ZoneInfo("Asia/Shanghai")),
+              lane="L1", id=f"evt-{i}")
     store.record_event(e, [OutboxMessage(f"msg-{i}", "campus/x", "{}")])
     print(e.id, flush=True)
     i += 1

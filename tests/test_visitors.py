@@ -203,7 +203,7 @@ def test_pass_card_window_route_checkout_and_overstay(tmp_path: Path) -> None:
         # the QR code of the pass works at a scanner too
         code = desk.get(v["id"])["pass_code"]
         qr = gate.service.engine.on_card(CardRead(None, "qr-line", "L1-in", "entry",
-                                                  dt.datetime.now(dt.UTC), time.monotonic(),
+                                                  gate.service.store.now(), time.monotonic(),
                                                   code=code))
         assert qr.event.type == "visitor_in" and qr.event.method == "qr"
         # past the window: refused at the gate, and an overstay for the guard and the host
