@@ -573,3 +573,38 @@ class PlateVoter:
 
     def reset(self) -> None:
         self._votes.clear()
+
+
+@dataclass
+class PlatePass:
+    """One vehicle in front of a barrier camera, told once: as soon as the vote decides its
+    plate, not when it leaves. A car waits at a closed barrier in full view of the camera, so a
+    plate told only once the car had gone would never open the barrier for it. The pass ends
+    when no plate has been read for ``passed_s``; the next read starts another."""
+
+    voter: PlateVoter = field(default_factory=PlateVoter)
+    passed_s: float = 1.5  # no plate read for this long: the vehicle has gone
+    min_share: float = 0.5  # the decided plate holds more than this share of the votes
+    told: bool = False
+    _last_read: float = -math.inf
+
+    def in_view(self, now: float) -> bool:
+        """A plate was read within ``passed_s``: the vehicle is still there."""
+        return now - self._last_read <= self.passed_s
+
+    def observe(self, reads: list[PlateRead], now: float) -> tuple[str, float] | None:
+        """The plate and its share of the votes, on the frame that decides the pass; else None."""
+        if not reads:
+            if not self.in_view(now):  # the vehicle has gone: the next read is a new pass
+                self.voter.reset()
+                self.told = False
+            return None
+        self.voter.add(reads, now)
+        self._last_read = now
+        if self.told:
+            return None
+        voted = self.voter.result()
+        if voted is None or voted[1] <= self.min_share:
+            return None
+        self.told = True
+        return voted

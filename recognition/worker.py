@@ -28,7 +28,6 @@ from recognition.view import CameraView, draw_view, face_marks
 
 log = logging.getLogger("recognition.worker")
 VIEW_EVERY_S = 0.5
-PASSED_S = 1.5  # a vehicle camera with no plate read for this long: the vehicle has passed
 
 GalleryRows = Sequence[tuple[str, bytes]]
 
@@ -101,7 +100,7 @@ def _worker_main(jobs: list[CameraJob], rows: list[tuple[str, bytes]], out: Any,
     from recognition.face_engine import DlibFaceEngine
     from recognition.gallery import Gallery
     from recognition.pipeline import FacePipeline
-    from recognition.plates import PlateReader, PlateVoter
+    from recognition.plates import PlatePass, PlateReader
     from recognition.procname import name_process
 
     name_process("gate-recog-" + "-".join(j.camera_id for j in jobs))
@@ -120,8 +119,7 @@ def _worker_main(jobs: list[CameraJob], rows: list[tuple[str, bytes]], out: Any,
                                         fallback_interval_s=j.plates_fallback_s,
                                         home_province=j.plates_home_province)
                for j in jobs if j.plates_region}
-    voters = {j.camera_id: PlateVoter() for j in jobs if j.plates_region}
-    last_plate = dict.fromkeys(voters, 0.0)
+    passes = {j.camera_id: PlatePass() for j in jobs if j.plates_region}
     best_plate: dict[str, tuple[float, Any, Any]] = {}  # camera -> (confidence, frame, read)
     seen = [0] * len(jobs)
     next_due = [0.0] * len(jobs)
@@ -158,7 +156,8 @@ def _worker_main(jobs: list[CameraJob], rows: list[tuple[str, bytes]], out: Any,
                     # a vehicle being read is read on every frame; an empty, still barrier
                     # once every idle_detect_seconds, and then without the slow path (whole-
                     # frame OCR, which there found nothing each second at half a core)
-                    reading = now - last_plate[job.camera_id] <= PASSED_S
+                    plate_pass = passes[job.camera_id]
+                    reading = plate_pass.in_view(now)
                     reads = []
                     if gates[i].needed(frame, reading, now):
                         reads = readers[job.camera_id].read(  # BGR from this camera
@@ -167,19 +166,15 @@ def _worker_main(jobs: list[CameraJob], rows: list[tuple[str, bytes]], out: Any,
                         view_at[i] = now
                         _put_view(out, job.camera_id, frame, [
                             (r.box, r.text, True) for r in reads], rgb=False)
-                    voter = voters[job.camera_id]
-                    if reads:
-                        voter.add(reads, now)
-                        last_plate[job.camera_id] = now
-                        if job.snapshots and reads[0].confidence > best_plate.get(
-                                job.camera_id, (-1.0, None, None))[0]:
-                            best_plate[job.camera_id] = (reads[0].confidence, frame, reads[0])
-                    elif not reading:  # the vehicle has passed
-                        voted = voter.result()
-                        best = best_plate.pop(job.camera_id, None)
-                        if voted:
-                            out.put(_plate_sighting(job, voted, now, best))
-                        voter.reset()
+                    if reads and job.snapshots and reads[0].confidence > best_plate.get(
+                            job.camera_id, (-1.0, None, None))[0]:
+                        best_plate[job.camera_id] = (reads[0].confidence, frame, reads[0])
+                    # told as soon as the vote decides: the car waits at the closed barrier
+                    voted = plate_pass.observe(reads, now)
+                    if voted:
+                        out.put(_plate_sighting(job, voted, now, best_plate.get(job.camera_id)))
+                    if not plate_pass.in_view(now):  # the vehicle has gone
+                        best_plate.pop(job.camera_id, None)
                     continue
                 if gates[i].needed(frame, bool(pipe.tracker.tracks), now):
                     faces = pipe.process(frame, now)

@@ -39,6 +39,9 @@ def test_demo_plays_the_school_morning_and_raises_only_what_a_guard_should_see()
     assert re.search(r"roll call: \d{3} pupils", out)
     assert re.search(r"fire_reset", out)
     assert "bad frames rejected: 1" in out
+    # each staff car is read while it waits at the barrier, which opens for it there and then
+    assert "did not read" not in out, out[-3000:]
+    assert len(re.findall(r"lane V1 entry vehicle_in\s+\S+\s+plate\s+OPEN", out)) == 3, out
     summary = re.search(r"^alerts: (.*)$", out, re.M)
     assert summary, out[-3000:]
     counts = {m.group(1): int(m.group(2))

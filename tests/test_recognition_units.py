@@ -17,7 +17,7 @@ from gate.store import Store, migrate
 from recognition.enrol import QualityReport, _eye_openness, _yaw_ratio
 from recognition.gallery import Gallery, scaled_threshold
 from recognition.plate_formats import PlateText, find_generic, is_strong, validate_generic
-from recognition.plates import PlateRead, PlateVoter, calibrated, stacked_pairs
+from recognition.plates import PlatePass, PlateRead, PlateVoter, calibrated, stacked_pairs
 
 
 def _gallery(seed: int = 3) -> tuple[Gallery, np.ndarray, list[str]]:
@@ -114,6 +114,32 @@ def test_votes_weigh_confidence() -> None:
     voter.add([PlateRead("京A12345", 0.9, box, "standard", "blue")], 0.3)
     voter.add([PlateRead("京A12345", 0.9, box, "standard", "blue")], 0.4)
     assert voter.result() == ("京A12345", pytest.approx(1.8 / 2.79))
+
+
+def _plate(text: str, confidence: float = 0.9) -> list[PlateRead]:
+    return [PlateRead(text, confidence, (0, 0, 10, 3), "standard", "blue")]
+
+
+def test_a_car_waiting_at_the_barrier_is_told_while_it_waits_and_once() -> None:
+    """The car stops in view of the camera until the barrier opens: its plate is told on the
+    frame that decides the vote, not when it leaves (it cannot leave), and only once."""
+    car = PlatePass(passed_s=1.5)
+    told = [(t, car.observe(_plate("京A12345"), t)) for t in (0.0, 0.25, 0.5, 0.75, 1.0)]
+    assert [(t, v[0]) for t, v in told if v] == [(0.25, "京A12345")]
+    assert car.in_view(2.4) and car.observe([], 2.4) is None  # a missed frame is not a pass
+    assert car.observe(_plate("京A12345"), 2.5) is None  # the same car, still told once
+    assert not car.in_view(4.1) and car.observe([], 4.1) is None  # gone
+    voted = car.observe(_plate("京B54321", 0.98), 5.0)  # the next car: a sure read on its own
+    assert voted == ("京B54321", 1.0)
+
+
+def test_a_pass_is_not_decided_while_its_reads_disagree() -> None:
+    """Two reads of one plate decide only while that plate holds most of the votes."""
+    car = PlatePass(passed_s=1.5)
+    for t, text in ((0.0, "京A12345"), (0.25, "京A12348"), (0.5, "京A12346"),
+                    (0.75, "京A12345")):
+        assert car.observe(_plate(text, 0.5), t) is None  # 京A12345 at last: 1.0 of 2.0
+    assert car.observe(_plate("京A12345", 0.5), 1.0) == ("京A12345", pytest.approx(0.6))
 
 
 def test_quality_verdicts_are_kept_beside_the_person(store: Store) -> None:
