@@ -37,8 +37,8 @@ def gate(tmp_path: Path) -> Iterator[Gate]:
             add_user(g.service.store, user, password, "admin" if user == "admin" else "guard")
         console = g.service.console
         yield g
-    # the browser's pages are still open: the stop ended the console all the same (its live
-    # feed hears a page leave, gate/console/deps.py; uvicorn cancels what runs after 2 s)
+    # the browser's pages are still open: the stop ended the console all the same (uvicorn
+    # cancels what still runs 2 s into a stop, gate/console/server.py)
     assert console is not None and console.ended()
 
 

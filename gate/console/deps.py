@@ -92,30 +92,12 @@ async def websocket_session(ws: WebSocket, host_role: bool) -> Session | None:
 
 
 async def relay_queue(ws: WebSocket, q: asyncio.Queue[str]) -> None:
-    """Send what arrives on ``q`` until the page goes away (the caller unsubscribes ``q``).
-
-    The page's going away is listened for, not only found on the next send: on a quiet feed a
-    closed tab would otherwise hold its queue until the next event, and a stopping service
-    (uvicorn closes each WebSocket, then waits for its handler) would wait for it too."""
-
-    async def send() -> None:
+    """Send what arrives on ``q`` until the page goes away (the caller unsubscribes ``q``)."""
+    try:
         while True:
             await ws.send_text(await q.get())
-
-    async def closed() -> None:
-        while (await ws.receive())["type"] != "websocket.disconnect":
-            pass  # the pages send nothing; anything else is ignored
-
-    tasks = [asyncio.create_task(send()), asyncio.create_task(closed())]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()
-        for outcome in await asyncio.gather(*tasks, return_exceptions=True):
-            if isinstance(outcome, Exception) and not isinstance(
-                    outcome, WebSocketDisconnect | RuntimeError):
-                raise outcome
+    except (WebSocketDisconnect, RuntimeError):
+        pass
 
 
 def console(request: Request) -> Console:
