@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import multiprocessing as mp
 import os
 import shutil
 import signal
@@ -52,6 +51,7 @@ from gate.demo_media import demo_data_dir
 from gate.engine import Decision
 from gate.records import rfc3339
 from gate.service import Service
+from recognition.processes import worker_context
 
 DEMO_PLATE = script.STAFF[0].plate
 # The walkway of OpenCV's vtest.avi (tests/data/perimeter_vtest.toml), seen by the perimeter
@@ -440,7 +440,7 @@ def _prepare(workdir: Path, data_dir: Path) -> None:
     """Roster import (face photos encoded with dlib) and the camera clips (a head cut out of
     a photo with dlib), in a short-lived process: dlib is never loaded in the process that
     hosts the service."""
-    ctx = mp.get_context("spawn")
+    ctx = worker_context()
     proc = ctx.Process(target=_prepare_in_child, args=(workdir, data_dir), name="demo-prepare")
     proc.start()
     proc.join()

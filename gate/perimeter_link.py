@@ -55,6 +55,7 @@ class PerimeterLink:
         self.health: dict[str, PerimeterHealth] = {}
         self.views: dict[str, PerimeterView] = {}
         self.circling = PlateCircling(config.perimeter)
+        # spawned: it loads no dlib, so the fork server (recognition/processes.py) saves it nothing
         self._ctx = mp.get_context("spawn")
 
     def loop_for(self, camera: CameraConfig) -> Callable[[threading.Event], None]:

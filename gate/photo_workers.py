@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import multiprocessing as mp
 import queue
 import signal
 import threading
@@ -25,11 +24,13 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from multiprocessing.context import ForkServerContext, SpawnContext
 from multiprocessing.process import BaseProcess
 from typing import Literal
 
 from recognition.enrol import Enrolment, EnrolmentQuality
 from recognition.photo_jobs import CapPhoto, EnrolPhoto, PhotoJob, PhotoRejected, serve
+from recognition.processes import worker_context
 
 log = logging.getLogger("gate.photo_workers")
 
@@ -66,7 +67,7 @@ def _signal_name(exitcode: int | None) -> str:
 class _Slot:
     """One worker process and its pipe; used by one caller at a time (the pool's queue)."""
 
-    def __init__(self, ctx: mp.context.SpawnContext, jitters: int, index: int) -> None:
+    def __init__(self, ctx: ForkServerContext | SpawnContext, jitters: int, index: int) -> None:
         self._ctx = ctx
         self._jitters = jitters
         self.index = index
@@ -123,8 +124,11 @@ class PhotoWorkers:
     def __init__(self, size: int = 1, *, jitters: int = 5, timeout_s: float = 30.0,
                  max_bytes: int = 6_000_000, start_timeout_s: float = 60.0,
                  queue_timeout_s: float = 120.0,
-                 on_crash: Callable[[str], None] | None = None) -> None:
-        self._ctx = mp.get_context("spawn")  # never fork a process that runs threads
+                 on_crash: Callable[[str], None] | None = None,
+                 context: ForkServerContext | SpawnContext | None = None) -> None:
+        # forked from the fork server (recognition/processes.py); ``gate bench`` passes
+        # multiprocessing's spawn to show what that saves
+        self._ctx = context or worker_context()
         self._slots = [_Slot(self._ctx, jitters, i) for i in range(size)]
         self._free: queue.Queue[_Slot] = queue.Queue()
         for slot in self._slots:
@@ -144,6 +148,11 @@ class PhotoWorkers:
         the day does not wait for it."""
         for slot in self._slots:
             slot.spawn()
+
+    def wait_ready(self) -> None:
+        """Block until every worker has loaded its models (``gate bench`` times a start)."""
+        for slot in self._slots:
+            slot.wait_ready(self.start_timeout_s)
 
     def pids(self) -> list[int]:
         """The worker processes' ids (for ``gate status`` and the tests' SIGSEGV)."""

@@ -11,7 +11,6 @@ when enrolments change.
 from __future__ import annotations
 
 import logging
-import multiprocessing as mp
 import os
 import queue
 import threading
@@ -23,6 +22,7 @@ from typing import Any
 
 from recognition.motion import LANE_WIDTH, DetectionGate, MotionGate
 from recognition.pipeline import FaceSighting, PipelineSettings
+from recognition.processes import worker_context
 from recognition.snapshot import SnapshotSettings, crop_jpeg, plate_box, scene_jpeg
 from recognition.view import CameraView, draw_view, face_marks
 
@@ -233,7 +233,7 @@ class RecognitionWorkers:
                  on_view: Callable[[CameraView], None] | None = None) -> None:
         self._on_plate = on_plate
         self._on_view = on_view
-        self._ctx = mp.get_context("spawn")  # never fork a process that runs threads
+        self._ctx = worker_context()  # forked by a single-threaded fork server
         self._out = self._ctx.Queue()
         self._stop = self._ctx.Event()
         self._controls: list[Any] = []
