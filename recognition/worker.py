@@ -127,6 +127,7 @@ def _worker_main(jobs: list[CameraJob], rows: list[tuple[str, bytes]], out: Any,
     processed = [0] * len(jobs)
     health_at = time.monotonic()
     try:
+        # the fork server (recognition/processes.py), which exits when the service does
         parent = os.getppid()
         while not stop.is_set():
             if os.getppid() != parent:  # the service died without stopping us: do not linger
