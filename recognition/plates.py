@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import threading
 import time
 from collections import Counter, defaultdict
@@ -49,6 +50,10 @@ PRIMARY_PAD = (0.03, 0.03, 0.06)
 # down to a twelfth, 1280 a twenty-fourth (a car across a car park). Each step costs about four
 # times the one before and runs only while no plate has read surely.
 DETECTOR_SIZES = (320, 640, 1280)
+# Width over height of the narrowest plate the cues look for: two-row plates (GA 36 motorbike
+# 220x140 mm, 1.57; a lorry's rear 440x220 mm, 2.0; European square plates about 1.4) as well as
+# one-row ones (3-5). A bound of 2.0 left two-row plates to whole-frame OCR.
+MIN_PLATE_ASPECT = 1.3
 
 
 @dataclass(frozen=True)
@@ -145,7 +150,7 @@ def locate(bgr: Image, min_width: int = 60, max_candidates: int = 8) -> list[Can
             if long_side < min_width or short_side < 12:
                 continue
             aspect = long_side / short_side
-            if not 2.0 <= aspect <= 6.0:
+            if not MIN_PLATE_ASPECT <= aspect <= 6.0:
                 continue
             fill = cv2.contourArea(contour) / max(1.0, rw * rh)
             if fill < 0.45:
@@ -431,13 +436,25 @@ class PlateReader:
         reads: dict[str, PlateRead] = {}
         cands = []
         for cand in located:
-            if aspect(cand.quad) >= 1.3:  # not a rectangle standing on end
+            if aspect(cand.quad) >= MIN_PLATE_ASPECT:  # not a rectangle standing on end
                 cands.append((cand, warp(bgr, widen(cand.quad, *PRIMARY_PAD))))
+        lines = self.recognise_many([f for _c, f in cands])
+        # Square-ish and not read as a whole plate in one line: perhaps two rows. A two-row
+        # plate read as one line gives one of its rows (the larger), which alone may pass for a
+        # plate: such a row is not kept, as in read_detector. A square that reads as less than
+        # two characters is no plate's row (most are walls, windows, signs): not tried.
+        two_rows: dict[int, tuple[PlateText, float]] = {}
+        for (cand, _flat), (text, _score) in zip(cands, lines, strict=True):
+            alone = self._validate(text)
+            if (aspect(cand.quad) < 2.3 and (alone is None or not is_strong(alone))
+                    and len(re.sub(r"[^0-9A-Z]", "", text.upper())) >= 2):
+                two = self._two_rows(bgr, cand.quad)
+                if two is not None:
+                    two_rows[id(cand)] = two
         found = []
-        for (cand, _flat), (text, score) in zip(
-                cands, self.recognise_many([f for _c, f in cands]), strict=True):
+        for (cand, _flat), (text, score) in zip(cands, lines, strict=True):
             plate = self._validate(text)
-            if plate is not None:
+            if plate is not None and id(cand) not in two_rows:
                 found.append((cand, plate, score))
         # Check a plate by a second crop, a little wider: a locator box that cut off the first
         # or last character (a flag strip, a frame) reads differently once widened. A Chinese
@@ -460,13 +477,10 @@ class PlateReader:
             self._keep(reads, plate, score, box, cand.colour, agree=agree)
             if wide is not None and not agree:
                 self._keep(reads, wide, wide_score, box, cand.colour, agree=False)
-        read_whole = {id(c) for c, plate, _s in found if is_strong(plate)}
         for cand, _flat in cands:
-            # square-ish and not already read as a whole plate in one line: perhaps two rows
-            if aspect(cand.quad) < 2.3 and id(cand) not in read_whole:
-                two = self._two_rows(bgr, cand.quad)
-                if two is not None:
-                    self._keep(reads, two[0], two[1], _rect(cand.quad), cand.colour)
+            if id(cand) in two_rows:
+                plate, score = two_rows[id(cand)]
+                self._keep(reads, plate, score, _rect(cand.quad), cand.colour)
         return sorted(reads.values(), key=lambda r: -r.confidence)
 
     def _two_rows(self, bgr: Image, quad: np.ndarray) -> tuple[PlateText, float] | None:
@@ -476,8 +490,10 @@ class PlateReader:
         (top, top_s), (bottom, bottom_s) = self.recognise_many([
             cv2.resize(flat[:split], None, fx=48 / split, fy=48 / split),
             cv2.resize(flat[split:], None, fx=48 / (h - split), fy=48 / (h - split))])
+        if not top.strip() or not bottom.strip():
+            return None  # one row read: a one-row plate, or a row lost; the line read stands
         plate = self._validate(top + bottom)
-        if plate is None or not is_strong(plate):
+        if plate is None:
             return None
         return plate, min(top_s, bottom_s)
 
