@@ -24,6 +24,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from recognition.face_engine import Image
 from recognition.plate_detector import DetectorUnavailable, PlateDetector
@@ -122,6 +123,43 @@ def plate_quad(contour: np.ndarray) -> np.ndarray | None:
     return None
 
 
+def white_gains(bgr: Image) -> npt.NDArray[np.float32]:
+    """Per-channel gains (B, G, R) that make the brightest unclipped pixels grey. Only pixels
+    that are nearly grey already count (lowest channel at least 55 % of the highest: white
+    under a sodium lamp is about 68 %), so a bright red or magenta car is not taken for the
+    colour of the light."""
+    small = np.ascontiguousarray(bgr[::4, ::4])
+    b, g, r = cv2.split(small)
+    top, low = cv2.max(cv2.max(b, g), r), cv2.min(cv2.min(b, g), r)
+    greyish = (low.astype(np.uint16) * 100 >= top.astype(np.uint16) * 55) & (low < 250)
+    cumulative = np.cumsum(np.bincount(top[greyish].ravel(), minlength=256))
+    if cumulative[-1] < 20:
+        return np.ones(3, np.float32)
+    cut = int(np.searchsorted(cumulative, 0.97 * cumulative[-1]))
+    bright = small[greyish & (top >= cut)]
+    if len(bright) < 20:
+        return np.ones(3, np.float32)
+    means = bright.mean(axis=0, dtype=np.float32)
+    gains: npt.NDArray[np.float32] = np.clip(means.mean() / np.maximum(means, 1.0), 0.7, 1.4
+                                             ).astype(np.float32)
+    return gains
+
+
+def white_balanced(bgr: Image) -> Image:
+    """The frame with the colour of its light taken out ("white patch"): the brightest
+    unclipped pixels (white plates, paint, lamps) are made grey. Under a sodium street lamp or a
+    cold dusk a white plate is orange or blue and more saturated than the white cue allows; a
+    camera's own white balance does not always correct it. Gains are bounded, so a scene whose
+    brightest things are coloured (a blue sky) changes little, and a cast under 10 % (which the
+    white cue's saturation limit already allows for) is left alone."""
+    gains = white_gains(bgr)
+    if np.all(np.abs(gains - 1.0) < 0.1):
+        return bgr
+    ramp = np.arange(256, dtype=np.float32)
+    return cv2.merge([cv2.LUT(channel, np.clip(ramp * gain, 0, 255).astype(np.uint8))
+                      for channel, gain in zip(cv2.split(bgr), gains, strict=True)])
+
+
 def locate(bgr: Image, min_width: int = 60, max_candidates: int = 8) -> list[Candidate]:
     """Plate-shaped regions: coloured backgrounds first, then dense vertical edges (white plates
     and anything the colour masks miss)."""
@@ -131,9 +169,11 @@ def locate(bgr: Image, min_width: int = 60, max_candidates: int = 8) -> list[Can
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (max(3, w // 160), max(3, h // 240)))
     masks = {name: cv2.inRange(hsv, np.array(lo), np.array(hi))
              for name, (lo, hi) in COLOURS.items()}
-    # White plates: unsaturated and among the brightest things in view (at night too).
-    bright = max(70, int(np.percentile(hsv[..., 2], 97) * 0.8))
-    masks["white"] = cv2.inRange(hsv, np.array((0, 0, bright)),
+    # White plates: unsaturated and among the brightest things in view (at night too), once
+    # the light's own colour is taken out.
+    balanced = cv2.cvtColor(white_balanced(bgr), cv2.COLOR_BGR2HSV)
+    bright = max(70, int(np.percentile(balanced[..., 2], 97) * 0.8))
+    masks["white"] = cv2.inRange(balanced, np.array((0, 0, bright)),
                                  np.array((179, WHITE_MAX_SATURATION, 255)))
     gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
     edges = cv2.convertScaleAbs(cv2.Sobel(gray, cv2.CV_16S, 1, 0, ksize=3))
@@ -202,7 +242,8 @@ def plate_colour(bgr: Image, quad: np.ndarray) -> str:
         return "other"
     hue, sat, val = (int(v) for v in np.median(
         cv2.cvtColor(inner, cv2.COLOR_BGR2HSV).reshape(-1, 3), axis=0))
-    if sat < WHITE_MAX_SATURATION:
+    white_sat = int(np.median(cv2.cvtColor(white_balanced(inner), cv2.COLOR_BGR2HSV)[..., 1]))
+    if min(sat, white_sat) < WHITE_MAX_SATURATION:
         return "white" if val >= 110 else "other"
     for name, (lo, hi) in COLOURS.items():
         if lo[0] <= hue <= hi[0] and sat >= lo[1] and val >= lo[2]:

@@ -1,6 +1,6 @@
 """Pure parts of recognition: the 1:N search, threshold scaling, enrolment-quality measures,
-plate layouts, two-row pairing, confidence-weighted voting; and the quality verdicts'
-column (migration 0006) in a real SQLite store."""
+plate layouts, two-row pairing, confidence-weighted voting, the white cue under coloured light;
+and the quality verdicts' column (migration 0006) in a real SQLite store."""
 
 from __future__ import annotations
 
@@ -17,7 +17,15 @@ from gate.store import Store, migrate
 from recognition.enrol import QualityReport, _eye_openness, _yaw_ratio
 from recognition.gallery import Gallery, scaled_threshold
 from recognition.plate_formats import PlateText, find_generic, is_strong, validate_generic
-from recognition.plates import PlatePass, PlateRead, PlateVoter, calibrated, stacked_pairs
+from recognition.plates import (
+    PlatePass,
+    PlateRead,
+    PlateVoter,
+    calibrated,
+    locate,
+    stacked_pairs,
+    white_gains,
+)
 
 
 def _gallery(seed: int = 3) -> tuple[Gallery, np.ndarray, list[str]]:
@@ -92,6 +100,33 @@ def test_generic_layouts_raise_confidence_and_are_never_forced() -> None:
     assert inside is not None and inside.text == "AT6883CM"
     assert calibrated(0.95, ua, detector=False) > calibrated(0.95, odd, detector=False)
     assert calibrated(0.95, ua, False, agree=True) > calibrated(0.95, ua, False, agree=False)
+
+
+@pytest.mark.parametrize("light", [(0.72, 0.95, 1.2), (1.2, 1.0, 0.78)], ids=["sodium", "dusk"])
+def test_a_white_plate_under_coloured_light_is_still_found_by_the_white_cue(
+        light: tuple[float, float, float]) -> None:
+    """Under a sodium lamp a white plate is orange (saturation about 80 of 255, the white cue
+    allows 50), so the cue lost it and the frame went to whole-frame OCR. The brightest things
+    in view give the light's colour, which is taken out for the white cue."""
+    import random
+
+    import cv2
+
+    from gate.bench.plates_data import PlateSpec, car_scene, render_plate
+
+    rgb, (x, y, w, h) = car_scene(render_plate(PlateSpec("京A1234警", "white")),
+                                  random.Random(5), plate_width=200)
+    lit = np.clip(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR) * np.float32(light), 0, 255
+                  ).astype(np.uint8)
+    undone = white_gains(lit) * np.float32(light)  # each channel's light times its gain
+    assert np.ptp(undone) < 0.12 * undone.mean()  # grey again, within 12 %
+
+    def white_on_plate(frame: np.ndarray) -> bool:
+        return any(c.colour == "white" and x <= c.quad[:, 0].mean() <= x + w
+                   and y <= c.quad[:, 1].mean() <= y + h for c in locate(frame))
+
+    assert white_on_plate(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))  # in neutral light
+    assert white_on_plate(lit)
 
 
 def test_two_rows_pair_even_when_tilted() -> None:
