@@ -41,6 +41,10 @@ COLOURS: dict[str, tuple[tuple[int, int, int], tuple[int, int, int]]] = {
     "green": ((35, 40, 80), (90, 255, 255)),
 }
 WHITE_MAX_SATURATION = 50
+# Inside the learned detector's box the plate is known to be there: the white cue's floor of
+# brightness is lowered to this, so a white plate at night (brightness 50-65 of 255) is still
+# outlined and read tight, not as the detector's loose box.
+BOXED_MIN_WHITE = 30
 # The locator's masks hug a plate's background, and dark characters bite into a white one: the
 # crop recognised first is grown by this much (left, right: of the width; top and bottom: of the
 # height) so that the first and last characters are whole. Measured on the development sets:
@@ -160,9 +164,12 @@ def white_balanced(bgr: Image) -> Image:
                       for channel, gain in zip(cv2.split(bgr), gains, strict=True)])
 
 
-def locate(bgr: Image, min_width: int = 60, max_candidates: int = 8) -> list[Candidate]:
+def locate(bgr: Image, min_width: int = 60, max_candidates: int = 8, min_white: int = 70
+           ) -> list[Candidate]:
     """Plate-shaped regions: coloured backgrounds first, then dense vertical edges (white plates
-    and anything the colour masks miss)."""
+    and anything the colour masks miss). A white plate is among the brightest things in view
+    and at least ``min_white`` bright: over a whole frame that floor keeps dark, noisy patches
+    out; inside a box the learned detector has found, a dim plate at night may be under it."""
     h, w = bgr.shape[:2]
     hsv = cv2.cvtColor(bgr, cv2.COLOR_BGR2HSV)
     found: list[tuple[float, Candidate]] = []
@@ -172,7 +179,7 @@ def locate(bgr: Image, min_width: int = 60, max_candidates: int = 8) -> list[Can
     # White plates: unsaturated and among the brightest things in view (at night too), once
     # the light's own colour is taken out.
     balanced = cv2.cvtColor(white_balanced(bgr), cv2.COLOR_BGR2HSV)
-    bright = max(70, int(np.percentile(balanced[..., 2], 97) * 0.8))
+    bright = max(min_white, int(np.percentile(balanced[..., 2], 97) * 0.8))
     masks["white"] = cv2.inRange(balanced, np.array((0, 0, bright)),
                                  np.array((179, WHITE_MAX_SATURATION, 255)))
     gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
@@ -269,7 +276,8 @@ def boxed_candidates(bgr: Image, box: tuple[float, float, float, float],
     out: list[Candidate] = []
     if crop.shape[0] >= 16 and crop.shape[1] >= 32:
         offset = np.array([cx1, cy1], dtype=np.float32)
-        for cand in locate(crop, min_width=max(24, int(0.45 * bw)), max_candidates=4):
+        for cand in locate(crop, min_width=max(24, int(0.45 * bw)), max_candidates=4,
+                           min_white=BOXED_MIN_WHITE):
             quad = cand.quad + offset
             cx, cy = quad.mean(axis=0)
             if x1 <= cx <= x2 and y1 <= cy <= y2:

@@ -21,6 +21,7 @@ from recognition.plates import (
     PlatePass,
     PlateRead,
     PlateVoter,
+    boxed_candidates,
     calibrated,
     locate,
     stacked_pairs,
@@ -127,6 +128,29 @@ def test_a_white_plate_under_coloured_light_is_still_found_by_the_white_cue(
 
     assert white_on_plate(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))  # in neutral light
     assert white_on_plate(lit)
+
+
+def test_a_dim_white_plate_in_the_detectors_box_is_outlined_not_read_as_the_box() -> None:
+    """At night a white plate is 50-65 of 255 bright, under the white cue's floor of 70 that
+    keeps dark patches of a whole frame out. Inside a box the learned detector found, the
+    plate is known to be there: it is outlined and read tight, not as the loose box (which
+    read `BX0578CE` at 0.82, under fast_accept, on a darkened development photo)."""
+    import random
+
+    import cv2
+
+    from gate.bench.plates_data import PlateSpec, car_scene, render_plate
+
+    rgb, (x, y, w, h) = car_scene(render_plate(PlateSpec("京A1234警", "white")),
+                                  random.Random(5), plate_width=200)
+    dim = (cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR) * 0.25).astype(np.uint8)
+    loose = (x - 8.0, y - 8.0, x + w + 8.0, y + h + 8.0)
+    candidates = boxed_candidates(dim, loose)
+    assert [c.colour for c in candidates][:1] == ["white"] and len(candidates) >= 2
+    left, top = candidates[0].quad.min(axis=0)
+    right, bottom = candidates[0].quad.max(axis=0)
+    assert x - 4 <= left and right <= x + w + 4 and y - 4 <= top and bottom <= y + h + 4
+    assert not any(c.colour == "white" for c in locate(dim))  # the whole frame keeps its floor
 
 
 def test_two_rows_pair_even_when_tilted() -> None:
