@@ -492,19 +492,17 @@ class PlateReader:
         # plate read as one line gives one of its rows (the larger), which alone may pass for a
         # plate: such a row is not kept, as in read_detector. A square that reads as less than
         # two characters is no plate's row (most are walls, windows, signs): not tried.
+        alone = [self._validate(text) for text, _score in lines]
         two_rows: dict[int, tuple[PlateText, float]] = {}
-        for (cand, _flat), (text, _score) in zip(cands, lines, strict=True):
-            alone = self._validate(text)
-            if (aspect(cand.quad) < 2.3 and (alone is None or not is_strong(alone))
+        for (cand, _flat), (text, _score), plate in zip(cands, lines, alone, strict=True):
+            if (aspect(cand.quad) < 2.3 and (plate is None or not is_strong(plate))
                     and len(re.sub(r"[^0-9A-Z]", "", text.upper())) >= 2):
                 two = self._two_rows(bgr, cand.quad)
                 if two is not None:
                     two_rows[id(cand)] = two
-        found = []
-        for (cand, _flat), (text, score) in zip(cands, lines, strict=True):
-            plate = self._validate(text)
-            if plate is not None and id(cand) not in two_rows:
-                found.append((cand, plate, score))
+        found = [(cand, plate, score)
+                 for (cand, _flat), (_text, score), plate in zip(cands, lines, alone, strict=True)
+                 if plate is not None and id(cand) not in two_rows]
         # Check a plate by a second crop, a little wider: a locator box that cut off the first
         # or last character (a flag strip, a frame) reads differently once widened. A Chinese
         # plate checks itself (a province, a letter, five more: a cut one no longer fits),

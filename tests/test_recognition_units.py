@@ -8,6 +8,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -103,20 +104,23 @@ def test_generic_layouts_raise_confidence_and_are_never_forced() -> None:
     assert calibrated(0.95, ua, False, agree=True) > calibrated(0.95, ua, False, agree=False)
 
 
+def _white_plate_scene() -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """A generated car with a white plate (RGB, and the plate's x, y, width, height)."""
+    import random
+
+    from gate.bench.plates_data import PlateSpec, car_scene, render_plate
+
+    return car_scene(render_plate(PlateSpec("京A1234警", "white")), random.Random(5),
+                     plate_width=200)
+
+
 @pytest.mark.parametrize("light", [(0.72, 0.95, 1.2), (1.2, 1.0, 0.78)], ids=["sodium", "dusk"])
 def test_a_white_plate_under_coloured_light_is_still_found_by_the_white_cue(
         light: tuple[float, float, float]) -> None:
     """Under a sodium lamp a white plate is orange (saturation about 80 of 255, the white cue
     allows 50), so the cue lost it and the frame went to whole-frame OCR. The brightest things
     in view give the light's colour, which is taken out for the white cue."""
-    import random
-
-    import cv2
-
-    from gate.bench.plates_data import PlateSpec, car_scene, render_plate
-
-    rgb, (x, y, w, h) = car_scene(render_plate(PlateSpec("京A1234警", "white")),
-                                  random.Random(5), plate_width=200)
+    rgb, (x, y, w, h) = _white_plate_scene()
     lit = np.clip(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR) * np.float32(light), 0, 255
                   ).astype(np.uint8)
     undone = white_gains(lit) * np.float32(light)  # each channel's light times its gain
@@ -135,14 +139,7 @@ def test_a_dim_white_plate_in_the_detectors_box_is_outlined_not_read_as_the_box(
     keeps dark patches of a whole frame out. Inside a box the learned detector found, the
     plate is known to be there: it is outlined and read tight, not as the loose box (which
     read `BX0578CE` at 0.82, under fast_accept, on a darkened development photo)."""
-    import random
-
-    import cv2
-
-    from gate.bench.plates_data import PlateSpec, car_scene, render_plate
-
-    rgb, (x, y, w, h) = car_scene(render_plate(PlateSpec("京A1234警", "white")),
-                                  random.Random(5), plate_width=200)
+    rgb, (x, y, w, h) = _white_plate_scene()
     dim = (cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR) * 0.25).astype(np.uint8)
     loose = (x - 8.0, y - 8.0, x + w + 8.0, y + h + 8.0)
     candidates = boxed_candidates(dim, loose)

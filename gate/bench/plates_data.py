@@ -49,20 +49,30 @@ class PlateSpec:
         return f"{self.text[:2]}·{self.text[2:]}"
 
 
-def render_plate(spec: PlateSpec, scale: float = 1.0) -> Image:
-    """The plate as RGB, about 440x140 px at scale 1 (one pixel per millimetre)."""
-    bg, fg, (w, h) = STYLES[spec.style]
-    w, h = int(w * scale), int(h * scale)
+def _blank_plate(style: str, w_mm: int, h_mm: int, radius_mm: int, scale: float
+                 ) -> tuple[PILImage.Image, ImageDraw.ImageDraw]:
+    """A plate's background and rounded border, without characters, one pixel per mm at
+    scale 1."""
+    bg, fg, _size = STYLES[style]
+    w, h = int(w_mm * scale), int(h_mm * scale)
     img = PILImage.new("RGB", (w, h), bg)
     draw = ImageDraw.Draw(img)
-    if spec.style == "green":  # new-energy plates fade from white-green to green
+    if style == "green":  # new-energy plates fade from white-green to green
         for y in range(h):
             t = y / h
             draw.line([(0, y), (w, y)], fill=(int(235 - 150 * t), int(250 - 50 * t),
                                               int(235 - 120 * t)))
     border = max(2, int(4 * scale))
-    draw.rounded_rectangle([border, border, w - border - 1, h - border - 1], radius=int(10 * scale),
-                           outline=fg, width=max(1, int(3 * scale)))
+    draw.rounded_rectangle([border, border, w - border - 1, h - border - 1],
+                           radius=int(radius_mm * scale), outline=fg, width=max(1, int(3 * scale)))
+    return img, draw
+
+
+def render_plate(spec: PlateSpec, scale: float = 1.0) -> Image:
+    """The plate as RGB, about 440x140 px at scale 1 (one pixel per millimetre)."""
+    _bg, fg, (w_mm, h_mm) = STYLES[spec.style]
+    img, draw = _blank_plate(spec.style, w_mm, h_mm, 10, scale)
+    w, h = img.size
     # GA 36: characters 45 x 90 mm (43 on green plates), 12 mm apart, 34 mm around the dot
     n = len(spec.text)
     cw, ch_h, gap, dot_gap = (43 if n == 8 else 45) * scale, 90 * scale, 12 * scale, 34 * scale
@@ -85,13 +95,9 @@ def render_two_row_plate(top: str, bottom: str, style: str = "yellow", scale: fl
                          ) -> Image:
     """A two-row plate as RGB, 220x140 px at scale 1: GA 36's motorbike plate (the authority
     above, smaller; five characters below), and the shape of European square plates."""
-    bg, fg, _size = STYLES[style]
-    w, h = int(220 * scale), int(140 * scale)
-    img = PILImage.new("RGB", (w, h), bg)
-    draw = ImageDraw.Draw(img)
-    border = max(2, int(4 * scale))
-    draw.rounded_rectangle([border, border, w - border - 1, h - border - 1], radius=int(8 * scale),
-                           outline=fg, width=max(1, int(3 * scale)))
+    _bg, fg, _size = STYLES[style]
+    img, _draw = _blank_plate(style, 220, 140, 8, scale)
+    w = img.size[0]
     # character width, height, gap and top edge in mm: the upper row smaller
     rows = ((top, (30.0, 38.0, 10.0, 12.0)), (bottom, (30.0, 66.0, 8.0, 62.0)))
     for text, mm in rows:
