@@ -92,6 +92,11 @@ def test_login_live_feed_ack_and_manual_open(browser: Browser, gate: Gate) -> No
     expect(alert).to_be_visible()
     expect(alert.locator(".ack-out")).to_have_text("请填写处理说明")
     alert.locator("input.ack-note").fill("checked the camera: a parent walked in with the child")
+    # another alert arrives while the note is typed: the queue is redrawn, the note stays
+    gate.service.engine.raise_alert("unknown_card", "warning", "L2", {"card": "hex:00"})
+    expect(page.locator(".alert.warning")).to_have_count(1)
+    expect(alert.locator("input.ack-note")).to_have_value(
+        "checked the camera: a parent walked in with the child")
     alert.locator("button.ack").click()
     expect(alert).to_have_count(0)
     [row_ack] = gate.service.store.query("SELECT acknowledged_by, ack_note FROM alerts"

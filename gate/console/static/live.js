@@ -130,8 +130,13 @@ export function renderQueue() {
     && (!text || `${word("alert", g.type)} ${g.lane || ""} ${alertWhat(g)}`.toLowerCase().includes(text)));
   const total = groups.reduce((n, g) => n + g.count, 0);
   $("#alert-count").textContent = t("ui.alerts_open", { n: total, groups: groups.length });
+  // The queue is redrawn every 10 s and on every new alert: a note the guard is typing
+  // (and where the cursor was) must survive that, or the acknowledgement goes out empty.
+  const typed = new Map([...$("#alerts-open").querySelectorAll(".alert")].map((d) => [d.dataset.group, d.querySelector("input.ack-note")?.value || ""]));
+  const focused = document.activeElement?.classList.contains("ack-note") ? document.activeElement.closest(".alert")?.dataset.group : undefined;
   $("#alerts-open").replaceChildren(...shown.map((g) => {
     const note = el("input", { class: "ack-note", "data-i18n-placeholder": "ui.ack_note", placeholder: t("ui.ack_note"), "aria-label": t("ui.ack_note"), maxlength: "500" });
+    note.value = typed.get(g.key) || "";
     const out = el("span", { class: "ack-out", role: "status" });
     const where = g.lane ? el("button", { type: "button", class: "where", onclick: () => markMap(g.lane) }, `${t("ui.where")} ${g.lane}`) : "";
     return el("div", { class: `alert ${g.severity}`, "data-alert": g.ids[0], "data-group": g.key, "data-count": g.count },
@@ -152,6 +157,7 @@ export function renderQueue() {
         if (r) loadQueue();
       } }, g.count > 1 ? t("ui.ack_all", { n: g.count }) : t("ui.ack")), out);
   }));
+  if (focused !== undefined) $("#alerts-open").querySelector(`.alert[data-group="${CSS.escape(focused)}"] input.ack-note`)?.focus();
   const crit = shown.some((g) => g.severity === "critical");
   if (crit && !renderQueue.beeped) { beep(); renderQueue.beeped = true; }
   if (!crit) renderQueue.beeped = false;
