@@ -52,14 +52,13 @@ def run_gate(*args: str, input: str | None = None, timeout: float = 120,
 # gives its own shorter timeout).
 expect.set_options(timeout=15_000)
 
-# The suite runs on both cores with pytest-xdist (run.sh: `-n 2 --dist loadfile
-# --no-loadscope-reorder`). Each test file is one unit of work, so its module fixtures (enrolled
-# faces, loaded models, a browser) are made once per run, and units are handed out in
-# collection order: longest first here, so the long real-time tests (the perimeter footage,
-# the 60 s hammer, the bridge cut, the broker outage) run side by side instead of one behind
-# another at the end. (`--dist loadgroup` would keep the hub's files on one worker, but with
-# pytest 9 xdist 3.8 no longer groups by the mark.) Each worker that runs a hub file starts its
-# own RabbitMQ cluster and PostgreSQL (tests/hub_helpers.py: free ports, own directories).
+# The suite runs with pytest-xdist, one process per core and one more (run.sh: `-n N --dist
+# loadfile --no-loadscope-reorder`). Each test file is one unit of work, so its module fixtures
+# (enrolled faces, loaded models, a browser) are made once per run, and the hub's files are one
+# unit together (pytest_xdist_make_scheduler below: one RabbitMQ cluster and PostgreSQL,
+# tests/hub_helpers.py). Units are handed out in collection order: longest first here, so the
+# long real-time tests (the perimeter footage, the 60 s hammer, the bridge cut, the broker
+# outage) run side by side instead of one behind another at the end.
 # Seconds of each file in a two-process run on the 2-core machine, rounded; files not listed
 # take under 10 s.
 SERIAL_SECONDS = {
@@ -71,6 +70,22 @@ SERIAL_SECONDS = {
     "test_desk_ui": 20, "test_hub_watchlists": 20, "test_visitors": 14, "test_erasure_race": 13,
     "test_doctor": 11, "test_relay": 10,
 }
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """With ``--dist loadfile``, the hub's files are one unit of work: one worker starts one
+    RabbitMQ cluster and one PostgreSQL for all of them (about 17 s of CPU and 25-40 s each
+    when every worker started its own)."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class HubFilesTogether(LoadFileScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "tests/test_hub_*" if Path(path).name.startswith("test_hub_") else path
+
+    return HubFilesTogether(config, log)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

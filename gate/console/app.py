@@ -79,6 +79,12 @@ def create_app(service: Service) -> FastAPI:
     app.state.console = Console(service, authenticator, hub, Prober(service.probe))
     app.state.host_hub = host_hub
 
+    def close_feeds() -> None:  # ConsoleServer.stop, before the server's own shutdown
+        hub.close()
+        host_hub.close()
+
+    app.state.close_feeds = close_feeds
+
     @app.middleware("http")
     async def _security_headers(request: Request,
                                 call_next: Callable[[Request], Awaitable[Response]]) -> Response:

@@ -91,11 +91,13 @@ async def websocket_session(ws: WebSocket, host_role: bool) -> Session | None:
     return current
 
 
-async def relay_queue(ws: WebSocket, q: asyncio.Queue[str]) -> None:
-    """Send what arrives on ``q`` until the page goes away (the caller unsubscribes ``q``)."""
+async def relay_queue(ws: WebSocket, q: asyncio.Queue[str | None]) -> None:
+    """Send what arrives on ``q`` until the page goes away or the console stops (``None``
+    on ``q``: closed as 1001 "going away"); the caller unsubscribes ``q``."""
     try:
-        while True:
-            await ws.send_text(await q.get())
+        while (text := await q.get()) is not None:
+            await ws.send_text(text)
+        await ws.close(code=1001, reason="the gate is stopping")
     except (WebSocketDisconnect, RuntimeError):
         pass
 

@@ -16,7 +16,7 @@ from typing import Any
 class HostHub:
     def __init__(self) -> None:
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.queues: dict[str, set[asyncio.Queue[str]]] = {}
+        self.queues: dict[str, set[asyncio.Queue[str | None]]] = {}
 
     def publish(self, host_id: str, said: dict[str, Any]) -> None:
         if self.loop is None:
@@ -25,10 +25,17 @@ class HostHub:
         for q in list(self.queues.get(host_id, ())):
             self.loop.call_soon_threadsafe(q.put_nowait, text)
 
-    def join(self, host_id: str) -> asyncio.Queue[str]:
-        q: asyncio.Queue[str] = asyncio.Queue()
+    def close(self) -> None:
+        """The console is stopping: each host page's feed is closed as "going away"."""
+        if self.loop is not None:
+            for queues in list(self.queues.values()):
+                for q in list(queues):
+                    self.loop.call_soon_threadsafe(q.put_nowait, None)
+
+    def join(self, host_id: str) -> asyncio.Queue[str | None]:
+        q: asyncio.Queue[str | None] = asyncio.Queue()
         self.queues.setdefault(host_id, set()).add(q)
         return q
 
-    def leave(self, host_id: str, q: asyncio.Queue[str]) -> None:
+    def leave(self, host_id: str, q: asyncio.Queue[str | None]) -> None:
         self.queues.get(host_id, set()).discard(q)

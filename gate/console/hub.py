@@ -33,7 +33,7 @@ class LiveHub:
 
     def __init__(self) -> None:
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.queues: set[asyncio.Queue[str]] = set()
+        self.queues: set[asyncio.Queue[str | None]] = set()
 
     def publish(self, decision: Decision) -> None:
         if self.loop is None or not (decision.journalled or decision.alerts):
@@ -42,3 +42,10 @@ class LiveHub:
         text = json.dumps({"kind": kind, **decision_json(decision)}, ensure_ascii=False)
         for q in list(self.queues):
             self.loop.call_soon_threadsafe(q.put_nowait, text)
+
+    def close(self) -> None:
+        """The console is stopping: every page's feed is closed now, as "going away" (the
+        page says so and reconnects), instead of being cut off after the server's grace."""
+        if self.loop is not None:
+            for q in list(self.queues):
+                self.loop.call_soon_threadsafe(q.put_nowait, None)

@@ -41,6 +41,11 @@ class ConsoleServer:
         return self._thread.ident is not None and not self._thread.is_alive()
 
     def stop(self) -> None:
+        # the open pages' feeds first (gate/console/app.py: close_feeds): with no WebSocket
+        # left open, the server stops at once instead of after its grace
+        close_feeds = getattr(self.app.state, "close_feeds", None)
+        if close_feeds is not None:
+            close_feeds()
         self.server.should_exit = True
         if self._thread.ident is not None:
             self._thread.join(5)

@@ -36,7 +36,7 @@ async def live(ws: WebSocket) -> None:
     if await websocket_session(ws, host_role=False) is None:
         return
     await ws.accept()
-    q: asyncio.Queue[str] = asyncio.Queue()
+    q: asyncio.Queue[str | None] = asyncio.Queue()
     ctx.hub.queues.add(q)
     try:
         await relay_queue(ws, q)
