@@ -317,3 +317,26 @@ def test_devices_page_states_in_words_last_read_and_refreshing(browser: Browser,
     expect(page.locator('#devices-table tr[data-device="L1"] .badge')).to_have_text("关闭")
     assert gate.service.store.query("SELECT details FROM audit_log WHERE action = 'fire_reset'"
                                     )[0]["details"] == '{"note": "复位"}'
+
+
+def test_a_stopping_console_closes_the_open_pages_feeds_as_going_away(browser: Browser,
+                                                                       gate: Gate) -> None:
+    """A stop closes each page's live feed itself (1001 "going away": the page says the
+    connection is lost and retries) rather than leaving uvicorn to cancel the handlers when
+    its 2 s of grace run out, which logged an ASGI error at every stop."""
+    page = login(browser, gate, "guard")
+    console = gate.service.console
+    assert console is not None
+    page.evaluate("""() => new Promise((opened) => {
+        window.feedClosed = null;
+        const ws = new WebSocket(`ws://${location.host}/api/live`);
+        ws.onopen = () => opened(null);
+        ws.onclose = (e) => { window.feedClosed = e.code; };
+    })""")
+    hub = console.app.state.console.hub
+    wait_for(lambda: len(hub.queues) == 2, what="the page's feed and ours to be subscribed")
+    console.stop()
+    wait_for(lambda: page.evaluate("window.feedClosed") is not None, what="our feed to close")
+    assert page.evaluate("window.feedClosed") == 1001
+    assert console.ended()
+    expect(page.locator("#conn")).not_to_have_class(re.compile(r"\bup\b"))
