@@ -5,7 +5,6 @@ refusing is set aside without holding up the others, and hits become notificatio
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import threading
 import uuid
 from collections.abc import Iterator
@@ -18,12 +17,12 @@ from psycopg.types.json import Jsonb
 from gate.hub.config import HubConfig, parse_hub_config
 from gate.hub.connect import pg_connect
 from gate.hub.schema import migrate
-from gate.hub.simulate import now_rfc3339
 from gate.hub.viid import dispositions, outbox
 from gate.hub.viid.client import ViidClient
 from gate.hub.viid.gateway import Uplink
 from gate.hub.viid.server import ThreadServer
 from gate.hub.viid.simulator import SimState, create_app, disposition_object
+from tests.conftest import AT
 from tests.hub_helpers import Postgres, postgres, wait_for  # noqa: F401
 from tests.test_hub_viid_objects import jpeg
 
@@ -65,14 +64,15 @@ def running(tmp_path: Path, dsn: str, timeout_s: float = 10.0,
 
 def face_alert(n: int, **extra: Any) -> tuple[str, str, str, dict[str, Any]]:
     return ("alert", "zqxx", "main", {
-        "schema": "campus-gate/alert/1", "id": str(uuid.uuid4()), "ts": now_rfc3339(),
+        "schema": "campus-gate/alert/1", "id": str(uuid.uuid4()),
+        "ts": AT.isoformat(timespec="milliseconds"),
         "site": "zqxx", "gate": "main", "type": "card_face_mismatch", "severity": "critical",
         "snapshot_jpeg": base64.b64encode(jpeg(20 + n, 20)).decode(), **extra})
 
 
 def enqueue(config: HubConfig, messages: list[tuple[str, str, str, dict[str, Any]]]) -> int:
     with pg_connect(config) as conn:
-        return outbox.enqueue(config, conn, messages, dt.datetime.now(dt.UTC))
+        return outbox.enqueue(config, conn, messages, AT)
 
 
 def states(config: HubConfig) -> dict[str, int]:
@@ -153,7 +153,7 @@ def test_the_gateways_endpoints_challenge_and_check_what_they_take(
 
     with running(tmp_path, postgres.new_database(), start=False) as (state, config, _up):
         controls = downward.Controls(config, lambda: pg_connect(config),
-                                     lambda: dt.datetime.now(dt.UTC))
+                                     lambda: AT)
         app = downward.create_app(config, controls,
                                   DigestVerifier("VIID", {SERVER: PASSWORD}, time.monotonic))
         client = TestClient(app)

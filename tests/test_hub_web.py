@@ -29,7 +29,7 @@ from gate.hub.ingest import parse
 from gate.hub.schema import migrate
 from gate.hub.web import create_app
 from gate.hub.writer import Batch, Writer
-from tests.conftest import real_clock_env
+from tests.conftest import AT, real_clock_env
 from tests.hub_helpers import (
     ROOT,
     RabbitCluster,
@@ -57,10 +57,10 @@ def message(kind: str, site: str, gate: str, type_: str, ts: dt.datetime,
 
 
 def site_noon(config: HubConfig) -> dt.datetime:
-    """Noon of the site's current local day: fixture times an hour either side of it stay
-    inside that day at any hour of the machine's clock."""
+    """Noon of a fixed local day of the site (the app's clock starts there): fixture times an
+    hour either side of it stay inside that day, whatever the machine's clock says."""
     tz = ZoneInfo(config.timezone)
-    return dt.datetime.combine(dt.datetime.now(tz).date(), dt.time(12), tz)
+    return dt.datetime.combine(AT.date(), dt.time(12), tz)
 
 
 def ticking_from(start: dt.datetime) -> Callable[[], dt.datetime]:
