@@ -21,7 +21,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, Route, expect
 
 from gate.bench.scenes import FACES, background, cut_head, paste
 from gate.console.deps import Console
@@ -163,6 +163,12 @@ def test_registering_a_registered_plate_asks_first_and_a_listing_needs_a_reason(
     store = gate.service.store
     w = open_page(browser, gate, "admin", lang="en")
     page = w.page
+    held: list[Route] = []
+
+    def hold_the_first(route: Route) -> None:
+        route.continue_() if held else held.append(route)
+
+    page.route("**/api/watchlists", hold_the_first)  # the lists are slow to come
     page.goto(base(gate) + "/#vehicles")
     form = page.locator("#veh-add")
 
@@ -172,7 +178,19 @@ def test_registering_a_registered_plate_asks_first_and_a_listing_needs_a_reason(
         form.locator("input[name=note]").fill(note)
         form.locator("button").click()
 
-    register("京B·54321", "obama", "blue sedan")
+    # the admin registers before the lists have arrived: the form is wired already (it used to
+    # submit natively and reload the page), and the late first load does not draw over the new
+    with page.expect_response(lambda r: r.url.endswith("/api/vehicles")
+                              and r.request.method == "POST") as posted:
+        register("京B·54321", "obama", "blue sedan")
+    assert posted.value.ok
+    expect(page.locator("#veh-table")).to_contain_text("Obama")
+    assert len(held) == 1
+    with page.expect_response(lambda r: r.request == held[0].request) as late:
+        held[0].continue_()
+    late.value.finished()
+    page.evaluate("() => new Promise((done) => setTimeout(done, 0))")  # its drawing turn
+    page.unroute("**/api/watchlists")
     expect(page.locator("#veh-table")).to_contain_text("Obama")
     asked: list[str] = []
 

@@ -155,6 +155,9 @@ function heartbeat() {
 // Module scripts run after the document is parsed (and after core.js has its words).
 (() => {
   translatePage();
+  // A form whose view has not wired it yet must not reload the page (and lose what was typed):
+  // nothing in the console submits natively except the <dialog> forms.
+  document.addEventListener("submit", (ev) => { if (ev.target.method !== "dialog") ev.preventDefault(); }, true);
   $("#lang").addEventListener("click", () => {
     state.lang = state.lang === "zh-CN" ? "en" : "zh-CN"; localStorage.setItem("lang", state.lang);
     translatePage(); connection.set("service", connection.service);

@@ -164,9 +164,15 @@ export async function loadAttendance(date) {
 
 // Vehicles and watch lists ---------------------------------------------------------------------------
 
+let vehicleLoads = 0;
+
 export async function loadVehicles() {
   const admin = state.me.role === "admin";
+  // The forms are wired before the lists arrive: an admin who registers at once is not lost.
+  if (admin) wireVehicleForms();
+  const mine = ++vehicleLoads;
   const [vehicles, wl] = await Promise.all([api("/api/vehicles"), api("/api/watchlists")]);
+  if (mine !== vehicleLoads) return;  // a later load (after a change) draws; this one is older
   $("#veh-table").replaceChildren(table([t("field.plate"), t("field.kind"), t("ui.owner"), t("ui.valid_until"), t("field.note")], vehicles.map((v) => el("tr", {},
     el("td", {}, el("span", { class: "plate" }, v.plate)), el("td", {}, word("kind", v.kind)), el("td", {}, v.owner_name || v.owner_id || "—"),
     el("td", {}, v.valid_until ? stamp(v.valid_until) : t("ui.no_end")), el("td", {}, v.note || "")))));
@@ -182,7 +188,9 @@ export async function loadVehicles() {
   $("#wl-plates").replaceChildren(table([t("ui.list"), t("field.plate"), t("ui.listing_reason"), ""], wl.plates.map((p) => el("tr", {},
     el("td", {}, p.list === "local" ? t("ui.local_list") : p.list), el("td", {}, el("span", { class: "plate" }, p.plate)), el("td", {}, p.reason || "—"),
     el("td", {}, p.list === "local" ? remove(`/api/watchlists/local/plates/${encodeURIComponent(p.plate)}`, p.plate) : "")))));
-  if (!admin) return;
+}
+
+function wireVehicleForms() {
   const submit = (form, path, body, done) => { form.onsubmit = async (ev) => {
     ev.preventDefault();
     if (await act(post(path, body(form)), done, form.querySelector(".out"))) { form.reset(); loadVehicles(); }
@@ -305,16 +313,18 @@ async function showDevices() {
 // Users ----------------------------------------------------------------------------------
 
 export async function loadUsers() {
-  const [users, staff] = await Promise.all([api("/api/users"), api("/api/staff")]);
-  const names = Object.fromEntries(staff.map((s) => [s.id, s.name]));
-  $("#users-table").replaceChildren(table([t("field.username"), t("ui.role"), t("ui.staff_member"), t("ui.created")], users.map((u) => el("tr", {},
-    el("td", {}, u.username), el("td", {}, word("role", u.role)), el("td", {}, u.person_id ? names[u.person_id] || u.person_id : "—"), el("td", {}, stamp(u.created_at))))));
   const f = $("#user-add");
-  f.elements.person_id.replaceChildren(el("option", { value: "" }, "—"), ...staff.map((s) => el("option", { value: s.id }, s.name)));
-  f.onsubmit = async (ev) => {
+  f.onsubmit = async (ev) => {  // wired before the lists arrive, like the vehicle forms
     ev.preventDefault();
     const r = await act(post("/api/users", { username: f.elements.username.value.trim(), password: f.elements.password.value, role: f.elements.role.value, person_id: f.elements.person_id.value || null }),
       (x) => t("ui.user_added", { user: x.username }), f.querySelector(".out"));
     if (r) { f.reset(); loadUsers(); }
   };
+  const [users, staff] = await Promise.all([api("/api/users"), api("/api/staff")]);
+  const names = Object.fromEntries(staff.map((s) => [s.id, s.name]));
+  $("#users-table").replaceChildren(table([t("field.username"), t("ui.role"), t("ui.staff_member"), t("ui.created")], users.map((u) => el("tr", {},
+    el("td", {}, u.username), el("td", {}, word("role", u.role)), el("td", {}, u.person_id ? names[u.person_id] || u.person_id : "—"), el("td", {}, stamp(u.created_at))))));
+  const chosen = f.elements.person_id.value;
+  f.elements.person_id.replaceChildren(el("option", { value: "" }, "—"), ...staff.map((s) => el("option", { value: s.id }, s.name)));
+  if (staff.some((s) => s.id === chosen)) f.elements.person_id.value = chosen;  // a refresh keeps the choice
 }
