@@ -46,20 +46,6 @@ def list_alerts(store: Store, open_only: bool, limit: int) -> list[dict[str, Any
             for r in rows]
 
 
-def acknowledge_alert(store: Store, alert_id: str, actor: str, note: str) -> bool:
-    """Acknowledge an open alert and audit it in the same transaction; False if there is no
-    open alert with that id."""
-    with store.transaction() as db:
-        done = db.execute(
-            "UPDATE alerts SET acknowledged_at = ?, acknowledged_by = ?, ack_note = ?"
-            " WHERE id = ? AND acknowledged_at IS NULL",
-            (store.now().isoformat(), actor, note, alert_id))
-        if not done.rowcount:
-            return False
-        store.audit(actor, "alert_acknowledged", alert_id, {"note": note})
-    return True
-
-
 # People ---------------------------------------------------------------------------------------
 
 def search_people(store: Store, q: str, limit: int) -> list[dict[str, Any]]:

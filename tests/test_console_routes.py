@@ -25,6 +25,7 @@ from gate.console.auth import COOKIE, add_user
 from gate.console.deps import admin
 from gate.records import Person
 from gate.service import Service
+from gate.vocab import AlertType, Severity
 from tests.argon2_cheap import cheap_argon2
 
 PUBLIC = {"/", "/favicon.ico", "/healthz", "/api/login", "/static", "/api/alarm",
@@ -178,6 +179,24 @@ def test_errors_come_from_types(client: TestClient, service: Service) -> None:
     assert client.post("/api/alerts/none/ack", headers=csrf,
                        json={"note": "x"}).status_code == 404
     assert client.get("/api/attendance?date=2026-13-01").status_code == 422
+
+
+def test_one_alert_acknowledged_once_with_its_note_and_audited(client: TestClient,
+                                                               service: Service) -> None:
+    csrf = log_in(client, "guard")
+    alert = service.engine.raise_alert(AlertType.UNKNOWN_CARD, Severity.WARNING, "L1",
+                                       {"card": "hex:01"}).alert
+    assert alert is not None
+    url = f"/api/alerts/{alert.id}/ack"
+    assert client.post(url, headers=csrf, json={"note": "  "}).status_code == 422
+    assert client.post(url, headers=csrf, json={"note": " card taken back "}).status_code == 200
+    assert client.post(url, headers=csrf, json={"note": "again"}).status_code == 404
+    [row] = service.store.query("SELECT acknowledged_by, ack_note FROM alerts WHERE id = ?",
+                                (alert.id,))
+    assert tuple(row) == ("guard", "card taken back")
+    audits = service.store.query("SELECT actor, target FROM audit_log"
+                                 " WHERE action = 'alert_acknowledged'")
+    assert [tuple(a) for a in audits] == [("guard", alert.id)]
 
 
 def test_health_and_fire_reset(client: TestClient, service: Service) -> None:

@@ -11,7 +11,7 @@ from gate.console.deps import Ctx, User
 from gate.console.errors import Invalid, NotFound
 from gate.console.pictures import data_url
 from gate.console.schemas import AckBody, AckManyBody, BulkAckBody
-from gate.console_queries import acknowledge_alert, list_alerts
+from gate.console_queries import list_alerts
 from gate.console_views import acknowledge_low, acknowledge_many, alert_groups, recent_handled
 from gate.evidence_views import open_watch_hit
 
@@ -47,7 +47,7 @@ def watch_photo(alert_id: str, current: User, ctx: Ctx) -> dict[str, Any]:
 def ack(alert_id: str, body: AckBody, current: User, ctx: Ctx) -> dict[str, str]:
     if not body.note.strip():
         raise Invalid("note: an acknowledgement needs a note", code="note_required")
-    if not acknowledge_alert(ctx.store, alert_id, current.username, body.note.strip()):
+    if not acknowledge_many(ctx.store, [alert_id], current.username, body.note.strip()):
         raise NotFound("no open alert with that id")
     return {"status": "acknowledged"}
 
