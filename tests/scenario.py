@@ -81,10 +81,17 @@ class Gate:
         seen = len(self.decisions)
         card = CARDS.get(person, person)
         self.ptys[reader].write(em4100_frame(card))
-        wait_for(lambda: len(self.decisions) > seen and self.decisions[-1].event.method != "face"
-                 and self.decisions[-1].event.type != "face_seen", timeout=10,
+
+        def on_the_card() -> Decision | None:
+            # not a face's decision, nor the gate's own (a device going offline meanwhile)
+            return next((d for d in self.decisions[seen:] if d.event.method not in
+                         ("face", "system") and d.event.type != "face_seen"), None)
+
+        wait_for(lambda: on_the_card() is not None, timeout=10,
                  what=f"a decision on {person}'s card")
-        return next(d for d in self.decisions[seen:] if d.event.method not in ("face", "system"))
+        found = on_the_card()
+        assert found is not None
+        return found
 
     def wait_face(self, camera: str = "gate-cam", timeout: float = 60) -> None:
         engine = self.service.engine

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Route, expect
 
 from gate.bench.scenes import FACES, background, cut_head, paste
 from gate.broker import free_port
@@ -176,14 +176,34 @@ def test_review_filters_by_day_lane_type_and_person_and_pages(
         assert "Obama" in text
     wait_js(page, natural_width(f"tr[data-event='{passage.event.id}'] .thumb-btn img"))
     shot(page, "evidence-review-en")
-    # by lane and day: another lane, or yesterday, has nothing
+    # by lane and day: another lane, or yesterday, has nothing. The answer to the lane filter
+    # is held back until the day filter's has been drawn: late, it must not draw over it
+    held: list[Route] = []
+
+    def lane_only(url: str) -> bool:
+        return "/api/review?" in url and "lane=L1" in url and "day=" not in url
+
+    def hold(route: Route) -> None:
+        held.append(route)
+
+    page.route(lane_only, hold)
     form.locator("select[name=lane]").select_option("L1")
     form.locator("button").click()
-    expect(page.locator(f"#review-table tr[data-event='{passage.event.id}']")).to_be_visible()
     yesterday = (gate.service.store.now() - dt.timedelta(days=1)).date().isoformat()
     form.locator("input[name=day]").fill(yesterday)
     form.locator("button").click()
     expect(page.locator("#review-none")).to_have_text("No passage matches")
+    assert len(held) == 1
+    with page.expect_response(lambda r: r.request == held[0].request) as late:
+        held[0].continue_()
+    late.value.finished()
+    page.evaluate("() => new Promise((done) => setTimeout(done, 0))")  # its drawing turn
+    page.unroute(lane_only)
+    expect(page.locator("#review-none")).to_have_text("No passage matches")
+    expect(page.locator(f"#review-table tr[data-event='{passage.event.id}']")).to_have_count(0)
+    form.locator("input[name=day]").fill("")  # and the lane alone has the passage
+    form.locator("button").click()
+    expect(page.locator(f"#review-table tr[data-event='{passage.event.id}']")).to_be_visible()
     # a person's page links to their review
     page.goto(base(gate) + "/#review/biden")
     expect(page.locator("#review-form input[name=person]")).to_have_value("biden")
@@ -210,8 +230,19 @@ def test_privacy_page_and_the_not_encrypted_banner(browser: Browser, gate: Gate)
     retention = gate.service.config.retention
     expect(table.locator("tr[data-class=snapshots]")).to_contain_text(
         f"{retention.snapshots_days} 天")
-    expect(table.locator("tr[data-class=events]")).to_contain_text("通行记录")
-    expect(table.locator("tr[data-class=events]")).to_contain_text("尚未清除")
+    events = table.locator("tr[data-class=events]")
+    expect(events).to_contain_text("通行记录")
+    last_purge = events.locator("td").nth(4)
+    # The service purges 30 s after its start, then hourly. The purge log only grows: empty
+    # now, it was empty when the page was drawn, which then says "not purged yet".
+    if not gate.service.store.query("SELECT 1 FROM purge_log WHERE class = 'events'"):
+        expect(last_purge).to_have_text("尚未清除")
+    gate.service.apply_retention()  # a purge: the page says when, and that nothing was due
+    page.reload()
+    [(ran, removed)] = gate.service.store.query(
+        "SELECT last_run, removed FROM purge_log WHERE class = 'events'")
+    expect(last_purge).to_have_text(ran[:16].replace("T", " "))
+    expect(events.locator("td").nth(5)).to_have_text(str(removed))
     [(oldest,)] = gate.service.store.query("SELECT MIN(ts) FROM events")
     expect(table.locator("tr[data-class=events]")).to_contain_text(
         oldest[:16].replace("T", " "))

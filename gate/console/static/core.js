@@ -83,6 +83,13 @@ export async function api(path, options = {}) {
   }
   return res.headers.get("content-type")?.includes("json") ? res.json() : res.text();
 }
+// Overlapping loads of one view (a filter clicked twice, a reload after a change): only the
+// newest may draw, or an older answer that arrives late replaces the newer one on screen.
+export function newestOnly() {
+  let latest = 0;
+  return () => { const mine = ++latest; return () => mine === latest; };
+}
+
 export const post = (path, body) => api(path, { method: "POST", body: JSON.stringify(body) });
 export const put = (path, body) => api(path, { method: "PUT", body: JSON.stringify(body) });
 export const del = (path) => api(path, { method: "DELETE" });

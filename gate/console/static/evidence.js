@@ -1,6 +1,6 @@
 // Evidence and privacy: the event review (Frigate's review page, for a guard), the privacy
 // page and its banner, a person's erasure (admins), and the audit log (admins, read-only).
-import { $, act, api, auditDetails, auditTarget, codes, el, has, post, stamp, state, t, table, word } from "./core.js";
+import { $, act, api, auditDetails, auditTarget, codes, el, has, newestOnly, post, stamp, state, t, table, word } from "./core.js";
 import { thumb } from "./snapshots.js";
 
 const REVIEW_PAGE = 50;
@@ -44,13 +44,16 @@ export async function loadReview(person) {
 // the last one shown ("~" sorts after every character of an RFC 3339 time, and the gate
 // compares times as text), and rows already shown are dropped.
 let shownIds = new Set();
+const reviewTurn = newestOnly();
 async function showReview(after) {
+  const current = reviewTurn();
   const f = $("#review-form");
   const q = new URLSearchParams({ limit: String(REVIEW_PAGE) });
   for (const name of ["day", "lane", "type", "person"]) { const v = f.elements[name].value.trim(); if (v) q.set(name, v); }
   if (f.elements.with_snapshot.checked) q.set("with_snapshot", "true");
   if (after) q.set("before", after.stuck ? after.ts : `${after.ts}~`);
   const rows = await api(`/api/review?${q}`);
+  if (!current()) return;
   const box = $("#review-table");
   if (!after) { shownIds = new Set(); box.replaceChildren(rows.length ? reviewTable([]) : el("p", { id: "review-none" }, t("ui.review_none"))); }
   const fresh = rows.filter((r) => !shownIds.has(r.id));
@@ -146,12 +149,15 @@ export async function loadAudit() {
   await showAudit();
 }
 
+const auditTurn = newestOnly();
 async function showAudit(beforeId) {
+  const current = auditTurn();
   const f = $("#audit-form");
   const q = new URLSearchParams({ limit: String(AUDIT_PAGE) });
   for (const name of ["action", "actor", "target"]) { const v = f.elements[name].value.trim(); if (v) q.set(name, v); }
   if (beforeId) q.set("before_id", String(beforeId));
   const rows = await api(`/api/audit/search?${q}`);
+  if (!current()) return;
   const box = $("#audit-table");
   if (!beforeId) box.replaceChildren(table([t("ui.time"), t("ui.actor"), t("ui.action"), t("ui.target"), t("ui.detail")], []));
   box.querySelector("tbody").append(...rows.map((r) => el("tr", { "data-action": r.action },

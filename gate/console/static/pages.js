@@ -1,6 +1,6 @@
 // The other pages: roll call, people, attendance, vehicles and watch lists, campus map,
 // devices, users.
-import { $, act, api, cardText, del, deviceName, el, errorText, notify, post, put, resizedBase64, stamp, state, t, table, time, word } from "./core.js";
+import { $, act, api, cardText, del, deviceName, el, errorText, newestOnly, notify, post, put, resizedBase64, stamp, state, t, table, time, word } from "./core.js";
 import { accessReport, eraseButton, personPassages } from "./evidence.js";
 
 // Roll call ------------------------------------------------------------------------------------
@@ -25,10 +25,14 @@ export async function loadRollcall() {
 
 // People ---------------------------------------------------------------------------------------
 
+const peopleTurn = newestOnly();
+
 export async function loadPeople(q = "") {
   $("#person").replaceChildren();
   $("#people-search").onsubmit = (ev) => { ev.preventDefault(); loadPeople(ev.target.q.value); };
+  const current = peopleTurn();
   const people = await api(`/api/people?q=${encodeURIComponent(q)}`);
+  if (!current()) return;
   $("#people-list").replaceChildren(table([t("field.name"), t("field.class"), t("ui.role")], people.map((p) => el("tr", {},
     el("td", {}, el("a", { href: `#people/${encodeURIComponent(p.id)}` }, p.name)), el("td", {}, p.class || "—"), el("td", {}, word("role", p.role))))));
 }
@@ -151,10 +155,14 @@ export const feedTable = (rows) => table(["", t("ui.time"), t("field.lane"), t("
 
 // Attendance -----------------------------------------------------------------------------------
 
+const attendanceTurn = newestOnly();
+
 export async function loadAttendance(date) {
   $("#att-form").onsubmit = (ev) => { ev.preventDefault(); loadAttendance(ev.target.date.value); };
   const q = date ? `?date=${date}` : "";
+  const current = attendanceTurn();
   const data = await api(`/api/attendance${q}`);
+  if (!current()) return;
   $("#att-csv").href = `/api/attendance.csv${q}`;
   $("#att-summary").textContent = t("ui.att_summary", { date: data.date, late: data.late.length, absent: data.absent.length });
   $("#att-table").replaceChildren(table([t("field.name"), t("field.class"), t("ui.arrived"), t("ui.left"), t("ui.status")], data.rows.map((r) => el("tr", {},
@@ -164,15 +172,15 @@ export async function loadAttendance(date) {
 
 // Vehicles and watch lists ---------------------------------------------------------------------------
 
-let vehicleLoads = 0;
+const vehiclesTurn = newestOnly();
 
 export async function loadVehicles() {
   const admin = state.me.role === "admin";
   // The forms are wired before the lists arrive: an admin who registers at once is not lost.
   if (admin) wireVehicleForms();
-  const mine = ++vehicleLoads;
+  const current = vehiclesTurn();
   const [vehicles, wl] = await Promise.all([api("/api/vehicles"), api("/api/watchlists")]);
-  if (mine !== vehicleLoads) return;  // a later load (after a change) draws; this one is older
+  if (!current()) return;
   $("#veh-table").replaceChildren(table([t("field.plate"), t("field.kind"), t("ui.owner"), t("ui.valid_until"), t("field.note")], vehicles.map((v) => el("tr", {},
     el("td", {}, el("span", { class: "plate" }, v.plate)), el("td", {}, word("kind", v.kind)), el("td", {}, v.owner_name || v.owner_id || "—"),
     el("td", {}, v.valid_until ? stamp(v.valid_until) : t("ui.no_end")), el("td", {}, v.note || "")))));
