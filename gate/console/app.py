@@ -12,6 +12,7 @@ lazily, so there is no import cycle between them.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -79,9 +80,16 @@ def create_app(service: Service) -> FastAPI:
     app.state.console = Console(service, authenticator, hub, Prober(service.probe))
     app.state.host_hub = host_hub
 
-    def close_feeds() -> None:  # ConsoleServer.stop, before the server's own shutdown
+    def close_feeds(within_s: float = 1.0) -> None:
+        """ConsoleServer.stop, before the server's own shutdown (called off the event loop).
+
+        Each feed closes itself as 1001 on the loop; the server's shutdown would close what
+        is still open as 1012 ("restart"), so a loaded gate waits for its feeds, a little."""
         hub.close()
         host_hub.close()
+        deadline = time.monotonic() + within_s
+        while (hub.queues or any(host_hub.queues.values())) and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     app.state.close_feeds = close_feeds
 
