@@ -38,6 +38,7 @@ export async function loadPeople(q = "") {
 }
 
 export async function loadPerson(id) {
+  peopleTurn();  // a people list still on its way is not drawn over this person's page
   $("#people-list").replaceChildren();
   const box = $("#person");
   box.replaceChildren();  // never leave the previous person on screen under this URL
