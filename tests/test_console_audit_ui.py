@@ -39,7 +39,16 @@ from tests.test_console_evidence_ui import (  # noqa: F401
     natural_width,
     tap_with_face,
 )
-from tests.test_console_ui import PASSWORDS, Watched, base, browser, open_page, shot, wait_js  # noqa: F401
+from tests.test_console_ui import (  # noqa: F401
+    PASSWORDS,
+    Watched,
+    base,
+    browser,
+    open_page,
+    release_late,
+    shot,
+    wait_js,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -186,10 +195,7 @@ def test_registering_a_registered_plate_asks_first_and_a_listing_needs_a_reason(
     assert posted.value.ok
     expect(page.locator("#veh-table")).to_contain_text("Obama")
     assert len(held) == 1
-    with page.expect_response(lambda r: r.request == held[0].request) as late:
-        held[0].continue_()
-    late.value.finished()
-    page.evaluate("() => new Promise((done) => setTimeout(done, 0))")  # its drawing turn
+    release_late(page, held[0])
     page.unroute("**/api/watchlists")
     expect(page.locator("#veh-table")).to_contain_text("Obama")
     asked: list[str] = []

@@ -34,7 +34,15 @@ from recognition.snapshot import SnapshotSettings
 from recognition.worker import Sightings, _with_evidence
 from tests.ptys import PtyPort, wait_for
 from tests.scenario import Gate, seed_people
-from tests.test_console_ui import PASSWORDS, base, browser, open_page, shot, wait_js  # noqa: F401
+from tests.test_console_ui import (  # noqa: F401
+    PASSWORDS,
+    base,
+    browser,
+    open_page,
+    release_late,
+    shot,
+    wait_js,
+)
 
 pytestmark = pytest.mark.slow
 SETTINGS = SnapshotSettings(quality=70, max_width=480, max_bytes=40_000, crop_max_width=160)
@@ -194,10 +202,7 @@ def test_review_filters_by_day_lane_type_and_person_and_pages(
     form.locator("button").click()
     expect(page.locator("#review-none")).to_have_text("No passage matches")
     assert len(held) == 1
-    with page.expect_response(lambda r: r.request == held[0].request) as late:
-        held[0].continue_()
-    late.value.finished()
-    page.evaluate("() => new Promise((done) => setTimeout(done, 0))")  # its drawing turn
+    release_late(page, held[0])
     page.unroute(lane_only)
     expect(page.locator("#review-none")).to_have_text("No passage matches")
     expect(page.locator(f"#review-table tr[data-event='{passage.event.id}']")).to_have_count(0)

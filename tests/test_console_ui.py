@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 from PIL import Image
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sync_playwright
 
 from gate.bench.scenes import FACES
 from gate.broker import free_port
@@ -114,6 +114,15 @@ def wait_js(page: Page, expression: str, timeout: float = 10) -> None:
     """Poll an expression in the page. (``wait_for_function`` polls through ``eval``, which
     the console's Content-Security-Policy rightly refuses.)"""
     wait_for(lambda: bool(page.evaluate(expression)), timeout=timeout, what=expression)
+
+
+def release_late(page: Page, held: Route) -> None:
+    """Let a held-back answer through and wait until the page has had its turn to draw it
+    (the answer read whole, then one task of the page's own), as a slow network would."""
+    with page.expect_response(lambda r: r.request == held.request) as late:
+        held.continue_()
+    late.value.finished()
+    page.evaluate("() => new Promise((done) => setTimeout(done, 0))")
 
 
 def shot(page: Page, name: str) -> None:
