@@ -214,21 +214,24 @@ class Uplink:
         except (NotRegistered, Refused):
             outbox.mark_pending(conn, ids_)   # the platform answered: nothing was taken
             raise
-        # NoAnswer propagates with the rows inflight: settled by lookup next round
+        # NoAnswer propagates with the rows inflight: settled by lookup next round.
+        # One transaction for the answer: a row set aside and its alert appear together (a
+        # reader never sees a refused row without its alert, a crash never loses the alert).
         done = [oid for oid in ids_ if codes.get(oid) == 0]
-        outbox.mark_sent(conn, done)
-        self.sent += len(done)
         refused = [(oid, n) for oid, _, n in rows if codes.get(oid) != 0]
+        given_up = [oid for oid, n in refused if n >= outbox.REFUSE_AFTER]
+        with conn.transaction():
+            outbox.mark_sent(conn, done)
+            outbox.mark_refused(conn, given_up)
+            outbox.mark_pending(conn, [oid for oid, n in refused if n < outbox.REFUSE_AFTER])
+            for oid in given_up:
+                self.alert(conn, "viid_refused", {"object_id": oid, "kind": kind,
+                                                  "status_code": codes.get(oid)})
+        self.sent += len(done)
         if not refused:
             return True
-        given_up = [oid for oid, n in refused if n >= outbox.REFUSE_AFTER]
-        outbox.mark_refused(conn, given_up)
-        outbox.mark_pending(conn, [oid for oid, n in refused if n < outbox.REFUSE_AFTER])
         log.warning("viid: %d of %d %s object(s) refused: %s", len(refused), len(ids_), kind,
                     {oid: codes.get(oid) for oid, _ in refused})
-        for oid in given_up:
-            self.alert(conn, "viid_refused", {"object_id": oid, "kind": kind,
-                                              "status_code": codes.get(oid)})
         if len(refused) == len(ids_):
             raise Refused(f"{kind}: the platform took none of {len(ids_)}")
         return True
