@@ -125,7 +125,7 @@ def morning(people: list[Pupil], seed: int = 28) -> list[Step]:
              "Obama walks up to lane 1 and taps his card: card and face agree"),
         Step(_at(3.0), "car", extra={"car": "0"}, note=f"{STAFF[0].name}'s car at the barrier"),
         Step(_at(9.0), "car", extra={"car": "1"}, note=f"{STAFF[1].name}'s car at the barrier"),
-        Step(_at(8.0), "loiterer", note="the walkway camera: people pass, one stays"),
+        Step(_at(8.0), "loiterer", note="the walkway camera: people pass, two stay"),
         Step(_at(10.0), "bad_frame", "L3-in", people[-1].card_hex,
              "noise on the line: a corrupted frame is rejected"),
         Step(_at(12.0), "tap", "L2-in", STAFF[0].card_hex, f"{STAFF[0].name} walks in"),

@@ -51,7 +51,11 @@ def test_demo_plays_the_school_morning_and_raises_only_what_a_guard_should_see()
                            "card_face_mismatch", "fire_alarm", "loitering", "alert_escalated"}
     assert counts["visitor_registered"] == 2 and counts["visitor_flagged"] == 1
     assert counts["unknown_card"] == 1 and counts["fire_alarm"] == 1
-    assert counts.get("card_face_mismatch", 0) <= 1 and counts.get("loitering", 0) <= 1
+    # the walkway clip: two people stay (D and E of tests/data/vtest_walkway_truth.json);
+    # a busy computer's tracker may lose one of them, never tell a third
+    loitering = [line for line in out.splitlines() if "ALERT loitering" in line]
+    assert counts.get("card_face_mismatch", 0) <= 1
+    assert counts.get("loitering", 0) <= 2, loitering
     assert re.search(r"arrival (\d+)", out) and int(re.findall(r"arrival (\d+)", out)[-1]) >= 198
     sent = re.search(r"MQTT: (\d+) messages acknowledged by the broker, 0 waiting", out)
     assert sent and int(sent.group(1)) > 0
