@@ -60,7 +60,7 @@ DEMO_PLATE = script.STAFF[0].plate
 # threshold the zone keeps: no visit lies between 22.1 and 28.2 s). Until 2026-12-07 the clip
 # began at 46 s, which cut D's stay to 23-27 s, across the threshold of then (26 s): on a loaded
 # computer his track ran on past it and the demo told two loiterers where it meant one.
-# `gate perimeter analyse` on the clip flags one or both of them at 5-10 frames a second.
+# `gate perimeter analyse` on the clip flagged one of them at 5 and 10 frames a second, both at 7.
 WALKWAY_FRAMES = slice(400, 800)
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 WALKWAY: list[tuple[float, float]] = [
