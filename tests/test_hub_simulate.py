@@ -30,6 +30,7 @@ from tests.hub_helpers import (
     hub_config,  # noqa: F401
     needs_hub,
     postgres,  # noqa: F401
+    power_cut,
     rabbit,  # noqa: F401
     toml_of,
     wait_for,
@@ -121,11 +122,7 @@ def test_consumer_sigkill_and_node_restart_mid_run_lose_and_double_nothing(
         procs[0].kill()                                  # SIGKILL: its unacked batch returns
         procs[0] = HubProcess(tmp_path / "hub.toml", tmp_path / "hub0b.log")
         time.sleep(3)
-        node = rabbit.nodes[1]
-        node.kill()                                      # a power cut on one broker node
-        time.sleep(5)
-        node.launch()
-        node.wait_ready()
+        power_cut(rabbit, rabbit.nodes[1], down_s=5)    # on one broker node, mid-rush
         sim.join(240)
         assert out, "the simulation did not finish"
         result = out[0]

@@ -28,6 +28,7 @@ from tests.hub_helpers import (
     hub_config,  # noqa: F401
     needs_hub,
     postgres,  # noqa: F401
+    power_cut,
     rabbit,  # noqa: F401
     wait_for,
 )
@@ -106,10 +107,7 @@ def test_a_list_reaches_every_gate_also_after_a_node_restart_and_a_new_gate(
                 body = g.latest("police")
                 assert body["version"] == "v1"
                 parse_payload(json.dumps(body).encode())        # what the gate accepts
-            node = rabbit.nodes[1]
-            node.kill()
-            node.launch()
-            node.wait_ready()
+            power_cut(rabbit, rabbit.nodes[1])
             watchlists.publish(hub_config, db, watchlist("police", "v2"))
             for g in (a, b):
                 assert g.latest("police")["version"] == "v2"

@@ -91,9 +91,13 @@ def simulate_cmd(
     password = read_secret(password_file) or read_secret(cfg.mqtt.password_file)
     if password is None:
         _fail("--password-file (or [mqtt] password_file) is needed for the simulated gates")
-    result = simulate(gates, minutes, host=cfg.mqtt.host, ports=port or [cfg.mqtt.port],
-                      password=password, per_minute=per_minute, speed=speed, seed=seed,
-                      root=cfg.root)
+    try:
+        result = simulate(gates, minutes, host=cfg.mqtt.host, ports=port or [cfg.mqtt.port],
+                          password=password, per_minute=per_minute, speed=speed, seed=seed,
+                          root=cfg.root)
+    except TimeoutError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(1) from None
     if ids_out:
         with ids_out.open("w", newline="") as fh:
             csv.writer(fh).writerows(result.ids)

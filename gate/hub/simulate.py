@@ -123,6 +123,17 @@ def _client(site: str, gate: str, host: str, port: int, password: str, root: str
     return client
 
 
+def _unacknowledged(sims: list[SimGate], ports: list[int], waited_s: float) -> str:
+    """Which gates the broker left without a PUBACK, and on which port: in a cluster, the
+    node behind that port is the one to look at."""
+    stuck = [f"gate-{s.site}-{s.gate} (port {ports[i % len(ports)]}"
+             f"{', connected' if s.client.is_connected() else ', not connected'})"
+             for i, s in enumerate(sims) if not s.all_acked()]
+    return (f"{len(stuck)} of {len(sims)} simulated gates had their 'online' status "
+            f"unacknowledged after {waited_s:.0f} s: {', '.join(stuck[:10])}"
+            f"{' ...' if len(stuck) > 10 else ''}")
+
+
 def simulate(gates: int, minutes: float, *, host: str = "127.0.0.1", ports: list[int],
              password: str, per_minute: float = 120, speed: float = 1.0, seed: int = 1,
              root: str = "campus", gate_name: str = "main", drain_timeout: float = 120,
@@ -151,10 +162,13 @@ def simulate(gates: int, minutes: float, *, host: str = "127.0.0.1", ports: list
         info = s.client.publish(f"{root}/{s.site}/{s.gate}/status", online, qos=1, retain=True)
         s.infos.append(("", "status", info.mid))
     # the gates are up before the rush, as at a school: the clock starts once every gate's
-    # "online" is acknowledged
+    # "online" is acknowledged, within the same drain timeout the rush's messages get
+    status_deadline = time.monotonic() + drain_timeout
     while not all(s.all_acked() for s in sims):
-        if time.monotonic() > deadline + 30:
-            raise TimeoutError("simulated gates' status was not acknowledged")
+        if time.monotonic() > status_deadline:
+            for s in sims:
+                close_client(s.client)
+            raise TimeoutError(_unacknowledged(sims, ports, drain_timeout))
         time.sleep(0.05)
     for s in sims:
         s.infos.clear()
