@@ -25,7 +25,8 @@ function showLogin(expired = false) {
   $$(".page").forEach((p) => { p.hidden = true; });
   stopLive();
 }
-hooks.unauthorised = () => { if (state.me) showLogin(true); };
+// a 401 to a request asked before the latest login is about the old session, not this one
+hooks.unauthorised = (asked) => { if (state.me && asked === state.login) showLogin(true); };
 
 async function start() {
   try { state.me = await api("/api/me"); } catch { showLogin(); return; }
@@ -120,6 +121,7 @@ function updateAlarmBar() {
 async function pollAlarm() {
   const ctrl = new AbortController();
   const timer = setTimeout(() => ctrl.abort(), 2000);
+  const asked = state.login;
   try {
     const res = await fetch("/api/alarm", { credentials: "same-origin", signal: ctrl.signal, cache: "no-store" });
     if (!res.ok) throw new Error(String(res.status));
@@ -133,7 +135,8 @@ async function pollAlarm() {
     if (fireNow && !rollcallShown && state.me && state.me.role !== "host") { rollcallShown = true; location.hash = "#rollcall"; }
     if (fire.active && !fireBeeps) fireBeeps = setInterval(() => beep(990, 500), 2000);
     if (!fire.active && fireBeeps) { clearInterval(fireBeeps); fireBeeps = null; }
-    if (state.me && !a.session) showLogin(true);
+    // a poll asked before the guard logged in answers "no session" for that moment only
+    if (state.me && !a.session && asked === state.login) showLogin(true);
     updateAlarmBar();
     return a;
   } catch {
@@ -176,6 +179,7 @@ function heartbeat() {
       $("#login-error").textContent = t(res.status === 429 ? "error.locked_out" : "error.wrong_login") + (wait ? ` (${t("ui.retry_in", { s: wait })})` : "");
       return;
     }
+    state.login += 1;
     f.reset(); $("#login-error").textContent = ""; start();
   });
   $("#logout").addEventListener("click", async () => {

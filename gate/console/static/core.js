@@ -2,7 +2,9 @@
 // Served from the gate; no external script, font or sound.
 
 const CATALOGUE = await fetch("/static/i18n.json", { credentials: "same-origin" }).then((r) => r.json());
-export const state = { lang: localStorage.getItem("lang") || "zh-CN", me: null };
+// ``login`` counts the logins of this page: an answer to a request asked before the latest
+// login speaks of the session before it, and its "not logged in" must not undo the new one.
+export const state = { lang: localStorage.getItem("lang") || "zh-CN", me: null, login: 0 };
 
 // A key missing from the catalogue is a console error: tests/test_console_ui.py fails on it.
 export function t(key, vars = {}) {
@@ -70,6 +72,7 @@ export const hooks = { unauthorised: () => {} };
 export async function api(path, options = {}) {
   const headers = { "Content-Type": "application/json" };
   if (state.me) headers["X-CSRF-Token"] = state.me.csrf;
+  const asked = state.login;
   let res;
   try {
     res = await fetch(path, { credentials: "same-origin", ...options, headers });
@@ -78,7 +81,7 @@ export async function api(path, options = {}) {
   }
   if (!res.ok) {
     const body = await res.json().catch(() => ({}));
-    if (res.status === 401) hooks.unauthorised();
+    if (res.status === 401) hooks.unauthorised(asked);
     throw new ApiError(res.status, body);
   }
   return res.headers.get("content-type")?.includes("json") ? res.json() : res.text();
