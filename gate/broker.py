@@ -28,6 +28,28 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def reserve_port() -> tuple[int, socket.socket]:
+    """A loopback port held for a server that binds it much later; close the socket when the
+    server is gone.
+
+    ``free_port``'s port is free at that moment only. A RabbitMQ node binds its ports 10-100 s
+    after they were chosen (the longer on a loaded machine), and another process's
+    ``free_port`` could be given one meanwhile: the node's boot then failed
+    (``rabbit_is_not_running``). The holder is bound with SO_REUSEADDR and never listens: a
+    server that binds with SO_REUSEADDR (RabbitMQ's listeners and distribution port) still
+    can, while a plain bind, and so ``free_port``, cannot."""
+    while True:
+        port = free_port()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:  # taken between the two binds: choose again
+            sock.close()
+            continue
+        return port, sock
+
+
 class LocalBroker:
     """Starts ``mosquitto`` with a generated config; stops it on exit.
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import psycopg
 
-from gate.broker import free_port
+from gate.broker import free_port, reserve_port
 
 RABBIT_BIN = Path("/usr/lib/rabbitmq/bin")
 PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"))), Path("/nonexistent"))
@@ -40,9 +40,9 @@ class RabbitNode:
     def __init__(self, name: str, base: Path, epmd_port: int, plugins: str) -> None:
         self.name = f"{name}@localhost"
         self.dir = base / name
-        self.amqp_port = free_port()
-        self.mqtt_port = free_port()
-        self.dist_port = free_port()
+        # held for the node's life: it binds them only once it has booted (gate/broker.py)
+        self._held = [reserve_port() for _ in range(3)]
+        self.amqp_port, self.mqtt_port, self.dist_port = (port for port, _sock in self._held)
         self.epmd_port = epmd_port
         self.proc: subprocess.Popen[bytes] | None = None
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -94,8 +94,18 @@ class RabbitNode:
         return res.stdout
 
     def wait_ready(self, timeout: float = 90) -> None:
-        self.ctl("wait", str(self.dir / "pid"), "--timeout", str(int(timeout)),
-                 timeout=timeout + 10)
+        try:
+            self.ctl("wait", str(self.dir / "pid"), "--timeout", str(int(timeout)),
+                     timeout=timeout + 10)
+        except (RuntimeError, subprocess.TimeoutExpired) as exc:
+            raise RuntimeError(f"{self.name} did not start: {exc}\n{self.log_tail()}") from exc
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The node's own words (warnings and errors), for the reason it did not start."""
+        text = "".join(p.read_text(errors="replace") for p in sorted(self.dir.glob("log/*.log")))
+        text += (self.dir / "server.log").read_text(errors="replace") if (
+            self.dir / "server.log").exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
 
     def kill(self) -> None:
         """SIGKILL, as a power cut would: no orderly shutdown."""
@@ -113,6 +123,8 @@ class RabbitNode:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(10)
         self.proc = None
+        for _port, sock in self._held:
+            sock.close()
 
 
 class RabbitCluster:
@@ -121,7 +133,7 @@ class RabbitCluster:
     def __init__(self, size: int = 2, base: Path | None = None,
                  plugins: str = "[rabbitmq_mqtt,rabbitmq_shovel].") -> None:
         self.base = base or Path(tempfile.mkdtemp(prefix="gate-rabbit-"))
-        self.epmd_port = free_port()
+        self.epmd_port, self._epmd_held = reserve_port()
         self.nodes = [RabbitNode(f"hub{i + 1}", self.base, self.epmd_port, plugins)
                       for i in range(size)]
 
@@ -151,6 +163,7 @@ class RabbitCluster:
             subprocess.run([str(epmd), "-port", str(self.epmd_port), "-kill"],
                            capture_output=True, timeout=10,
                            env={**os.environ, "ERL_EPMD_PORT": str(self.epmd_port)})
+        self._epmd_held.close()
         shutil.rmtree(self.base, ignore_errors=True)
 
     def amqp_urls(self, user: str, password: str) -> list[str]:
