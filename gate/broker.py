@@ -32,8 +32,9 @@ def reserve_port() -> tuple[int, socket.socket]:
     """A loopback port held for a server that binds it much later; close the socket when the
     server is gone.
 
-    ``free_port``'s port is free at that moment only. A RabbitMQ node binds its ports 10-100 s
-    after they were chosen (the longer on a loaded machine), and another process's
+    ``free_port``'s port is free at that moment only. A RabbitMQ node binds its ports once it
+    has booted, 20-25 s after they were chosen on an idle machine and over 100 s on a loaded
+    one (measured: a 2-node cluster next to 8 busy loops, 106-146 s), and another process's
     ``free_port`` could be given one meanwhile: the node's boot then failed
     (``rabbit_is_not_running``). The holder is bound with SO_REUSEADDR and never listens: a
     server that binds with SO_REUSEADDR (RabbitMQ's listeners and distribution port) still

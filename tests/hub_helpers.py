@@ -11,15 +11,20 @@ import contextlib
 import itertools
 import os
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import paho.mqtt.client as mqtt
+import pika
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from gate.hub.config import HubConfig, dump_toml, parse_hub_config
 from gate.hub.definitions import GateAccount, build
 from gate.hub.local import Postgres, RabbitCluster, RabbitNode, have_postgres, have_rabbit
+from gate.mqtt import close_client
 
 __all__ = ["Postgres", "RabbitCluster", "RabbitNode"]
 
@@ -102,36 +107,30 @@ PROBE_QUEUE = "hub.probe"
 PROBE_TOPIC = "campus/zqxx/main/probe"      # bound to the probe queue only, never to a hub's
 
 
-def takes_a_publish(cluster: RabbitCluster, port: int) -> bool:
+def gate_client(port: int, site: str = "zqxx", gate: str = "main") -> mqtt.Client:
+    """A gate's MQTT login (a client id of its own), connected and looping."""
+    name = f"gate-{site}-{gate}"
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{name}-t{uuid.uuid4().hex[:6]}",
+                         protocol=mqtt.MQTTv311)
+    client.username_pw_set(name, GATE_PASSWORD)
+    client.connect("127.0.0.1", port, keepalive=10)
+    client.loop_start()
+    return client
+
+
+def takes_a_publish(port: int) -> bool:
     """Does the node behind ``port`` accept an MQTT connection and acknowledge a QoS 1 publish
-    into a quorum queue? That PUBACK needs the node's MQTT client-id tracking (Raft) and the
-    queue's members on both nodes: what a node just back from a power cut recovers last."""
-    import uuid
-
-    import paho.mqtt.client as mqtt
-    import pika
-    from paho.mqtt.enums import CallbackAPIVersion
-
-    from gate.mqtt import close_client
-
-    with pika.BlockingConnection(pika.URLParameters(cluster.amqp_urls("hub", HUB_PASSWORD)[0])
-                                 ) as conn:
-        channel = conn.channel()
-        channel.queue_declare(PROBE_QUEUE, durable=True,
-                              arguments={"x-queue-type": "quorum", "x-max-length": 10})
-        channel.queue_bind(PROBE_QUEUE, "amq.topic", routing_key=PROBE_TOPIC.replace("/", "."))
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311,
-                         client_id=f"gate-zqxx-main-probe-{uuid.uuid4().hex[:6]}")
-    client.username_pw_set("gate-zqxx-main", GATE_PASSWORD)
+    into the probe's quorum queue? That PUBACK needs the node's MQTT client-id tracking (Raft)
+    and the queue's members on both nodes: what a node just back from a power cut recovers
+    last."""
     try:
-        client.connect("127.0.0.1", port, keepalive=10)
+        client = gate_client(port)
     except OSError:
         return False
-    client.loop_start()
     try:
         info = client.publish(PROBE_TOPIC, b"probe", qos=1)
         info.wait_for_publish(10)
-        return info.is_published()
+        return bool(info.is_published())
     except (RuntimeError, ValueError):
         return False
     finally:
@@ -143,11 +142,17 @@ def power_cut(cluster: RabbitCluster, node: RabbitNode, down_s: float = 0) -> No
     MQTT publishes again. The cluster is shared by the tests of a run: ``rabbitmqctl wait``
     alone says the node is up, not that its Raft members have caught up, and the next test
     would find gates connected but unacknowledged."""
+    with pika.BlockingConnection(pika.URLParameters(cluster.amqp_urls("hub", HUB_PASSWORD)[0])
+                                 ) as conn:  # while every node is up
+        channel = conn.channel()
+        channel.queue_declare(PROBE_QUEUE, durable=True,
+                              arguments={"x-queue-type": "quorum", "x-max-length": 10})
+        channel.queue_bind(PROBE_QUEUE, "amq.topic", routing_key=PROBE_TOPIC.replace("/", "."))
     node.kill()
     time.sleep(down_s)
     node.launch()
     node.wait_ready()
-    wait_for(lambda: all(takes_a_publish(cluster, port) for port in cluster.mqtt_ports), 180,
+    wait_for(lambda: all(takes_a_publish(port) for port in cluster.mqtt_ports), 180,
              "every node to acknowledge an MQTT publish after the power cut", interval=1)
 
 

@@ -13,7 +13,6 @@ import paho.mqtt.client as mqtt
 import pika
 import psycopg
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from gate.hub.config import HubConfig
 from gate.hub.consumer import Consumer
@@ -23,9 +22,9 @@ from gate.hub.simulate import now_rfc3339
 from gate.hub.topology import declare
 from gate.mqtt import close_client
 from tests.hub_helpers import (
-    GATE_PASSWORD,
     Postgres,
     RabbitCluster,
+    gate_client,
     hub_config,  # noqa: F401
     needs_hub,
     postgres,  # noqa: F401
@@ -92,16 +91,6 @@ def declare_queue(config: HubConfig) -> None:
     """The hub's queue must exist before gates publish, or their messages are routed nowhere."""
     with pika.BlockingConnection(pika.URLParameters(config.amqp.urls[0])) as conn:
         declare(conn.channel(), config.amqp.queue, config.amqp.exchange, config.root)
-
-
-def gate_client(port: int, site: str = "zqxx", gate: str = "main") -> mqtt.Client:
-    name = f"gate-{site}-{gate}"
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{name}-t{uuid.uuid4().hex[:6]}",
-                         protocol=mqtt.MQTTv311)
-    client.username_pw_set(name, GATE_PASSWORD)
-    client.connect("127.0.0.1", port, keepalive=10)
-    client.loop_start()
-    return client
 
 
 def publish(client: mqtt.Client, topic: str, body: dict[str, Any]) -> None:

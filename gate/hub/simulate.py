@@ -79,6 +79,7 @@ def payload(site: str, gate: str, item: Planned, n: int) -> tuple[str, dict[str,
 class SimGate:
     site: str
     gate: str
+    port: int
     client: mqtt.Client
     infos: list[tuple[str, str, int]] = field(default_factory=list)   # id, kind, mid
     # PUBACKs by message id (mid); paho keeps a QoS 1 message published while disconnected and
@@ -123,12 +124,12 @@ def _client(site: str, gate: str, host: str, port: int, password: str, root: str
     return client
 
 
-def _unacknowledged(sims: list[SimGate], ports: list[int], waited_s: float) -> str:
+def _unacknowledged(sims: list[SimGate], waited_s: float) -> str:
     """Which gates the broker left without a PUBACK, and on which port: in a cluster, the
     node behind that port is the one to look at."""
-    stuck = [f"gate-{s.site}-{s.gate} (port {ports[i % len(ports)]}"
+    stuck = [f"gate-{s.site}-{s.gate} (port {s.port}"
              f"{', connected' if s.client.is_connected() else ', not connected'})"
-             for i, s in enumerate(sims) if not s.all_acked()]
+             for s in sims if not s.all_acked()]
     return (f"{len(stuck)} of {len(sims)} simulated gates had their 'online' status "
             f"unacknowledged after {waited_s:.0f} s: {', '.join(stuck[:10])}"
             f"{' ...' if len(stuck) > 10 else ''}")
@@ -147,9 +148,9 @@ def simulate(gates: int, minutes: float, *, host: str = "127.0.0.1", ports: list
     sims = []
     for i in range(gates):
         acked: set[int] = set()
-        client = _client(site_of(i), gate_name, host, ports[i % len(ports)], password, root,
-                         acked)
-        sims.append(SimGate(site_of(i), gate_name, client, acked=acked))
+        port = ports[i % len(ports)]
+        client = _client(site_of(i), gate_name, host, port, password, root, acked)
+        sims.append(SimGate(site_of(i), gate_name, port, client, acked=acked))
     deadline = time.monotonic() + 30
     while not all(s.client.is_connected() for s in sims):
         if time.monotonic() > deadline:
@@ -168,7 +169,7 @@ def simulate(gates: int, minutes: float, *, host: str = "127.0.0.1", ports: list
         if time.monotonic() > status_deadline:
             for s in sims:
                 close_client(s.client)
-            raise TimeoutError(_unacknowledged(sims, ports, drain_timeout))
+            raise TimeoutError(_unacknowledged(sims, drain_timeout))
         time.sleep(0.05)
     for s in sims:
         s.infos.clear()
