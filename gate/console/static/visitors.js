@@ -1,11 +1,15 @@
 // The visitor desk as a kiosk: document -> photo -> screening -> host's answer -> pass
 // (temporary card, route, overstay, checkout). And the host's own page on their phone.
-import { $, act, api, cardText, el, errorText, notify, post, resizedBase64, screeningReason, stamp, state, t, table, time, word } from "./core.js";
+import { $, act, api, cardText, el, errorText, newestOnly, notify, post, resizedBase64, screeningReason, stamp, state, t, table, time, word } from "./core.js";
 import { drawMap, mapData } from "./pages.js";
 
 let desk = { step: 1, doc: null, photo: null, stream: null, chip: null, chipSeq: 0 };
 let pollTimer = null;
 let chipTimer = null;
+// The desk and a visit share the page: a load of either that answers after a newer one began
+// (a reload when the service comes back, next to the reload after a checkout) draws nothing.
+const visitsTurn = newestOnly();
+const hostTurn = newestOnly();
 const ID_TYPES = ["resident-id", "passport", "hk-macau-permit", "taiwan-permit"];
 
 function stopCamera() {
@@ -20,14 +24,16 @@ function steps(current) {
 }
 
 export async function loadVisitors() {
+  const isNewest = visitsTurn();
   stopPoll(); stopCamera();
   desk = { step: 1, doc: null, photo: null, stream: null, chip: null, chipSeq: desk.chipSeq };
-  await renderDesk();
-  await loadToday();
+  await renderDesk(isNewest);
+  await loadToday(isNewest);
 }
 
-async function loadToday() {
+async function loadToday(isNewest) {
   const visitors = await api("/api/visitors");
+  if (!isNewest()) return;
   $("#visitors-csv").href = "/api/visitors.csv";
   $("#visitors-today").replaceChildren(table(
     [t("ui.time"), t("field.name"), t("field.id_number"), t("ui.host"), t("ui.screening"), t("ui.status")],
@@ -38,12 +44,13 @@ async function loadToday() {
       el("td", {}, word("visitor", v.status), v.overstaying ? el("span", { class: "badge bad" }, t("ui.overstaying")) : "")))));
 }
 
-async function renderDesk() {
+async function renderDesk(isNewest = () => true) {
   const box = $("#desk");
   $("#visitor-detail").replaceChildren();
   box.hidden = false;
   if (desk.step === 1) {
     const staff = await api("/api/staff");
+    if (!isNewest()) return;
     const f = el("form", { id: "visitor-form", novalidate: true },
       el("label", {}, t("field.name"), el("input", { name: "name", required: true, maxlength: "100", autocomplete: "off" })),
       el("label", {}, t("field.id_type"), el("select", { name: "id_type" }, ...ID_TYPES.map((k) => el("option", { value: k }, word("id_type", k))))),
@@ -189,14 +196,17 @@ function badge(v) {
 }
 
 export async function loadVisitor(id) {
+  const isNewest = visitsTurn();
   stopPoll(); stopCamera();
   $("#desk").hidden = true;
   let v;
   try { v = await api(`/api/visitors/${encodeURIComponent(id)}`); } catch (err) {
-    $("#visitor-detail").replaceChildren(el("p", { class: "error", role: "alert" }, errorText(err)));
+    if (isNewest()) $("#visitor-detail").replaceChildren(el("p", { class: "error", role: "alert" }, errorText(err)));
     return;
   }
-  await loadToday();
+  if (!isNewest()) return;
+  await loadToday(isNewest);
+  if (!isNewest()) return;
   const box = $("#visitor-detail");
   const step = { flagged: 3, screening_unavailable: 3, refused: 3, awaiting_host: 4, declined: 4 }[v.status] || 5;
   const out = el("p", { class: "error", role: "alert", id: "visitor-action-error" });
@@ -318,8 +328,10 @@ export async function loadHost() {
   stopPoll();
   if (navigator.serviceWorker && window.isSecureContext) navigator.serviceWorker.register("/sw.js").catch(() => { /* the page's own notifications remain */ });
   notificationsOffer();
-  const render = async () => {
+  const render = async () => {  // asked by the WebSocket, the poll and an answer: the newest draws
+    const isNewest = hostTurn();
     const list = await api("/api/host/visitors");
+    if (!isNewest()) return;
     $("#host-list").replaceChildren(...(list.length ? list : [null]).map((v) => {
       if (!v) return el("p", {}, t("ui.no_visitors"));
       const out = el("p", { class: "error", role: "alert" });
