@@ -79,8 +79,11 @@ export async function personPassages(id) {
 const CLASS_WORDS = { events: "data.events", alerts: "data.alerts", snapshots: "data.snapshots", encodings: "data.encodings",
   visitors: "data.visitors", visitor_photos: "data.visitor_photos", audit: "data.audit" };
 
+const privacyTurn = newestOnly();
 export async function loadPrivacy() {
+  const current = privacyTurn();
   const p = await api("/api/privacy");
+  if (!current()) return;
   $("#privacy-encryption").replaceChildren(el("span", { class: `badge ${p.encrypted ? "ok" : "bad"}`, id: "privacy-encrypted", "data-encrypted": String(p.encrypted) },
     t(p.encrypted ? "ui.encrypted_yes" : "ui.encrypted_no")), " ", t(p.encrypted ? "ui.encrypted_yes_help" : "ui.not_encrypted_help"));
   $("#privacy-table").replaceChildren(table([t("ui.data_class"), t("ui.retention_days"), t("ui.records"), t("ui.oldest"), t("ui.last_purge"), t("ui.purged")],

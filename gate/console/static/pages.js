@@ -5,8 +5,11 @@ import { accessReport, eraseButton, personPassages } from "./evidence.js";
 
 // Roll call ------------------------------------------------------------------------------------
 
+const rollcallTurn = newestOnly();
 export async function loadRollcall() {
+  const current = rollcallTurn();
   const r = await api("/api/rollcall");
+  if (!current()) return;
   const byClass = new Map();
   for (const p of r.pupils) byClass.set(p.class || "—", [...(byClass.get(p.class || "—") || []), p]);
   const personRows = (list) => list.map((p) => el("tr", {}, el("td", {}, p.name), el("td", {}, time(p.last_passage)), el("td", {}, p.lane || "—"), el("td", { class: "tick" }, "☐")));
@@ -38,15 +41,16 @@ export async function loadPeople(q = "") {
 }
 
 export async function loadPerson(id) {
-  peopleTurn();  // a people list still on its way is not drawn over this person's page
+  const current = peopleTurn();  // a people list still on its way is not drawn over this person's page
   $("#people-list").replaceChildren();
   const box = $("#person");
   box.replaceChildren();  // never leave the previous person on screen under this URL
   let p;
   try { p = await api(`/api/people/${encodeURIComponent(id)}`); } catch (err) {
-    box.replaceChildren(el("p", { class: "error", role: "alert", id: "person-error" }, errorText(err)));
+    if (current()) box.replaceChildren(el("p", { class: "error", role: "alert", id: "person-error" }, errorText(err)));
     return;
   }
+  if (!current()) return;
   const minutes = el("input", { type: "number", value: "60", min: "5", max: "600", "aria-label": t("field.minutes") });
   const why = el("input", { name: "reason", placeholder: t("field.reason"), "aria-label": t("field.reason"), maxlength: "200" });
   const result = el("span", { role: "status" });
@@ -246,8 +250,11 @@ export function drawMap(box, m, editable, onPick) {
   box.replaceChildren(frame);
 }
 
+const mapTurn = newestOnly();
 export async function loadMap() {
+  const current = mapTurn();
   const m = await mapData();
+  if (!current()) return;
   const admin = state.me.role === "admin";
   const out = $("#map-out");
   const places = Object.entries(m.places).flatMap(([kind, refs]) => refs.map((ref) => [kind, ref]));
@@ -294,8 +301,11 @@ const fireDetail = (f) => [f.fault ? t(f.released ? "ui.fire_fault" : "ui.fire_f
 
 const ago = (s) => (s === null || s === undefined ? t("ui.no_activity") : t("ui.seconds_ago", { n: Math.round(s) }));
 
+const devicesTurn = newestOnly();
 async function showDevices() {
+  const current = devicesTurn();
   const d = await api("/api/devices");
+  if (!current()) return;
   const badge = (x) => el("span", { class: `badge ${x.level === "ok" ? "ok" : x.level === "warning" ? "warn" : "bad"}`, "data-level": x.level }, word("device_state", x.state));
   const row = (what, name, x, last, detail) => el("tr", { "data-device": name, "data-state": x.state },
     el("td", {}, what), el("td", {}, name), el("td", {}, badge(x)), el("td", {}, last), el("td", {}, detail || ""));
@@ -321,6 +331,7 @@ async function showDevices() {
 
 // Users ----------------------------------------------------------------------------------
 
+const usersTurn = newestOnly();
 export async function loadUsers() {
   const f = $("#user-add");
   f.onsubmit = async (ev) => {  // wired before the lists arrive, like the vehicle forms
@@ -329,7 +340,9 @@ export async function loadUsers() {
       (x) => t("ui.user_added", { user: x.username }), f.querySelector(".out"));
     if (r) { f.reset(); loadUsers(); }
   };
+  const current = usersTurn();
   const [users, staff] = await Promise.all([api("/api/users"), api("/api/staff")]);
+  if (!current()) return;
   const names = Object.fromEntries(staff.map((s) => [s.id, s.name]));
   $("#users-table").replaceChildren(table([t("field.username"), t("ui.role"), t("ui.staff_member"), t("ui.created")], users.map((u) => el("tr", {},
     el("td", {}, u.username), el("td", {}, word("role", u.role)), el("td", {}, u.person_id ? names[u.person_id] || u.person_id : "—"), el("td", {}, stamp(u.created_at))))));
