@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -176,3 +177,53 @@ def test_simulate_command_reports_and_writes_the_ids(
     lines = (tmp_path / "ids.csv").read_text().splitlines()
     assert len(lines) == summary["acked"]
     assert {line.split(",")[0] for line in lines} == {"s001", "s002", "s003"}
+
+
+@contextmanager
+def broker_that_never_acknowledges() -> Iterator[int]:
+    """A loopback peer that accepts each MQTT connection (CONNACK) and then reads and drops
+    every packet: a cluster node that is up but cannot take a message, as a node is while its
+    queues' members come back. RabbitMQ cannot be put in that state on purpose, so the peer is
+    this much of the protocol, and no more."""
+    server = socket.create_server(("127.0.0.1", 0))
+    stopping = threading.Event()
+
+    def serve(conn: socket.socket) -> None:
+        with conn:
+            conn.recv(4096)  # the CONNECT
+            conn.sendall(b"\x20\x02\x00\x00")  # CONNACK: accepted, no session
+            while not stopping.is_set() and conn.recv(4096):
+                pass
+
+    def accept() -> None:
+        while not stopping.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        stopping.set()
+        server.close()
+
+
+def test_simulate_command_names_the_gates_a_node_left_unacknowledged(tmp_path: Path) -> None:
+    from tests.conftest import run_gate
+
+    (tmp_path / "hub.toml").write_text(
+        '[amqp]\nurls = ["amqp://hub:x@127.0.0.1:1/"]\n[postgres]\ndsn = "postgresql:///x"\n')
+    (tmp_path / "gate.pass").write_text(GATE_PASSWORD + "\n")
+    with broker_that_never_acknowledges() as port:
+        res = run_gate("hub", "simulate", "--config", str(tmp_path / "hub.toml"), "--gates", "2",
+                       "--minutes", "0.1", "--speed", "0", "--password-file",
+                       str(tmp_path / "gate.pass"), "--port", str(port), "--drain-timeout", "2")
+    assert res.returncode == 1
+    assert "Traceback" not in res.stderr
+    assert (f"error: 2 of 2 simulated gates had their 'online' status unacknowledged after 2 s:"
+            f" gate-s001-main (port {port}, connected), gate-s002-main (port {port}, connected)"
+            in res.stderr), res.stderr
+    assert res.stdout == ""

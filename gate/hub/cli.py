@@ -83,6 +83,9 @@ def simulate_cmd(
     port: Annotated[list[int] | None, typer.Option(help="MQTT port per node (repeat)")] = None,
     ids_out: Annotated[Path | None, typer.Option(help="write site,gate,id,kind per line")] = None,
     seed: int = 1,
+    drain_timeout: Annotated[float, typer.Option(
+        min=1, help="seconds to wait for the broker's acknowledgements: of the gates' "
+        "'online' status, then of the rush")] = 120.0,
 ) -> None:
     """A generated morning rush from N gates, each its own MQTT client, into the cluster."""
     from gate.hub.simulate import simulate
@@ -94,7 +97,7 @@ def simulate_cmd(
     try:
         result = simulate(gates, minutes, host=cfg.mqtt.host, ports=port or [cfg.mqtt.port],
                           password=password, per_minute=per_minute, speed=speed, seed=seed,
-                          root=cfg.root)
+                          root=cfg.root, drain_timeout=drain_timeout)
     except TimeoutError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise typer.Exit(1) from None

@@ -167,9 +167,10 @@ def simulate(gates: int, minutes: float, *, host: str = "127.0.0.1", ports: list
     status_deadline = time.monotonic() + drain_timeout
     while not all(s.all_acked() for s in sims):
         if time.monotonic() > status_deadline:
+            said = _unacknowledged(sims, drain_timeout)  # while the clients still say
             for s in sims:
                 close_client(s.client)
-            raise TimeoutError(_unacknowledged(sims, drain_timeout))
+            raise TimeoutError(said)
         time.sleep(0.05)
     for s in sims:
         s.infos.clear()
