@@ -3,6 +3,7 @@ never one stuck thread per health check."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 
@@ -31,14 +32,20 @@ def test_a_wedged_probe_is_unhealthy_within_the_timeout_and_shared() -> None:
         release.wait(10)
         return {"ok": True, "store_ms": 1.0, "engine_ms": 1.0, "problems": []}
 
-    prober = Prober(wedged)
+    later = [0.0]  # the prober's clock runs ahead of the real one by this much
+    prober = Prober(wedged, clock=lambda: time.monotonic() + later[0])
     start = time.monotonic()
     first = prober.check(0.2)
+    # it waited its timeout, not the probe (which answers only when released, or after 10 s)
     assert first["ok"] is False and "no answer" in first["problems"][0]
-    assert 0.2 <= time.monotonic() - start < 1.0
-    start = time.monotonic()
-    second = prober.check(0.2)  # the same probe is still out: no second thread, no wait
-    assert second["ok"] is False and time.monotonic() - start < 0.1
+    assert time.monotonic() - start >= 0.2
+    later[0] = 60.0
+    # a minute on, the same probe is still out: no second thread, and no wait, as its time
+    # is up (a check that waited for the probe would get its ok, 10 s later)
+    second = prober.check(30.0)
+    assert second["ok"] is False and second["store_ms"] is None
+    waited = re.fullmatch(r"no answer from the gate for ([\d.]+) s", second["problems"][0])
+    assert waited and float(waited[1]) >= 60
     assert len(calls) == 1
     release.set()
     deadline = time.monotonic() + 5
