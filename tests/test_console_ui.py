@@ -683,6 +683,9 @@ def test_fire_alarm_over_an_expired_session_and_the_roll_call(browser: Browser,
     w.context.close()
 
 
+PAGE_START = dt.datetime(2026, 3, 2, 7, 30, tzinfo=TZ)  # a school morning, for the page's clock
+
+
 def test_an_alarm_poll_asked_before_the_login_does_not_undo_it(browser: Browser,
                                                                gate: Gate) -> None:
     """The alarm poll runs whatever the session. One asked while the guard was logged out and
@@ -693,9 +696,12 @@ def test_an_alarm_poll_asked_before_the_login_does_not_undo_it(browser: Browser,
     context.add_init_script("localStorage.setItem('lang', 'zh-CN')")
     w = Watched(context)
     page = w.page
-    page.clock.install()  # the poll's interval and its 2 s abort move only when told to
+    page.clock.install(time=PAGE_START)
     page.goto(base(gate) + "/")
     expect(page.locator("#login")).to_be_visible()
+    # from here the page's time stands still but when told: the poll's 1.5 s interval, and
+    # its 2 s abort, which would end the held poll on a machine slow to log in (seen in CI)
+    page.clock.pause_at(PAGE_START + dt.timedelta(hours=1))
     held: list[tuple[Route, Any]] = []
 
     def hold(route: Route) -> None:
