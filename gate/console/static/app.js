@@ -3,7 +3,7 @@
 import { $, $$, api, beep, hooks, notify, post, state, t, translatePage } from "./core.js";
 import "./cameras.js";
 import { loadAudit, loadPrivacy, loadReview, privacyBanner } from "./evidence.js";
-import { liveMessage, loadLive, stopLive } from "./live.js";
+import { liveMessage, loadLive, refreshFeed, stopLive } from "./live.js";
 import * as pages from "./pages.js";
 import { loadHost, loadVisitor, loadVisitors } from "./visitors.js";
 
@@ -68,7 +68,10 @@ function connectLive() {
   socketWanted = true;
   if (socket) return;
   socket = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/live`);
-  socket.onopen = () => connection.set("live", true);
+  socket.onopen = () => {
+    connection.set("live", true);
+    if (state.me && !$("#page-live").hidden) refreshFeed().catch(() => { /* shown by the alarm bar */ });
+  };
   socket.onmessage = (msg) => liveMessage(JSON.parse(msg.data));
   socket.onclose = (ev) => {
     socket = null; connection.set("live", false);

@@ -1,6 +1,6 @@
 // The live page: lanes (state and manual open) always on top, the alert queue (grouped,
 // filtered, most severe first), the bounded passage feed, and where alerts are on the map.
-import { $, act, api, beep, cardText, deviceName, el, errorText, notify, post, screeningReason, state, t, time, word } from "./core.js";
+import { $, $$, act, api, beep, cardText, deviceName, el, errorText, notify, post, screeningReason, state, t, time, word } from "./core.js";
 import { drawMap, mapData } from "./pages.js";
 import { listedWho, openWatchHit, thumb } from "./snapshots.js";
 
@@ -43,12 +43,23 @@ export async function loadLive() {
     el("button", { type: "button", class: "open-btn", "data-lane": lane, onclick: () => askOpen(lane) }, `${t("ui.manual_open")} ${lane}`))));
   $("#bulk-form").onsubmit = bulkAck;
   for (const id of ["#alert-filter-severity", "#alert-filter-type", "#alert-filter-text"]) $(id).oninput = renderQueue;
-  const events = await api(`/api/events?limit=${FEED_MAX}`);
-  $("#feed tbody").replaceChildren(...events.map((e) => feedRow(e)));
-  await Promise.all([loadQueue(), loadLaneStates(), loadLiveMap()]);
+  await Promise.all([refreshFeed(), loadQueue(), loadLaneStates(), loadLiveMap()]);
   stopLive();
   lanesTimer = setInterval(loadLaneStates, 5000);
   queueTimer = setInterval(loadQueue, 10000);
+}
+
+// The feed as the gate has it, with what the WebSocket brought since on top. Asked when the
+// page opens and each time the WebSocket (re)connects: a passage made while the socket was
+// still opening, or away, would otherwise be missing until the guard reloads the page.
+export async function refreshFeed() {
+  const events = await api(`/api/events?limit=${FEED_MAX}`);
+  const body = $("#feed tbody");
+  if (!body) return;
+  const known = new Set(events.map((e) => e.id));
+  const since = $$("tr.fresh", body).filter((row) => !known.has(row.dataset.event));
+  body.replaceChildren(...since, ...events.map((e) => feedRow(e)));
+  while (body.children.length > FEED_MAX) body.lastChild.remove();  // bounded feed
 }
 
 async function loadLaneStates() {
