@@ -35,10 +35,12 @@ async def live(ws: WebSocket) -> None:
     # A host sees their own visitors (/api/host/live), not the gate's feed.
     if await websocket_session(ws, host_role=False) is None:
         return
-    await ws.accept()
+    # subscribed before the page hears "open": what the page loads then, or is sent after,
+    # leaves no passage out (live.js: refreshFeed)
     q: asyncio.Queue[str | None] = asyncio.Queue()
     ctx.hub.queues.add(q)
     try:
+        await ws.accept()
         await relay_queue(ws, q)
     finally:
         ctx.hub.queues.discard(q)
