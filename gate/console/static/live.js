@@ -53,11 +53,13 @@ export async function loadLive() {
 // page opens and each time the WebSocket (re)connects: a passage made while the socket was
 // still opening, or away, would otherwise be missing until the guard reloads the page.
 export async function refreshFeed() {
+  const shown = new Set($$("#feed tbody tr"));  // rows from before this load: replaced by it
   const events = await api(`/api/events?limit=${FEED_MAX}`);
   const body = $("#feed tbody");
   if (!body) return;
   const known = new Set(events.map((e) => e.id));
-  const since = $$("tr.fresh", body).filter((row) => !known.has(row.dataset.event));
+  // rows the WebSocket brought (liveMessage marks them fresh) during this load, not in it
+  const since = $$("tr.fresh", body).filter((row) => !shown.has(row) && !known.has(row.dataset.event));
   body.replaceChildren(...since, ...events.map((e) => feedRow(e)));
   while (body.children.length > FEED_MAX) body.lastChild.remove();  // bounded feed
 }
